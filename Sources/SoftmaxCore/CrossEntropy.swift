@@ -1,0 +1,129 @@
+import RealModule
+
+/// What the loss compares the softmax with.
+public enum TargetSpec: Sendable, Equatable {
+  /// A one-hot target at class `index`, optionally label-smoothed: `y = (1 − ε)·e_T + ε/C` (PyTorch's semantics).
+  case index(Int, smoothing: Double)
+  /// An explicit distribution `y` (non-negative, summing to 1).
+  case distribution([Double])
+}
+
+/// Cross-entropy, its gradient and the softmax Jacobian, generic over the precision.
+public enum CrossEntropy {
+  /// The target distribution `y` in the working precision.
+  @inlinable
+  public static func targetDistribution<T: SoftmaxScalar>(_ spec: TargetSpec, classes c: Int) -> [T] {
+    switch spec {
+    case .index(let t, let eps):
+      if eps == 0 {
+        var y = [T](repeating: 0, count: c)
+        y[t] = 1
+        return y
+      }
+      let e = T(eps)
+      let share = e / T(c)
+      var y = [T](repeating: share, count: c)
+      y[t] = (1 - e) + share
+      return y
+    case .distribution(let q):
+      return q.map { T($0) }
+    }
+  }
+
+  /// The loss straight from the definition, `c = −Σ_i y_i log s_i`, from an already computed softmax.
+  /// Terms with `y_i = 0` are skipped (so `0·log 0` counts as 0); a zero `s_T` gives `+inf`, a NaN gives NaN.
+  @inlinable
+  public static func lossFromProbabilities<T: SoftmaxScalar>(_ s: [T], target y: [T]) -> T {
+    var c: T = 0
+    for i in s.indices where y[i] != 0 { c -= y[i] * T.log(s[i]) }
+    return c
+  }
+
+  /// The stable loss `c = Σ_i y_i (LSE(z) − z_i)`, written as `Σ_i y_i (M − z_i) + (Σ_i y_i)·log(1 + rest)`.
+  ///
+  /// When the target is the maximum the first sum is 0 and the loss is `log(1 + rest)` computed with
+  /// `log(onePlus:)`, so a loss far below epsilon (float64 `[40, 0]`, `T = 0`: 4.248e−18) keeps its relative accuracy
+  /// where `LSE − z_T` would round to 0. A masked target (`z_T = −∞`) gives `+inf`.
+  @inlinable
+  public static func stableLoss<T: SoftmaxScalar>(_ z: [T], target y: [T], lse: LogSumExp<T>) -> T {
+    var gap = CompensatedSum<T>()
+    var mass = CompensatedSum<T>()
+    for i in z.indices where y[i] != 0 {
+      let (d, err) = twoSum(lse.max, -z[i])
+      gap.add(y[i] * d)
+      gap.add(y[i] * err)
+      mass.add(y[i])
+    }
+    return gap.high + (gap.low + mass.value * lse.logSum)
+  }
+
+  /// `∂l/∂x_n = g·(s_n − y_n)/τ`.
+  @inlinable
+  public static func gradient<T: SoftmaxScalar>(
+    probabilities s: [T], target y: [T], temperature tau: T, upstream g: T
+  ) -> [T] {
+    var grad = [T](repeating: 0, count: s.count)
+    for n in s.indices { grad[n] = g * (s[n] - y[n]) / tau }
+    return grad
+  }
+
+  /// `g·(s_n − y_n)/τ` without the cancellation of `s_T − 1` when `s_T ≈ 1`: for a dominant target (`y_n ≥ 1/2`),
+  /// `s_n − y_n = (1 − y_n) − Σ_{j≠n} s_j`, a sum of positive terms, so a tiny gradient keeps its relative accuracy.
+  @inlinable
+  public static func accurateGradient<T: SoftmaxScalar>(
+    probabilities s: [T], target y: [T], temperature tau: T, upstream g: T
+  ) -> [T] {
+    var grad = [T](repeating: 0, count: s.count)
+    for n in s.indices {
+      var diff = s[n] - y[n]
+      if y[n] >= 0.5 {
+        var others = CompensatedSum<T>()
+        for j in s.indices where j != n { others.add(s[j]) }
+        diff = (1 - y[n]) - others.value
+      }
+      grad[n] = g * diff / tau
+    }
+    return grad
+  }
+
+  /// One Jacobian entry `∂s_i/∂x_n = (s_i δ_in − s_i s_n)/τ`: `s_i(1 − s_i)/τ` on the diagonal, `−s_i s_n/τ` off it.
+  @inlinable
+  public static func jacobianEntry<T: SoftmaxScalar>(_ s: [T], _ i: Int, _ n: Int, temperature tau: T) -> T {
+    (i == n ? s[i] * (1 - s[i]) : -(s[i] * s[n])) / tau
+  }
+
+  /// Row `i` of the Jacobian, `∂s_i/∂x_·`, in `O(C)`.
+  @inlinable
+  public static func jacobianRow<T: SoftmaxScalar>(_ s: [T], row i: Int, temperature tau: T) -> [T] {
+    s.indices.map { jacobianEntry(s, i, $0, temperature: tau) }
+  }
+
+  /// A rectangular window of the Jacobian (`rows × columns`), computed on demand so a huge `C` never needs `C²` memory.
+  @inlinable
+  public static func jacobianWindow<T: SoftmaxScalar>(
+    _ s: [T], rows: Range<Int>, columns: Range<Int>, temperature tau: T
+  ) -> [[T]] {
+    rows.map { i in columns.map { n in jacobianEntry(s, i, n, temperature: tau) } }
+  }
+
+  /// The Jacobian-vector product `(J v)_i = s_i (v_i − s·v)/τ` in `O(C)` (J is symmetric, so this is also `vᵀJ`).
+  @inlinable
+  public static func jacobianVectorProduct<T: SoftmaxScalar>(_ s: [T], _ v: [T], temperature tau: T) -> [T] {
+    var dot: T = 0
+    for i in s.indices { dot += s[i] * v[i] }
+    return s.indices.map { s[$0] * (v[$0] - dot) / tau }
+  }
+
+  /// The chain rule by numbers for class `n`: `g · Σ_i (∂c/∂s_i)(∂s_i/∂x_n)` with `∂c/∂s_i = −y_i/s_i`.
+  /// One-hot, this is row `T` of the Jacobian times `−1/s_T`; it should equal the closed form `g(s_n − y_n)/τ`.
+  @inlinable
+  public static func chainRule<T: SoftmaxScalar>(
+    probabilities s: [T], target y: [T], column n: Int, temperature tau: T, upstream g: T
+  ) -> T {
+    var total: T = 0
+    for i in s.indices where y[i] != 0 {
+      total += (-y[i] / s[i]) * jacobianEntry(s, i, n, temperature: tau)
+    }
+    return g * total
+  }
+}

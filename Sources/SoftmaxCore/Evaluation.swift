@@ -1,0 +1,280 @@
+import RealModule
+
+/// A central finite difference of the loss next to the analytic gradient, for one class.
+public struct FiniteDifference: Sendable, Equatable {
+  /// The class `n` whose logit was perturbed.
+  public var index: Int
+  /// The step `h` actually taken (`(x_n + h) − (x_n − h)` as rounded in the precision, halved).
+  public var step: Double
+  /// `l(x + h e_n)` and `l(x − h e_n)`.
+  public var lossPlus: Double
+  public var lossMinus: Double
+  /// `g·(c(x + h e_n) − c(x − h e_n)) / 2h`.
+  public var estimate: Double
+  /// The closed form `g(s_n − y_n)/τ`.
+  public var analytic: Double
+  /// `|estimate − analytic|`.
+  public var error: Double { abs(estimate - analytic) }
+  /// The error expected of a central difference in this precision (about `ε^{2/3}` relative, with headroom).
+  public var tolerance: Double
+  /// Whether the two agree within `tolerance`.
+  public var agrees: Bool { error <= tolerance }
+}
+
+/// Every quantity the lab shows for one `Problem`, computed in the problem's precision and widened to `Double`.
+///
+/// Whole-vector quantities are computed once here; Jacobian entries, rows and windows, products, chain-rule and
+/// finite-difference checks are computed on demand, so `C = 131,072` never needs a `C × C` matrix.
+public struct Evaluation: Sendable {
+  /// The validated problem these numbers belong to.
+  public let problem: Problem
+  /// `z = x/τ`.
+  public let scaled: [Double]
+  /// The target distribution `y`.
+  public let targetDistribution: [Double]
+  /// Naive softmax with its intermediates.
+  public let naive: NaiveTrace<Double>
+  /// Max-subtracted softmax with its intermediates.
+  public let stable: StableTrace<Double>
+  /// Single-pass softmax with its running maximum and sum.
+  public let online: OnlineTrace<Double>
+  /// The split log-sum-exp.
+  public let logSumExp: LogSumExp<Double>
+  /// `log s_i = z_i − LSE(z)`.
+  public let logSoftmax: [Double]
+  /// The stable loss `c` (through log-sum-exp, with `log1p` when the target dominates).
+  public let loss: Double
+  /// `−Σ y_i log s_i` with the naive softmax.
+  public let lossNaive: Double
+  /// `−Σ y_i log s_i` with the max-subtracted softmax (can be `inf` where `s_T` rounds to 0).
+  public let lossFromStableSoftmax: Double
+  /// Why the loss is infinite, when it is (a masked target).
+  public let lossNote: String?
+  /// `∂l/∂x = g(s − y)/τ`.
+  public let gradient: [Double]
+  /// `x' = x − η ∂l/∂x`.
+  public let updatedLogits: [Double]
+  /// The stable loss at `x'` (NaN when the step was refused).
+  public let updatedLoss: Double
+  /// Why the step cannot be taken, if it cannot (a logit that would become non-finite).
+  public let stepRefusal: String?
+  /// How naive softmax fares on this vector.
+  public let overflow: OverflowReport
+
+  /// The softmax the lab trusts (max-subtracted).
+  public var softmax: [Double] { stable.probabilities }
+
+  /// Computes everything for a problem. Call `Problem.validated()` first; an unvalidated problem may give NaN.
+  ///
+  /// The naive and online traces are computed step by step in the problem's precision, failures included. The
+  /// stable quantities (max-subtracted softmax, log-sum-exp, loss, gradient, step) are computed in a wider format
+  /// (`Float80` for float64 where the platform has it, `Double` otherwise) and rounded once, so each is the
+  /// precision's best answer, correct to the last digit in all but near-tie cases.
+  public init(_ problem: Problem) {
+    switch problem.precision {
+    case .float64:
+      #if arch(x86_64) || arch(i386)
+        self.init(problem, Double.self, wide: Float80.self)
+      #else
+        self.init(problem, Double.self, wide: Double.self)
+      #endif
+    case .float32: self.init(problem, Float.self, wide: Double.self)
+    case .bfloat16: self.init(problem, BFloat16.self, wide: Double.self)
+    case .float16: self.init(problem, Float16.self, wide: Double.self)
+    }
+  }
+
+  init<T: SoftmaxScalar, W: SoftmaxScalar>(_ problem: Problem, _: T.Type, wide: W.Type) {
+    self.problem = problem
+    let tau = T(problem.temperature)
+    let x = problem.logits.map { T($0) }
+    let z = Evaluation.scale(x, tau)
+    let y: [T] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
+    let naiveT = Softmax.naive(z)
+    let onlineT = Softmax.online(z)
+
+    // The trusted path, in W, rounded once to T.
+    let tauW = W(problem.temperature)
+    let zW = problem.logits.map { W($0) / tauW }
+    let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
+    let stableW = Softmax.stable(zW)
+    let lseW = Softmax.logSumExp(zW)
+    let lossW = CrossEntropy.stableLoss(zW, target: yW, lse: lseW)
+    let gradW = CrossEntropy.accurateGradient(
+      probabilities: stableW.probabilities, target: yW, temperature: tauW, upstream: W(problem.upstream))
+    func narrow(_ v: W) -> Double { Double(T(v)) }
+    func narrow(_ v: [W]) -> [Double] { v.map { Double(T($0)) } }
+
+    scaled = z.doubles
+    targetDistribution = y.doubles
+    naive = NaiveTrace(exps: naiveT.exps.doubles, sum: Double(naiveT.sum), probabilities: naiveT.probabilities.doubles)
+    stable = StableTrace(
+      max: narrow(stableW.max), argmax: stableW.argmax, shifted: narrow(stableW.shifted), exps: narrow(stableW.exps),
+      sum: narrow(stableW.sum), probabilities: narrow(stableW.probabilities))
+    online = OnlineTrace(
+      runningMax: onlineT.runningMax.doubles, runningSum: onlineT.runningSum.doubles,
+      probabilities: onlineT.probabilities.doubles)
+    logSumExp = LogSumExp(
+      max: narrow(lseW.max), argmax: lseW.argmax, rest: narrow(lseW.rest), logSum: narrow(lseW.logSum),
+      value: narrow(lseW.value))
+    logSoftmax = narrow(Softmax.logSoftmax(zW, lse: lseW))
+    loss = narrow(lossW)
+    lossNaive = Double(CrossEntropy.lossFromProbabilities(naiveT.probabilities, target: y))
+    let stableT = stable.probabilities.map { T($0) }
+    lossFromStableSoftmax = Double(CrossEntropy.lossFromProbabilities(stableT, target: y))
+    if let masked = y.indices.first(where: { y[$0] != 0 && z[$0] == -.infinity }) {
+      lossNote =
+        "target class \(masked) is masked (-inf): s_\(masked) = 0 exactly, so c = -log 0 = +inf"
+    } else {
+      lossNote = nil
+    }
+    let grad = gradW.map { T($0) }
+    gradient = grad.doubles
+    overflow = OverflowReport(z: z, naive: naiveT, precision: problem.precision)
+
+    // One gradient step x − η·∇ with the gradient as shown, rounded once into the precision; a finite logit must stay
+    // finite.
+    let eta = W(problem.learningRate)
+    var stepped = x
+    var refusal: String? = nil
+    for n in x.indices {
+      stepped[n] = T(W(x[n]) - eta * W(grad[n]))
+      if x[n].isFinite && !stepped[n].isFinite && refusal == nil {
+        refusal =
+          "the step would make logit \(n) non-finite in \(problem.precision.rawValue) "
+          + "(\(DecimalFormat.compact(Double(x[n]))) − η·\(DecimalFormat.compact(Double(grad[n]))))"
+      }
+    }
+    if refusal == nil, stepped.contains(where: { ($0 / tau) == .infinity }) {
+      refusal = "after the step some x/τ is not finite in \(problem.precision.rawValue)"
+    }
+    stepRefusal = refusal
+    updatedLogits = stepped.doubles
+    if refusal == nil {
+      let steppedZ = stepped.map { W($0) / tauW }
+      updatedLoss = narrow(CrossEntropy.stableLoss(steppedZ, target: yW, lse: Softmax.logSumExp(steppedZ)))
+    } else {
+      updatedLoss = .nan
+    }
+  }
+
+  /// `z = x/τ`, skipping the division when `τ = 1` so the logits are used exactly.
+  @inlinable
+  static func scale<T: SoftmaxScalar>(_ x: [T], _ tau: T) -> [T] {
+    tau == 1 ? x : x.map { $0 / tau }
+  }
+
+  // MARK: - On demand
+
+  /// `∂s_i/∂x_n`, computed in the problem's precision.
+  public func jacobian(_ i: Int, _ n: Int) -> Double {
+    let s = stable.probabilities
+    let tau = problem.temperature
+    func entry<T: SoftmaxScalar>(_: T.Type) -> Double {
+      let si = T(s[i])
+      let sn = T(s[n])
+      return Double((i == n ? si * (1 - si) : -(si * sn)) / T(tau))
+    }
+    switch problem.precision {
+    case .float64: return entry(Double.self)
+    case .float32: return entry(Float.self)
+    case .bfloat16: return entry(BFloat16.self)
+    case .float16: return entry(Float16.self)
+    }
+  }
+
+  /// Row `i` of the Jacobian (`∂s_i/∂x_·`).
+  public func jacobianRow(_ i: Int) -> [Double] {
+    (0..<problem.classes).map { jacobian(i, $0) }
+  }
+
+  /// A window of the Jacobian; entry `[r][c]` is `∂s_{rows.lowerBound + r}/∂x_{columns.lowerBound + c}`.
+  public func jacobianWindow(rows: Range<Int>, columns: Range<Int>) -> [[Double]] {
+    rows.map { i in columns.map { jacobian(i, $0) } }
+  }
+
+  /// The full `C × C` Jacobian; meant for small `C` (the JSON report includes it up to 512 classes).
+  public func jacobianMatrix() -> [[Double]] {
+    jacobianWindow(rows: 0..<problem.classes, columns: 0..<problem.classes)
+  }
+
+  /// `J v` (equal to `vᵀ J`, as `J` is symmetric), in the problem's precision.
+  public func jacobianVectorProduct(_ v: [Double]) -> [Double] {
+    func product<T: SoftmaxScalar>(_: T.Type) -> [Double] {
+      CrossEntropy.jacobianVectorProduct(
+        softmax.map { T($0) }, v.map { T($0) }, temperature: T(problem.temperature)
+      ).doubles
+    }
+    switch problem.precision {
+    case .float64: return product(Double.self)
+    case .float32: return product(Float.self)
+    case .bfloat16: return product(BFloat16.self)
+    case .float16: return product(Float16.self)
+    }
+  }
+
+  /// The chain rule by numbers for class `n`: `g·Σ_i (−y_i/s_i)·∂s_i/∂x_n` (one-hot: row `T` of `J` times `−1/s_T`).
+  public func chainRule(_ n: Int) -> Double {
+    func product<T: SoftmaxScalar>(_: T.Type) -> Double {
+      var total: T = 0
+      let s = softmax
+      for i in s.indices where targetDistribution[i] != 0 {
+        total += (-T(targetDistribution[i]) / T(s[i])) * T(jacobian(i, n))
+      }
+      return Double(T(problem.upstream) * total)
+    }
+    switch problem.precision {
+    case .float64: return product(Double.self)
+    case .float32: return product(Float.self)
+    case .bfloat16: return product(BFloat16.self)
+    case .float16: return product(Float16.self)
+    }
+  }
+
+  /// A central finite difference of the loss in logit `n`, in the problem's precision, with `h ≈ ε^{1/3}·max(1, |x_n|)`.
+  /// Returns nil for a masked logit (no neighbourhood to difference over).
+  public func finiteDifference(_ n: Int) -> FiniteDifference? {
+    guard problem.logits[n].isFinite else { return nil }
+    func estimate<T: SoftmaxScalar>(_: T.Type) -> FiniteDifference {
+      let x = problem.logits.map { T($0) }
+      let tau = T(problem.temperature)
+      let y: [T] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
+      let scale = Swift.max(1, abs(Double(x[n])))
+      let h = T(Double.root(Double(T.ulpOfOne), 3) * scale)
+      func loss(_ xn: T) -> T {
+        var v = x
+        v[n] = xn
+        let z = Evaluation.scale(v, tau)
+        return CrossEntropy.stableLoss(z, target: y, lse: Softmax.logSumExp(z))
+      }
+      let up = x[n] + h
+      let down = x[n] - h
+      let plus = loss(up)
+      let minus = loss(down)
+      let g = T(problem.upstream)
+      let est = g * (plus - minus) / (up - down)
+      let eps = Double(T.ulpOfOne)
+      // Truncation error ~ h²·|c'''|/6 with |c'''| ≲ 1/τ³, rounding error ~ ε·|c|/h: both ~ ε^{2/3} at this h.
+      let tolerance =
+        abs(problem.upstream) * 16 * Double.pow(eps, 2.0 / 3.0)
+        * (1 + abs(Double(plus)) / scale + scale * scale / Double.pow(problem.temperature, 3))
+      return FiniteDifference(
+        index: n, step: Double((up - down) / 2), lossPlus: Double(plus), lossMinus: Double(minus),
+        estimate: Double(est), analytic: gradient[n], tolerance: tolerance)
+    }
+    switch problem.precision {
+    case .float64: return estimate(Double.self)
+    case .float32: return estimate(Float.self)
+    case .bfloat16: return estimate(BFloat16.self)
+    case .float16: return estimate(Float16.self)
+    }
+  }
+
+  /// The problem after one gradient step (same target and knobs), or nil when the step is refused.
+  public var stepped: Problem? {
+    guard stepRefusal == nil else { return nil }
+    var p = problem
+    p.logits = updatedLogits
+    return p
+  }
+}

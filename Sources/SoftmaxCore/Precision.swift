@@ -1,0 +1,94 @@
+import RealModule
+
+/// The floating-point formats the lab computes in.
+///
+/// `bfloat16` has no standard Swift type: it is emulated by `BFloat16`, which computes each operation in `Float` and
+/// rounds the result to 8 significand bits (ties to even), as hardware with bfloat16 arithmetic does.
+public enum Precision: String, CaseIterable, Sendable, Codable {
+  case float64, float32, bfloat16, float16
+
+  /// The next format in the explorer's cycle: float64 → float32 → bfloat16 → float16 → float64.
+  public var next: Precision {
+    switch self {
+    case .float64: .float32
+    case .float32: .bfloat16
+    case .bfloat16: .float16
+    case .float16: .float64
+    }
+  }
+
+  /// Parses a name such as `float32`, also the aliases `f32`, `fp32`, `single`, `double`, `half`, `bf16`.
+  public init?(name: String) {
+    switch name.lowercased() {
+    case "float64", "f64", "fp64", "double": self = .float64
+    case "float32", "f32", "fp32", "single", "float": self = .float32
+    case "bfloat16", "bf16": self = .bfloat16
+    case "float16", "f16", "fp16", "half": self = .float16
+    default: return nil
+    }
+  }
+
+  /// Rounds a `Double` into this format (to nearest, ties to even) and widens it back exactly.
+  @inlinable public func round(_ x: Double) -> Double {
+    switch self {
+    case .float64: x
+    case .float32: Double(Float(x))
+    case .bfloat16: Double(BFloat16(x))
+    case .float16: Double(Float16(x))
+    }
+  }
+
+  /// The shortest decimal that reads back to the same value in this format (e.g. `0.6652` in float16).
+  public func roundTrip(_ x: Double) -> String {
+    switch self {
+    case .float64: x.description
+    case .float32: Float(x).description
+    case .bfloat16: BFloat16(x).description
+    case .float16: Float16(x).description
+    }
+  }
+
+  /// Facts about this format, computed from the type itself.
+  public var facts: PrecisionFacts {
+    switch self {
+    case .float64: PrecisionFacts(Double.self, precision: self)
+    case .float32: PrecisionFacts(Float.self, precision: self)
+    case .bfloat16: PrecisionFacts(BFloat16.self, precision: self)
+    case .float16: PrecisionFacts(Float16.self, precision: self)
+    }
+  }
+}
+
+/// Range and resolution of a format, and where `e^x` leaves it — computed, not tabulated.
+public struct PrecisionFacts: Sendable, Equatable {
+  public var precision: Precision
+  /// Bits of significand precision, counting the implicit bit (53 for float64).
+  public var significandBits: Int
+  /// The largest finite value.
+  public var maxFinite: Double
+  /// The gap between 1 and the next larger value (machine epsilon).
+  public var ulpOfOne: Double
+  /// The smallest positive normal value.
+  public var leastNormal: Double
+  /// The smallest positive subnormal value.
+  public var leastNonzero: Double
+  /// `ln(maxFinite)`: above about this, `e^x` rounds to infinity.
+  public var expOverflow: Double
+  /// `ln(leastNormal)`: below this, `e^x` is subnormal and loses relative precision.
+  public var expSubnormal: Double
+  /// `ln(leastNonzero / 2)`: at or below this, `e^x` rounds to zero.
+  public var expZero: Double
+
+  init<T: SoftmaxScalar>(_: T.Type, precision: Precision) {
+    self.precision = precision
+    significandBits = T.significandBitCount + 1
+    maxFinite = Double(T.greatestFiniteMagnitude)
+    ulpOfOne = Double(T.ulpOfOne)
+    leastNormal = Double(T.leastNormalMagnitude)
+    leastNonzero = Double(T.leastNonzeroMagnitude)
+    expOverflow = Double.log(maxFinite)
+    expSubnormal = Double.log(leastNormal)
+    // Half the least subnormal is a tie that rounds to the even neighbour, zero; anything above rounds up to it.
+    expZero = Double.log(leastNonzero) - Double.log(2)
+  }
+}

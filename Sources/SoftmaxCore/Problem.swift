@@ -1,0 +1,135 @@
+import RealModule
+
+/// Everything the lab computes from: logits, target, precision and the knobs of the loss and the step.
+///
+/// Values are stored as `Double`; once `validated()` they are exactly representable in `precision`.
+public struct Problem: Sendable, Equatable {
+  /// The logits `x`; `-inf` marks a masked class.
+  public var logits: [Double]
+  /// The target index `T` (0-based). Ignored for the loss when `softTarget` is set.
+  public var target: Int
+  /// The format every quantity is computed in.
+  public var precision: Precision
+  /// Temperature `τ > 0`: the softmax sees `z = x/τ`.
+  public var temperature: Double
+  /// Label smoothing `ε ∈ [0, 1]`: `y = (1 − ε)·e_T + ε/C`.
+  public var labelSmoothing: Double
+  /// An explicit target distribution, overriding `target` and `labelSmoothing` for the loss.
+  public var softTarget: [Double]?
+  /// The upstream gradient `g = ∂l/∂c`.
+  public var upstream: Double
+  /// The learning rate `η` of one gradient step.
+  public var learningRate: Double
+
+  public init(
+    logits: [Double], target: Int = 0, precision: Precision = .float64, temperature: Double = 1,
+    labelSmoothing: Double = 0, softTarget: [Double]? = nil, upstream: Double = 1, learningRate: Double = 0.1
+  ) {
+    self.logits = logits
+    self.target = target
+    self.precision = precision
+    self.temperature = temperature
+    self.labelSmoothing = labelSmoothing
+    self.softTarget = softTarget
+    self.upstream = upstream
+    self.learningRate = learningRate
+  }
+
+  /// The number of classes `C`.
+  public var classes: Int { logits.count }
+
+  /// The target as the loss sees it.
+  public var targetSpec: TargetSpec {
+    if let q = softTarget { return .distribution(q) }
+    return .index(target, smoothing: labelSmoothing)
+  }
+
+  /// Whether `y` is exactly one-hot (no smoothing, no soft target): then the gradient sums to 0 and `c = −log s_T`.
+  public var isOneHot: Bool { softTarget == nil && labelSmoothing == 0 }
+
+  /// Checks one logit for this precision and returns it rounded into the precision.
+  ///
+  /// `-inf` is allowed (a masked class); NaN, `+inf` and values that overflow the precision are refused.
+  public static func checkLogit(_ x: Double, index: Int?, precision: Precision) throws(InputError) -> Double {
+    let name = index.map { "logit \($0)" } ?? "logit"
+    if x.isNaN { throw InputError("\(name) is NaN: not allowed (use -inf to mask a class)") }
+    if x == .infinity { throw InputError("\(name) is +inf: only -inf (a masked class) is allowed") }
+    let rounded = precision.round(x)
+    if rounded.isInfinite && x.isFinite {
+      throw InputError(
+        "\(name) = \(DecimalFormat.compact(x)) is not finite in \(precision.rawValue) "
+          + "(largest finite value \(precision.roundTrip(precision.facts.maxFinite)))")
+    }
+    return rounded
+  }
+
+  /// The problem with every value checked and rounded into `precision`, or a one-line message naming what is wrong.
+  public func validated() throws(InputError) -> Problem {
+    var p = self
+    let c = logits.count
+    if c == 0 { throw InputError("no logits given (expected at least one class, e.g. 1,2,3)") }
+    if c > NumberListParser.maximumCount {
+      throw InputError("\(c) classes is more than the \(NumberListParser.maximumCount) allowed")
+    }
+    for i in logits.indices {
+      p.logits[i] = try Problem.checkLogit(logits[i], index: i, precision: precision)
+    }
+    if !p.logits.contains(where: { $0 != -.infinity }) {
+      throw InputError("every logit is -inf (masked): at least one class must be unmasked")
+    }
+    if target < 0 || target >= c {
+      throw InputError("target \(target) is out of range for \(c) classes (expected 0...\(c - 1))")
+    }
+    guard temperature.isFinite, temperature > 0 else {
+      throw InputError("temperature \(DecimalFormat.compact(temperature)) must be a finite number > 0")
+    }
+    p.temperature = precision.round(temperature)
+    if p.temperature == 0 || p.temperature.isInfinite {
+      throw InputError(
+        "temperature \(DecimalFormat.compact(temperature)) is not a positive finite number in \(precision.rawValue)")
+    }
+    for i in p.logits.indices where p.logits[i].isFinite {
+      let z = precision.round(p.logits[i] / p.temperature)
+      if !z.isFinite {
+        throw InputError(
+          "logit \(i) / temperature = \(DecimalFormat.compact(p.logits[i] / p.temperature)) is not finite in "
+            + "\(precision.rawValue) (largest finite value \(precision.roundTrip(precision.facts.maxFinite)))")
+      }
+    }
+    guard labelSmoothing.isFinite, (0...1).contains(labelSmoothing) else {
+      throw InputError("label smoothing \(DecimalFormat.compact(labelSmoothing)) must be in [0, 1]")
+    }
+    p.labelSmoothing = precision.round(labelSmoothing)
+    if let q = softTarget {
+      if labelSmoothing != 0 {
+        throw InputError("give either a soft target or label smoothing, not both")
+      }
+      if q.count != c {
+        throw InputError("soft target has \(q.count) values but there are \(c) classes")
+      }
+      for (i, v) in q.enumerated() where !(v.isFinite && v >= 0) {
+        throw InputError("soft target \(i) = \(DecimalFormat.compact(v)) must be a finite number >= 0")
+      }
+      let sum = q.reduce(0, +)
+      if abs(sum - 1) > 1e-6 {
+        throw InputError("soft target sums to \(DecimalFormat.compact(sum)), not 1 (tolerance 1e-6)")
+      }
+      p.softTarget = q.map(precision.round)
+    }
+    guard upstream.isFinite else {
+      throw InputError("upstream gradient \(DecimalFormat.compact(upstream)) must be finite")
+    }
+    p.upstream = precision.round(upstream)
+    if !p.upstream.isFinite {
+      throw InputError("upstream gradient \(DecimalFormat.compact(upstream)) is not finite in \(precision.rawValue)")
+    }
+    guard learningRate.isFinite else {
+      throw InputError("learning rate \(DecimalFormat.compact(learningRate)) must be finite")
+    }
+    p.learningRate = precision.round(learningRate)
+    if !p.learningRate.isFinite {
+      throw InputError("learning rate \(DecimalFormat.compact(learningRate)) is not finite in \(precision.rawValue)")
+    }
+    return p
+  }
+}

@@ -1,0 +1,226 @@
+import RealModule
+
+/// Naive softmax exactly as the formula reads: `s_i = e^{z_i} / Σ_j e^{z_j}`.
+public struct NaiveTrace<T: SoftmaxScalar>: Sendable {
+  /// `e^{z_i}` for each class; `+inf` where it overflows, `0` where it underflows.
+  public var exps: [T]
+  /// `σ = Σ_j e^{z_j}`, summed left to right.
+  public var sum: T
+  /// `s_i = e^{z_i} / σ`.
+  public var probabilities: [T]
+
+  @inlinable public init(exps: [T], sum: T, probabilities: [T]) {
+    self.exps = exps
+    self.sum = sum
+    self.probabilities = probabilities
+  }
+}
+
+/// Max-subtracted softmax: `M = max z`, then `s_i = e^{z_i − M} / Σ_j e^{z_j − M}`.
+public struct StableTrace<T: SoftmaxScalar>: Sendable {
+  /// `M = max_j z_j`.
+  public var max: T
+  /// The first index where `z` attains `M`.
+  public var argmax: Int
+  /// `z_i − M` (every entry ≤ 0).
+  public var shifted: [T]
+  /// `e^{z_i − M}` (every entry in [0, 1], and 1 at the argmax).
+  public var exps: [T]
+  /// `Σ_j e^{z_j − M}` (at least 1, so never 0).
+  public var sum: T
+  /// `s_i`.
+  public var probabilities: [T]
+
+  @inlinable public init(max: T, argmax: Int, shifted: [T], exps: [T], sum: T, probabilities: [T]) {
+    self.max = max
+    self.argmax = argmax
+    self.shifted = shifted
+    self.exps = exps
+    self.sum = sum
+    self.probabilities = probabilities
+  }
+}
+
+/// Single-pass ("online") softmax: a running maximum `m_j` and a running sum `d_j` rescaled whenever `m` grows.
+public struct OnlineTrace<T: SoftmaxScalar>: Sendable {
+  /// `m_j = max(m_{j−1}, z_j)` after element `j`.
+  public var runningMax: [T]
+  /// `d_j = d_{j−1}·e^{m_{j−1} − m_j} + e^{z_j − m_j}` after element `j`.
+  public var runningSum: [T]
+  /// `s_i = e^{z_i − m_C} / d_C`.
+  public var probabilities: [T]
+
+  @inlinable public init(runningMax: [T], runningSum: [T], probabilities: [T]) {
+    self.runningMax = runningMax
+    self.runningSum = runningSum
+    self.probabilities = probabilities
+  }
+}
+
+/// Log-sum-exp split so that tiny results keep their relative accuracy.
+///
+/// `LSE(z) = M + log(1 + rest)` where `rest = Σ_{j≠k} e^{z_j − M}` excludes one argmax `k`; `log(1 + rest)` is then
+/// computed with `log(onePlus:)`, which stays accurate when `rest` is far below the precision's epsilon.
+public struct LogSumExp<T: SoftmaxScalar>: Sendable {
+  /// `M = max z`.
+  public var max: T
+  /// The argmax that was left out of `rest`.
+  public var argmax: Int
+  /// `Σ_{j≠argmax} e^{z_j − M}`.
+  public var rest: T
+  /// `log(1 + rest) = log Σ_j e^{z_j − M}`.
+  public var logSum: T
+  /// `LSE(z) = M + logSum`.
+  public var value: T
+
+  @inlinable public init(max: T, argmax: Int, rest: T, logSum: T, value: T) {
+    self.max = max
+    self.argmax = argmax
+    self.rest = rest
+    self.logSum = logSum
+    self.value = value
+  }
+}
+
+/// The three softmax algorithms, generic over the precision, each returning every intermediate a teacher shows.
+public enum Softmax {
+  /// Softmax straight from the definition. Overflows when some `z_i > ln(max finite)`; gives `0/0` when all underflow.
+  @inlinable
+  public static func naive<T: SoftmaxScalar>(_ z: [T]) -> NaiveTrace<T> {
+    var exps = [T](repeating: 0, count: z.count)
+    var sum: T = 0
+    for i in z.indices {
+      exps[i] = T.exp(z[i])
+      sum += exps[i]
+    }
+    var probabilities = [T](repeating: 0, count: z.count)
+    for i in z.indices { probabilities[i] = exps[i] / sum }
+    return NaiveTrace(exps: exps, sum: sum, probabilities: probabilities)
+  }
+
+  /// The index and value of the largest entry (first on ties). `z` must contain a value other than `-inf`… or be all
+  /// `-inf`, in which case the maximum is `-inf`.
+  @inlinable
+  public static func argmax<T: SoftmaxScalar>(_ z: [T]) -> (index: Int, value: T) {
+    var best = 0
+    var value = -T.infinity
+    for i in z.indices where z[i] > value {
+      value = z[i]
+      best = i
+    }
+    return (best, value)
+  }
+
+  /// Softmax after subtracting the maximum, which shift invariance allows: no `e^{·}` can overflow and `σ ≥ 1`.
+  ///
+  /// To be trustworthy to the last digit, the rounding error of each `z_i − M` (which `e^x` amplifies by `|z_i − M|`)
+  /// and of the running sum are carried along exactly (two-sum) and folded back in: `exps[i]` is `e^{z_i − M}` for the
+  /// exact difference, and `s_i` is divided by the compensated sum.
+  @inlinable
+  public static func stable<T: SoftmaxScalar>(_ z: [T]) -> StableTrace<T> {
+    let (k, m) = argmax(z)
+    var shifted = [T](repeating: 0, count: z.count)
+    var exps = [T](repeating: 0, count: z.count)
+    var sum = CompensatedSum<T>()
+    for i in z.indices {
+      // A masked class (−∞) stays −∞ after the shift and contributes exactly 0.
+      let (d, err) = twoSum(z[i], -m)
+      shifted[i] = d
+      exps[i] = expCompensated(d, err)
+      sum.add(exps[i])
+    }
+    var probabilities = [T](repeating: 0, count: z.count)
+    for i in z.indices { probabilities[i] = sum.divide(exps[i]) }
+    return StableTrace(
+      max: m, argmax: k, shifted: shifted, exps: exps, sum: sum.value, probabilities: probabilities)
+  }
+
+  /// Softmax in one pass over the input for the normaliser, then one for the output (Milakov & Gimelshein, 2018).
+  @inlinable
+  public static func online<T: SoftmaxScalar>(_ z: [T]) -> OnlineTrace<T> {
+    var runningMax = [T](repeating: 0, count: z.count)
+    var runningSum = [T](repeating: 0, count: z.count)
+    var m = -T.infinity
+    var d: T = 0
+    for j in z.indices {
+      let zj = z[j]
+      if zj > m {
+        // The old sum was relative to the old maximum: rescale it by e^{m − m'} (0 when nothing was seen yet).
+        d = (m == -T.infinity ? 0 : d * T.exp(m - zj)) + 1
+        m = zj
+      } else if zj != -T.infinity {
+        d += T.exp(zj - m)
+      }
+      runningMax[j] = m
+      runningSum[j] = d
+    }
+    var probabilities = [T](repeating: 0, count: z.count)
+    for i in z.indices { probabilities[i] = T.exp(z[i] - m) / d }
+    return OnlineTrace(runningMax: runningMax, runningSum: runningSum, probabilities: probabilities)
+  }
+
+  /// Computes `log Σ_j e^{z_j}` without overflow, keeping `log Σ e^{z_j − M}` accurate when it is tiny.
+  @inlinable
+  public static func logSumExp<T: SoftmaxScalar>(_ z: [T]) -> LogSumExp<T> {
+    let (k, m) = argmax(z)
+    var rest = CompensatedSum<T>()
+    for j in z.indices where j != k {
+      let (d, err) = twoSum(z[j], -m)
+      rest.add(expCompensated(d, err))
+    }
+    // log(1 + hi + lo) = log1p(hi) + lo/(1 + hi) to first order in lo.
+    let logSum = T.log(onePlus: rest.high) + rest.low / (1 + rest.high)
+    return LogSumExp(max: m, argmax: k, rest: rest.value, logSum: logSum, value: m + logSum)
+  }
+
+  /// `log s_i = z_i − LSE(z)`, never `−inf` unless `z_i` is a masked class.
+  @inlinable
+  public static func logSoftmax<T: SoftmaxScalar>(_ z: [T], lse: LogSumExp<T>) -> [T] {
+    // (z_i − M) − log Σ: the subtraction of M first keeps the large parts from cancelling.
+    z.map { ($0 - lse.max) - lse.logSum }
+  }
+}
+
+
+/// `a + b` as the rounded sum and its exact rounding error (Knuth's two-sum; valid in any binary format that rounds to
+/// nearest). With an infinite operand the error is reported as 0.
+@inlinable
+public func twoSum<T: SoftmaxScalar>(_ a: T, _ b: T) -> (sum: T, error: T) {
+  let s = a + b
+  guard s.isFinite else { return (s, 0) }
+  let bb = s - a
+  let err = (a - (s - bb)) + (b - bb)
+  return (s, err)
+}
+
+/// `e^{d + err}` for a small correction `err`: `e^d + e^d·err`.
+@inlinable
+public func expCompensated<T: SoftmaxScalar>(_ d: T, _ err: T) -> T {
+  let e = T.exp(d)
+  return err == 0 ? e : e + e * err
+}
+
+/// A running sum that carries its rounding error (Neumaier's variant of Kahan summation).
+public struct CompensatedSum<T: SoftmaxScalar>: Sendable {
+  /// The rounded running sum.
+  public var high: T = 0
+  /// The accumulated rounding error.
+  public var low: T = 0
+
+  @inlinable public init() {}
+
+  @inlinable public mutating func add(_ x: T) {
+    let (s, err) = twoSum(high, x)
+    high = s
+    low += err
+  }
+
+  /// The sum rounded once.
+  @inlinable public var value: T { high + low }
+
+  /// `x / (high + low)`, correcting the quotient by the low part: `q − q·low/high`.
+  @inlinable public func divide(_ x: T) -> T {
+    let q = x / high
+    return low == 0 ? q : q - q * (low / high)
+  }
+}
