@@ -19,8 +19,10 @@ let package = Package(
       name: "SoftmaxCore",
       dependencies: [.product(name: "RealModule", package: "swift-numerics")]
     ),
+    // Reports of an evaluation as text, JSON, Markdown and LaTeX (pure string building; no I/O).
+    .target(name: "SoftmaxReport", dependencies: ["SoftmaxCore"]),
     // State, actions, key map, update and views rendering into an in-memory buffer. No ncurses.
-    .target(name: "SoftmaxTUI", dependencies: ["SoftmaxCore"]),
+    .target(name: "SoftmaxTUI", dependencies: ["SoftmaxCore", "SoftmaxReport"]),
     // The wide-character ncurses library, reached through a small shim header.
     .systemLibrary(
       name: "CNcursesw",
@@ -32,11 +34,13 @@ let package = Package(
       dependencies: [
         "SoftmaxCore",
         "SoftmaxTUI",
+        "SoftmaxReport",
         "CNcursesw",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
     .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore"]),
+    .testTarget(name: "SoftmaxReportTests", dependencies: ["SoftmaxReport", "SoftmaxCore"]),
     .testTarget(name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore"]),
     .testTarget(
       name: "EndToEndTests",

@@ -1,0 +1,178 @@
+/// A terminal colour: the terminal's default, or an index into the 256-colour palette (0–7 are the basic eight).
+public enum TerminalColor: Equatable, Hashable, Sendable {
+  case `default`
+  case indexed(UInt8)
+
+  public static let black = TerminalColor.indexed(0)
+  public static let red = TerminalColor.indexed(1)
+  public static let green = TerminalColor.indexed(2)
+  public static let yellow = TerminalColor.indexed(3)
+  public static let blue = TerminalColor.indexed(4)
+  public static let magenta = TerminalColor.indexed(5)
+  public static let cyan = TerminalColor.indexed(6)
+  public static let white = TerminalColor.indexed(7)
+}
+
+/// Text attributes of a cell.
+public struct TextAttributes: OptionSet, Hashable, Sendable {
+  public let rawValue: UInt8
+  public init(rawValue: UInt8) { self.rawValue = rawValue }
+  public static let bold = TextAttributes(rawValue: 1)
+  public static let dim = TextAttributes(rawValue: 2)
+  public static let reverse = TextAttributes(rawValue: 4)
+  public static let underline = TextAttributes(rawValue: 8)
+}
+
+/// Foreground, background and attributes.
+public struct Style: Hashable, Sendable {
+  public var foreground: TerminalColor
+  public var background: TerminalColor
+  public var attributes: TextAttributes
+
+  public init(
+    foreground: TerminalColor = .default, background: TerminalColor = .default, attributes: TextAttributes = []
+  ) {
+    self.foreground = foreground
+    self.background = background
+    self.attributes = attributes
+  }
+
+  public static let plain = Style()
+  public static let bold = Style(attributes: .bold)
+  public static let dim = Style(attributes: .dim)
+  public static let reverse = Style(attributes: .reverse)
+}
+
+/// One character cell: a single-width Unicode scalar and its style.
+public struct Cell: Hashable, Sendable {
+  public var scalar: Unicode.Scalar
+  public var style: Style
+
+  public init(_ scalar: Unicode.Scalar = " ", style: Style = .plain) {
+    self.scalar = scalar
+    self.style = style
+  }
+
+  public static let blank = Cell()
+}
+
+/// A rectangle on screen.
+public struct Rect: Hashable, Sendable {
+  public var x: Int
+  public var y: Int
+  public var width: Int
+  public var height: Int
+
+  public init(x: Int, y: Int, width: Int, height: Int) {
+    self.x = x
+    self.y = y
+    self.width = Swift.max(0, width)
+    self.height = Swift.max(0, height)
+  }
+
+  public var maxX: Int { x + width }
+  public var maxY: Int { y + height }
+  public var isEmpty: Bool { width <= 0 || height <= 0 }
+
+  public func contains(x px: Int, y py: Int) -> Bool { px >= x && px < maxX && py >= y && py < maxY }
+
+  /// The rectangle shrunk by `n` cells on every side.
+  public func inset(_ n: Int) -> Rect { Rect(x: x + n, y: y + n, width: width - 2 * n, height: height - 2 * n) }
+}
+
+/// A grid of cells that views render into; the terminal backend draws it, tests read it.
+public struct Buffer: Sendable, Equatable {
+  public private(set) var width: Int
+  public private(set) var height: Int
+  public private(set) var cells: [Cell]
+
+  public init(width: Int, height: Int) {
+    self.width = Swift.max(0, width)
+    self.height = Swift.max(0, height)
+    cells = Array(repeating: .blank, count: self.width * self.height)
+  }
+
+  public var area: Rect { Rect(x: 0, y: 0, width: width, height: height) }
+
+  /// Resets every cell to blank, keeping the storage (no allocation when the size is unchanged).
+  public mutating func clear(width newWidth: Int, height newHeight: Int) {
+    let w = Swift.max(0, newWidth)
+    let h = Swift.max(0, newHeight)
+    if w * h != cells.count {
+      cells = Array(repeating: .blank, count: w * h)
+    } else {
+      for i in cells.indices { cells[i] = .blank }
+    }
+    width = w
+    height = h
+  }
+
+  /// The cell at (x, y); out of range reads as blank.
+  public subscript(x: Int, y: Int) -> Cell {
+    get {
+      guard x >= 0, y >= 0, x < width, y < height else { return .blank }
+      return cells[y * width + x]
+    }
+    set {
+      guard x >= 0, y >= 0, x < width, y < height else { return }
+      cells[y * width + x] = newValue
+    }
+  }
+
+  /// Writes one scalar if (x, y) is inside both the buffer and `clip`.
+  @inline(__always)
+  public mutating func put(_ scalar: Unicode.Scalar, x: Int, y: Int, style: Style, clip: Rect? = nil) {
+    if let c = clip, !c.contains(x: x, y: y) { return }
+    self[x, y] = Cell(scalar, style: style)
+  }
+
+  /// Writes a string from (x, y) rightwards, clipped to `clip` (or the buffer); returns the x after the last scalar.
+  /// Every scalar takes one cell: the lab only draws single-width characters.
+  @discardableResult
+  public mutating func write(_ text: some StringProtocol, x: Int, y: Int, style: Style = .plain, clip: Rect? = nil)
+    -> Int
+  {
+    var cx = x
+    let limit = clip ?? area
+    guard y >= limit.y, y < limit.maxY else { return x + text.unicodeScalars.count }
+    for s in text.unicodeScalars {
+      if cx >= limit.maxX { break }
+      if cx >= limit.x { self[cx, y] = Cell(s, style: style) }
+      cx += 1
+    }
+    return cx
+  }
+
+  /// Applies a style change to every cell in `rect` (e.g. a highlight), keeping the characters.
+  public mutating func restyle(_ rect: Rect, _ change: (inout Style) -> Void) {
+    for y in Swift.max(0, rect.y)..<Swift.min(height, rect.maxY) {
+      for x in Swift.max(0, rect.x)..<Swift.min(width, rect.maxX) {
+        change(&cells[y * width + x].style)
+      }
+    }
+  }
+
+  /// Fills `rect` with one cell.
+  public mutating func fill(_ rect: Rect, with cell: Cell) {
+    for y in Swift.max(0, rect.y)..<Swift.min(height, rect.maxY) {
+      for x in Swift.max(0, rect.x)..<Swift.min(width, rect.maxX) { cells[y * width + x] = cell }
+    }
+  }
+
+  /// Row `y` as text (trailing spaces kept).
+  public func line(_ y: Int) -> String {
+    guard y >= 0, y < height else { return "" }
+    var s = String.UnicodeScalarView()
+    for x in 0..<width { s.append(cells[y * width + x].scalar) }
+    return String(s)
+  }
+
+  /// The whole buffer as text, one line per row with trailing spaces removed: what snapshot tests compare.
+  public var text: String {
+    (0..<height).map { y in
+      var l = line(y)
+      while l.last == " " { l.removeLast() }
+      return l
+    }.joined(separator: "\n")
+  }
+}
