@@ -14,7 +14,7 @@ extension Double: SoftmaxScalar {}
 #if (arch(i386) || arch(x86_64)) && !os(Windows) && !os(Android)
   extension Float80: SoftmaxScalar {}
 #endif
-//STUB extension BFloat16: SoftmaxScalar {}
+extension BFloat16: SoftmaxScalar {}
 
 extension Array where Element: BinaryFloatingPoint {
   /// The values converted to `Double` (exact for every precision the lab uses).

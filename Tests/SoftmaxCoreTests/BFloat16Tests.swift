@@ -46,7 +46,7 @@ private func sameBits(_ a: BFloat16, _ b: BFloat16) -> Bool {
 
 private var allPatterns: [BFloat16] { (0...UInt16.max).map { BFloat16(bitPattern: $0) } }
 
-private struct SplitMix64: RandomNumberGenerator {
+private struct BF16TestRNG: RandomNumberGenerator {
   var state: UInt64
   mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
@@ -58,7 +58,7 @@ private struct SplitMix64: RandomNumberGenerator {
 }
 
 /// A random finite bfloat16 (any bit pattern that is not inf/NaN).
-private func randomFinite(_ rng: inout SplitMix64) -> BFloat16 {
+private func randomFinite(_ rng: inout BF16TestRNG) -> BFloat16 {
   while true {
     let x = BFloat16(bitPattern: UInt16(truncatingIfNeeded: rng.next()))
     if x.isFinite { return x }
@@ -114,7 +114,7 @@ private func randomFinite(_ rng: inout SplitMix64) -> BFloat16 {
 }
 
 @Test func roundingFromFloatMatchesReference() {
-  var rng = SplitMix64(state: 1)
+  var rng = BF16TestRNG(state: 1)
   for _ in 0..<200_000 {
     let f = Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()))
     let expected = referenceBits(Double(f))
@@ -140,7 +140,7 @@ private func randomFinite(_ rng: inout SplitMix64) -> BFloat16 {
 // MARK: - Rounding from Double
 
 @Test func roundingFromDoubleMatchesBitReference() {
-  var rng = SplitMix64(state: 42)
+  var rng = BF16TestRNG(state: 42)
   var checked = 0
   for i in 0..<300_000 {
     let d: Double
@@ -231,7 +231,7 @@ private func randomFinite(_ rng: inout SplitMix64) -> BFloat16 {
   #expect(BFloat16(exactly: 256) == 256)
   #expect(BFloat16(exactly: 0.1) == nil)
   #expect(BFloat16(exactly: 0.5) == 0.5)
-  var rng = SplitMix64(state: 7)
+  var rng = BF16TestRNG(state: 7)
   for _ in 0..<50_000 {
     let i = Int64(bitPattern: rng.next()) >> (rng.next() % 63)
     // |i| < 2^53 after the shift often; use the exact Double then the reference.
@@ -250,7 +250,7 @@ private func randomFinite(_ rng: inout SplitMix64) -> BFloat16 {
 // MARK: - Arithmetic
 
 @Test func arithmeticMatchesRoundedFloat() {
-  var rng = SplitMix64(state: 3)
+  var rng = BF16TestRNG(state: 3)
   for _ in 0..<100_000 {
     let x = BFloat16(bitPattern: UInt16(truncatingIfNeeded: rng.next()))
     let y = BFloat16(bitPattern: UInt16(truncatingIfNeeded: rng.next()))
@@ -310,7 +310,7 @@ private func randomFinite(_ rng: inout SplitMix64) -> BFloat16 {
   #expect(BFloat16.infinity.addingProduct(-.infinity, 1).isNaN)
   #expect(BFloat16.greatestFiniteMagnitude.addingProduct(.greatestFiniteMagnitude, 2) == .infinity)
   // Random cases whose Double sum is exact must match the once-rounded reference.
-  var rng = SplitMix64(state: 11)
+  var rng = BF16TestRNG(state: 11)
   for _ in 0..<50_000 {
     let x = randomFinite(&rng)
     let y = randomFinite(&rng)

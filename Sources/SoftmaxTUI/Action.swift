@@ -1,0 +1,155 @@
+import SoftmaxCore
+
+/// Everything the explorer can be asked to do; keys, mouse and timers are translated into these.
+public enum Action: Hashable, Sendable {
+  case quit
+  case toggleHelp
+  case closeHelp
+  case moveSelection(Int)
+  case selectRow(Int)
+  case beginEdit(EditField)
+  case editInsert(Character)
+  case editBackspace
+  case editConfirm
+  case editCancel
+  case nudge(Double)
+  case nudgeRow(Int, Double)
+  case scaleNudgeStep(Double)
+  case setTarget
+  case addClass
+  case removeClass
+  case step
+  case cyclePrecision
+  case undo
+  case redo
+  case showScreen(Screen)
+  case nextScreen
+  case moveCursor(di: Int, dn: Int)
+  case setCursor(i: Int, n: Int)
+  case toggleDigits
+  case resize(width: Int, height: Int)
+  case tick
+  case scroll(Int)
+  case nextPreset
+  case previousPreset
+  case descentStep
+  case descentToggleRun
+  case descentReset
+  case descentRate(Double)
+  case export
+  case tourNext
+  case tourBack
+}
+
+/// The key table: which key does what, in which mode. The help overlay is generated from `KeyMap.help`.
+public enum KeyMap {
+  /// One line of the help overlay.
+  public struct Entry: Sendable {
+    public var keys: String
+    public var action: String
+  }
+
+  /// Every key, as the help overlay lists it.
+  public static let help: [Entry] = [
+    Entry(keys: "q  Ctrl-C", action: "quit"),
+    Entry(keys: "?", action: "this help (any key closes it)"),
+    Entry(keys: "↑ ↓  k j", action: "select a logit row (PgUp/PgDn, Home/End jump)"),
+    Entry(keys: "Enter  e", action: "edit the selected logit (Enter confirms, Esc cancels)"),
+    Entry(keys: "+ -", action: "nudge the selected logit by the step size"),
+    Entry(keys: "[ ]", action: "halve / double the step size"),
+    Entry(keys: "t", action: "make the selected row the target"),
+    Entry(keys: "a  x", action: "add a class after the selection / remove the selected class"),
+    Entry(keys: "s", action: "take one gradient step x ← x − η∇"),
+    Entry(keys: "p", action: "cycle precision float64 → float32 → bfloat16 → float16"),
+    Entry(keys: "l  T  E  g", action: "edit η / τ / ε / upstream gradient g"),
+    Entry(keys: "u  Ctrl-R", action: "undo / redo"),
+    Entry(keys: "Tab  1-4", action: "switch screen: Explore, Derivation, Stability, Descent"),
+    Entry(keys: "H J K L  Shift-arrows", action: "move the Jacobian cell cursor (n: ←/→, i: ↑/↓)"),
+    Entry(keys: "f", action: "toggle 4 significant / full round-trip digits"),
+    Entry(keys: "P  O", action: "Stability: next / previous preset"),
+    Entry(keys: "← →  (Derivation)", action: "change n; ↑ ↓ change i"),
+    Entry(keys: "space  r  n  < >", action: "Descent: run/pause, reset, one step, slower/faster"),
+    Entry(keys: "w", action: "export this worked example to Markdown"),
+    Entry(keys: "mouse", action: "click a row or Jacobian cell; wheel over a logit nudges it"),
+  ]
+
+  /// Translates an event into an action for the current state, or nil when it means nothing here.
+  public static func action(for event: Event, in state: AppState) -> Action? {
+    switch event {
+    case .resize(let w, let h): return .resize(width: w, height: h)
+    case .tick: return .tick
+    case .mouse(let m): return Mouse.action(for: m, in: state)
+    case .key(let key): return action(for: key, in: state)
+    }
+  }
+
+  static func action(for key: Key, in state: AppState) -> Action? {
+    if key == .control("c") { return .quit }
+    if state.showHelp { return .closeHelp }
+    if state.edit != nil {
+      switch key {
+      case .enter: return .editConfirm
+      case .escape: return .editCancel
+      case .backspace, .delete: return .editBackspace
+      case .character(let c): return .editInsert(c)
+      default: return nil
+      }
+    }
+    if state.tourStep != nil {
+      switch key {
+      case .character("n"): return .tourNext
+      case .character("b"): return .tourBack
+      default: break
+      }
+    }
+    switch key {
+    case .character("q"): return .quit
+    case .character("?"): return .toggleHelp
+    case .up, .character("k"):
+      return state.screen == .derivation ? .moveCursor(di: -1, dn: 0) : .moveSelection(-1)
+    case .down, .character("j"):
+      return state.screen == .derivation ? .moveCursor(di: 1, dn: 0) : .moveSelection(1)
+    case .left: return state.screen == .derivation ? .moveCursor(di: 0, dn: -1) : nil
+    case .right: return state.screen == .derivation ? .moveCursor(di: 0, dn: 1) : nil
+    case .pageUp: return state.screen == .derivation ? .scroll(-10) : .moveSelection(-10)
+    case .pageDown: return state.screen == .derivation ? .scroll(10) : .moveSelection(10)
+    case .home: return .selectRow(0)
+    case .end: return .selectRow(state.problem.classes - 1)
+    case .enter, .character("e"): return .beginEdit(.logit(state.selection))
+    case .character("+"), .character("="): return .nudge(1)
+    case .character("-"), .character("_"): return .nudge(-1)
+    case .character("["): return .scaleNudgeStep(0.5)
+    case .character("]"): return .scaleNudgeStep(2)
+    case .character("t"): return .setTarget
+    case .character("a"): return .addClass
+    case .character("x"): return .removeClass
+    case .character("s"): return .step
+    case .character("p"): return .cyclePrecision
+    case .character("l"): return .beginEdit(.learningRate)
+    case .character("T"): return .beginEdit(.temperature)
+    case .character("E"): return .beginEdit(.labelSmoothing)
+    case .character("g"): return .beginEdit(.upstream)
+    case .character("u"): return .undo
+    case .control("r"): return .redo
+    case .tab: return .nextScreen
+    case .character("1"): return .showScreen(.explore)
+    case .character("2"): return .showScreen(.derivation)
+    case .character("3"): return .showScreen(.stability)
+    case .character("4"): return .showScreen(.descent)
+    case .character("H"), .shiftLeft: return .moveCursor(di: 0, dn: -1)
+    case .character("L"), .shiftRight: return .moveCursor(di: 0, dn: 1)
+    case .character("K"), .shiftUp: return .moveCursor(di: -1, dn: 0)
+    case .character("J"), .shiftDown: return .moveCursor(di: 1, dn: 0)
+    case .character("f"): return .toggleDigits
+    case .character("P"): return .nextPreset
+    case .character("O"): return .previousPreset
+    case .character(" "): return .descentToggleRun
+    case .character("r"): return state.screen == .descent ? .descentReset : nil
+    case .character("n"): return state.screen == .descent ? .descentStep : nil
+    case .character("<"), .character(","): return state.screen == .descent ? .descentRate(0.5) : nil
+    case .character(">"), .character("."): return state.screen == .descent ? .descentRate(2) : nil
+    case .character("w"): return .export
+    default: return nil
+    }
+  }
+}

@@ -1,0 +1,286 @@
+import SoftmaxCore
+
+/// Where the Explore screen's panels sit for a given state and size; shared by rendering and mouse hit-testing.
+struct ExploreLayout {
+  var table: Rect
+  /// Class indices shown in the table, and the screen row of the first.
+  var tableRows: Range<Int>
+  var tableFirstY: Int
+  var jacobian: Rect
+  var jacobianRows: Range<Int>
+  var jacobianColumns: Range<Int>
+  var cellWidth: Int
+  var labelWidth: Int
+  var jacobianFirstX: Int
+  var jacobianFirstY: Int
+  var inspector: Rect
+  var loss: Rect
+
+  init(state: AppState, body: Rect) {
+    let c = state.problem.classes
+    let lossHeight = 4
+    let rest = Swift.max(0, body.height - lossHeight)
+    var tableHeight = Swift.min(c + 3, Swift.max(5, rest / 2))
+    if c + 3 + Swift.min(c, 3) + 3 <= rest { tableHeight = c + 3 }
+    if 2 * (c + 3) <= rest { tableHeight = c + 3 }
+    tableHeight = Swift.min(tableHeight, rest)
+    table = Rect(x: body.x, y: body.y, width: body.width, height: tableHeight)
+    let visible = Swift.max(0, tableHeight - 3)
+    tableRows = ExploreLayout.window(around: state.selection, count: c, visible: visible)
+    tableFirstY = table.y + 2
+
+    let lowerHeight = Swift.max(0, rest - tableHeight)
+    let inspectorWidth = body.width >= 110 ? 44 : 34
+    jacobian = Rect(x: body.x, y: table.maxY, width: body.width - inspectorWidth, height: lowerHeight)
+    inspector = Rect(x: jacobian.maxX, y: table.maxY, width: inspectorWidth, height: lowerHeight)
+    loss = Rect(x: body.x, y: table.maxY + lowerHeight, width: body.width, height: Swift.min(lossHeight, body.height))
+
+    labelWidth = String(c - 1).count + 3
+    cellWidth = 10
+    jacobianFirstX = jacobian.x + 1 + labelWidth
+    jacobianFirstY = jacobian.y + 2
+    let columns = Swift.max(0, (jacobian.width - 2 - labelWidth) / cellWidth)
+    let rows = Swift.max(0, jacobian.height - 3)
+    jacobianRows = ExploreLayout.window(around: state.cursorI, count: c, visible: rows)
+    jacobianColumns = ExploreLayout.window(around: state.cursorN, count: c, visible: columns)
+  }
+
+  /// A window of `visible` indices out of `count` that keeps `index` in view, centred where possible.
+  static func window(around index: Int, count: Int, visible: Int) -> Range<Int> {
+    let v = Swift.min(visible, count)
+    guard v > 0 else { return 0..<0 }
+    let start = Swift.min(Swift.max(0, index - v / 2), count - v)
+    return start..<(start + v)
+  }
+}
+
+/// The main screen: logits, softmax, gradient and step in one table; the Jacobian heatmap with an inspector; the loss.
+enum ExploreView {
+  static func render(_ state: AppState, _ ev: Evaluation, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {
+    let layout = ExploreLayout(state: state, body: body)
+    let fmt = NumberStyle(precision: state.problem.precision, full: state.fullDigits)
+    renderTable(state, ev, layout, fmt, &buf, ctx)
+    renderJacobian(state, ev, layout, &buf, ctx)
+    renderInspector(state, ev, layout, fmt, &buf, ctx)
+    renderLoss(state, ev, layout, fmt, &buf, ctx)
+  }
+
+  // MARK: Table
+
+  static func renderTable(
+    _ state: AppState, _ ev: Evaluation, _ layout: ExploreLayout, _ fmt: NumberStyle, _ buf: inout Buffer,
+    _ ctx: RenderContext
+  ) {
+    let r = layout.table
+    let p = state.problem
+    let c = p.classes
+    let title =
+      c > layout.tableRows.count
+      ? "Logits x · softmax s · gradient ∂l/∂x · step  (rows \(layout.tableRows.lowerBound)–\(layout.tableRows.upperBound - 1) of \(c))"
+      : "Logits x · softmax s · gradient ∂l/∂x · step"
+    buf.box(r, title: title, context: ctx)
+    guard r.height > 3, r.width > 10 else { return }
+    let inner = Rect(x: r.x + 1, y: r.y + 1, width: r.width - 2, height: r.height - 2)
+    let iw = Swift.max(1, String(c - 1).count)
+    let nw = fmt.width
+    // Columns: mark(2) i x s [bar] grad [bar] x'
+    let fixed = 2 + iw + 1 + 4 * (nw + 1)
+    let flex = Swift.max(0, inner.width - fixed)
+    let showBars = flex >= 12
+    let sBarW = showBars ? flex / 2 - 1 : 0
+    let gBarW = showBars ? flex - sBarW - 2 : 0
+    let showAfter = inner.width >= 2 + iw + 1 + 3 * (nw + 1) + (showBars ? flex : 0) + nw
+    var x = inner.x
+    let hy = inner.y
+    let columnsX = (
+      i: x + 2, x: x + 2 + iw + 1, s: x + 2 + iw + 1 + nw + 1,
+      sBar: x + 2 + iw + 1 + 2 * (nw + 1), g: x + 2 + iw + 1 + 2 * (nw + 1) + (showBars ? sBarW + 1 : 0)
+    )
+    let gBarX = columnsX.g + nw + 1
+    let afterX = gBarX + (showBars ? gBarW + 1 : 0)
+    func right(_ s: String, _ x: Int, _ w: Int, _ y: Int, _ st: Style) {
+      let t = ctx.text(s)
+      buf.write(t, x: x + Swift.max(0, w - t.unicodeScalars.count), y: y, style: st, clip: inner)
+    }
+    right("i", columnsX.i, iw, hy, ctx.label)
+    right("x_i", columnsX.x, nw, hy, ctx.label)
+    right("s_i", columnsX.s, nw, hy, ctx.label)
+    if showBars { buf.write(ctx.text("softmax"), x: columnsX.sBar, y: hy, style: ctx.muted, clip: inner) }
+    right("∂l/∂x_i", columnsX.g, nw, hy, ctx.label)
+    if showBars { buf.write(ctx.text("gradient (−  │  +)"), x: gBarX, y: hy, style: ctx.muted, clip: inner) }
+    if showAfter { right("x_i after", afterX, nw, hy, ctx.label) }
+
+    let maxS = ev.softmax.max() ?? 1
+    let maxG = ev.gradient.reduce(0) { Swift.max($0, abs($1)) }
+    for (k, i) in layout.tableRows.enumerated() {
+      let y = layout.tableFirstY + k
+      guard y < inner.maxY else { break }
+      let isTarget = p.softTarget == nil && i == p.target
+      x = inner.x
+      let mark = (i == state.selection ? ctx.selectionMark : " ") + (isTarget ? ctx.targetMark : " ")
+      buf.write(mark, x: x, y: y, style: isTarget ? ctx.target : ctx.label, clip: inner)
+      right(String(i), columnsX.i, iw, y, isTarget ? ctx.target : .plain)
+      if let e = state.edit, e.field == .logit(i) {
+        let t = e.text + (ctx.unicode ? "▏" : "_")
+        let w = Swift.max(nw, t.unicodeScalars.count)
+        buf.fill(Rect(x: columnsX.x + nw - w, y: y, width: w, height: 1), with: Cell(" ", style: ctx.editing))
+        right(t, columnsX.x + nw - w, w, y, ctx.editing)
+      } else {
+        right(fmt(p.logits[i]), columnsX.x, nw, y, .plain)
+      }
+      right(fmt(ev.softmax[i]), columnsX.s, nw, y, isTarget ? ctx.target : .plain)
+      if showBars {
+        buf.bar(
+          fraction: maxS > 0 ? ev.softmax[i] / maxS : 0, x: columnsX.sBar, y: y, width: sBarW,
+          style: isTarget ? ctx.target : ctx.probabilityBar, context: ctx)
+      }
+      let g = ev.gradient[i]
+      right(fmt(g), columnsX.g, nw, y, g < 0 ? ctx.negativeBar : .plain)
+      if showBars {
+        buf.signedBar(fraction: maxG > 0 ? g / maxG : 0, x: gBarX, y: y, width: gBarW, context: ctx)
+      }
+      if showAfter {
+        let after = ev.stepRefusal == nil ? fmt(ev.updatedLogits[i]) : "—"
+        right(after, afterX, nw, y, ctx.muted)
+      }
+      if i == state.selection {
+        buf.restyle(Rect(x: inner.x, y: y, width: inner.width, height: 1)) { $0.attributes.insert(.reverse) }
+      }
+    }
+  }
+
+  // MARK: Jacobian
+
+  static func renderJacobian(
+    _ state: AppState, _ ev: Evaluation, _ layout: ExploreLayout, _ buf: inout Buffer, _ ctx: RenderContext
+  ) {
+    let r = layout.jacobian
+    let title = ev.problem.temperature == 1 ? "Jacobian ∂s_i/∂x_n = s_i δ_in − s_i s_n" : "Jacobian ∂s_i/∂x_n = (s_i δ_in − s_i s_n)/τ"
+    buf.box(r, title: title, context: ctx)
+    guard r.height > 3, r.width > 4 else { return }
+    let inner = Rect(x: r.x + 1, y: r.y + 1, width: r.width - 2, height: r.height - 2)
+    // Colour scale: the largest magnitude in the visible window (the diagonal dominates).
+    var scale = 0.0
+    for i in layout.jacobianRows {
+      scale = Swift.max(scale, abs(ev.jacobian(i, i)))
+    }
+    for (k, n) in layout.jacobianColumns.enumerated() {
+      let label = "n=\(n)"
+      let x = layout.jacobianFirstX + k * layout.cellWidth
+      buf.write(label, x: x + Swift.max(0, layout.cellWidth - label.count - 1), y: inner.y, style: n == state.cursorN ? ctx.label : ctx.muted, clip: inner)
+    }
+    for (row, i) in layout.jacobianRows.enumerated() {
+      let y = layout.jacobianFirstY + row
+      let label = "i=\(i)"
+      buf.write(label, x: inner.x, y: y, style: i == state.cursorI ? ctx.label : ctx.muted, clip: inner)
+      for (k, n) in layout.jacobianColumns.enumerated() {
+        let v = ev.jacobian(i, n)
+        let x = layout.jacobianFirstX + k * layout.cellWidth
+        let cell = Rect(x: x, y: y, width: layout.cellWidth - 1, height: 1)
+        var st = ctx.heat(v, scale: scale)
+        if i == state.cursorI && n == state.cursorN {
+          st = Style(foreground: st.foreground, background: st.background, attributes: [.reverse, .bold])
+        }
+        buf.fill(Rect(x: cell.x, y: y, width: cell.width, height: 1).clipped(to: inner), with: Cell(" ", style: st))
+        var text = DecimalFormat.significant(v, digits: 3)
+        if v > 0 || (v == 0 && v.sign == .plus) { text = "+" + text }
+        text = ctx.text(text)
+        buf.write(text, x: x + Swift.max(0, cell.width - text.count), y: y, style: st, clip: inner)
+      }
+    }
+  }
+
+  // MARK: Inspector
+
+  static func renderInspector(
+    _ state: AppState, _ ev: Evaluation, _ layout: ExploreLayout, _ fmt: NumberStyle, _ buf: inout Buffer,
+    _ ctx: RenderContext
+  ) {
+    let r = layout.inspector
+    let i = state.cursorI
+    let n = state.cursorN
+    buf.box(r, title: "Cell i=\(i), n=\(n)", context: ctx)
+    guard r.height > 2, r.width > 4 else { return }
+    let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
+    let s = ev.softmax
+    let tau = ev.problem.temperature
+    let overTau = tau == 1 ? "" : " / τ"
+    let tauValue = tau == 1 ? "" : " / \(fmt(tau))"
+    var lines: [(String, Style)] = []
+    lines.append(("∂s_\(i)/∂x_\(n)" + (i == n ? "   (i = n: diagonal)" : "   (i ≠ n)"), ctx.label))
+    if i == n {
+      lines.append(("= s_i (1 − s_i)\(overTau)", .plain))
+      lines.append(("= \(fmt(s[i])) × (1 − \(fmt(s[i])))\(tauValue)", .plain))
+    } else {
+      lines.append(("= −s_i s_n\(overTau)", .plain))
+      lines.append(("= −\(fmt(s[i])) × \(fmt(s[n]))\(tauValue)", .plain))
+    }
+    lines.append(("= \(fmt(ev.jacobian(i, n)))", ctx.label))
+    lines.append(("", .plain))
+    lines.append(("symmetric: ∂s_\(n)/∂x_\(i) = \(fmt(ev.jacobian(n, i)))", ctx.muted))
+    if ev.problem.classes <= 4096 {
+      var rowSum = 0.0
+      for k in 0..<ev.problem.classes { rowSum += ev.jacobian(i, k) }
+      lines.append(("row sum Σ_n ∂s_\(i)/∂x_n = \(fmt(rowSum))", ctx.muted))
+    }
+    lines.append(("move: H J K L or Shift-arrows", ctx.muted))
+    for (k, line) in lines.enumerated() where k < inner.height {
+      buf.write(ctx.text(line.0), x: inner.x, y: inner.y + k, style: line.1, clip: inner)
+    }
+  }
+
+  // MARK: Loss and step
+
+  static func renderLoss(
+    _ state: AppState, _ ev: Evaluation, _ layout: ExploreLayout, _ fmt: NumberStyle, _ buf: inout Buffer,
+    _ ctx: RenderContext
+  ) {
+    let r = layout.loss
+    buf.box(r, title: "Loss and one step", context: ctx)
+    guard r.height > 2 else { return }
+    let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
+    let p = ev.problem
+    var first: String
+    if p.isOneHot {
+      let t = p.target
+      first = "c = −log s_T = −log \(fmt(ev.softmax[t])) = \(fmt(ev.loss))"
+    } else {
+      first = "c = −Σ y_i log s_i = \(fmt(ev.loss))"
+    }
+    var x = buf.write(ctx.text(first), x: inner.x, y: inner.y, style: ctx.label, clip: inner)
+    if ev.lossNaive == ev.loss || (abs(ev.lossNaive - ev.loss) <= 4 * p.precision.facts.ulpOfOne * abs(ev.loss)) {
+      x = buf.write(ctx.text("   naive \(fmt(ev.lossNaive)) ✓"), x: x, y: inner.y, style: ctx.good, clip: inner)
+    } else {
+      x = buf.write(
+        ctx.text("   naive −log s_T = \(fmt(ev.lossNaive)) ✗ (stable value above)"), x: x, y: inner.y, style: ctx.error,
+        clip: inner)
+    }
+    if let note = ev.lossNote {
+      buf.write(ctx.text("  " + note), x: x, y: inner.y, style: ctx.error, clip: inner)
+    }
+    guard inner.height > 1 else { return }
+    let y2 = inner.y + 1
+    if let refusal = ev.stepRefusal {
+      buf.write(ctx.text("step (η = \(fmt(p.learningRate))) refused: \(refusal)"), x: inner.x, y: y2, style: ctx.error, clip: inner)
+    } else {
+      let delta = ev.updatedLoss - ev.loss
+      let sumBefore = p.logits.reduce(0, +)
+      let sumAfter = ev.updatedLogits.reduce(0, +)
+      let text =
+        "after x ← x − η∇ (η = \(fmt(p.learningRate))):  c = \(fmt(ev.loss)) → \(fmt(ev.updatedLoss))"
+        + "  (Δc = \(fmt(delta)))   Σx = \(fmt(sumBefore)) → \(fmt(sumAfter))   press s to step"
+      buf.write(ctx.text(text), x: inner.x, y: y2, style: .plain, clip: inner)
+    }
+  }
+}
+
+extension Rect {
+  /// The part of this rectangle inside `other`.
+  func clipped(to other: Rect) -> Rect {
+    let x0 = Swift.max(x, other.x)
+    let y0 = Swift.max(y, other.y)
+    let x1 = Swift.min(maxX, other.maxX)
+    let y1 = Swift.min(maxY, other.maxY)
+    return Rect(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
+  }
+}

@@ -1,0 +1,59 @@
+import SoftmaxCore
+
+/// The explorer as a running program sees it: the state plus a cache of the evaluation it renders.
+///
+/// `handle` maps an event through the key map and `update`; `render` draws the current state. The evaluation is
+/// recomputed only when the problem changes, never for cursor moves or redraws.
+public struct Explorer: Sendable {
+  public private(set) var state: AppState
+  public private(set) var evaluation: Evaluation
+
+  public init(problem: Problem) {
+    state = AppState(problem: problem)
+    evaluation = Evaluation(problem)
+  }
+
+  public init(state: AppState) {
+    self.state = state
+    evaluation = Evaluation(state.problem)
+  }
+
+  /// Handles one event; returns false when the explorer should quit.
+  @discardableResult
+  public mutating func handle(_ event: Event) -> Bool {
+    guard let action = KeyMap.action(for: event, in: state) else { return !state.quitRequested }
+    perform(action)
+    return !state.quitRequested
+  }
+
+  /// Applies one action and refreshes the cached evaluation if the problem changed.
+  public mutating func perform(_ action: Action) {
+    let before = state.problem
+    if state.message != nil, action != .tick { state.message = nil }
+    state.apply(action)
+    if state.problem != before { evaluation = Evaluation(state.problem) }
+  }
+
+  /// Replaces the state wholesale (the tour sets up each lesson this way).
+  public mutating func setState(_ newState: AppState) {
+    let changed = newState.problem != state.problem
+    state = newState
+    if changed { evaluation = Evaluation(state.problem) }
+  }
+
+  /// Renders the current state at `width × height`.
+  public func render(into buf: inout Buffer, width: Int, height: Int, context: RenderContext) {
+    Frame.render(state, evaluation, into: &buf, width: width, height: height, context: context)
+  }
+
+  /// How often the run loop should send `.tick` (while descent runs), in milliseconds.
+  public var tickMilliseconds: Int? {
+    state.screen == .descent && state.descent.running ? Int(1000 / state.descent.rate) : nil
+  }
+
+  /// Marks an export request as handled, with the message to show.
+  public mutating func finishExport(_ message: StatusMessage) {
+    state.exportRequested = false
+    state.message = message
+  }
+}

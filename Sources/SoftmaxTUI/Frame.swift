@@ -1,0 +1,136 @@
+import SoftmaxCore
+
+/// The whole screen: top bar, the current view, status line, and overlays (help, too-small message).
+public enum Frame {
+  /// The smallest terminal the full layout needs.
+  public static let minimumWidth = 64
+  public static let minimumHeight = 20
+
+  /// The area between the top bar and the status line.
+  static func body(width: Int, height: Int) -> Rect { Rect(x: 0, y: 1, width: width, height: height - 2) }
+
+  /// Renders `state` (with its evaluation) into `buf`, resizing it to `width × height`.
+  public static func render(
+    _ state: AppState, _ ev: Evaluation, into buf: inout Buffer, width: Int, height: Int, context ctx: RenderContext
+  ) {
+    buf.clear(width: width, height: height)
+    guard width > 0, height > 0 else { return }
+    if width < minimumWidth || height < minimumHeight {
+      renderTooSmall(&buf, width: width, height: height, context: ctx)
+      return
+    }
+    renderTopBar(state, ev, &buf, width: width, context: ctx)
+    let body = body(width: width, height: height)
+    switch state.screen {
+    case .explore: ExploreView.render(state, ev, into: &buf, body: body, context: ctx)
+    case .derivation: DerivationView.render(state, ev, into: &buf, body: body, context: ctx)
+    case .stability: StabilityView.render(state, ev, into: &buf, body: body, context: ctx)
+    case .descent: DescentView.render(state, ev, into: &buf, body: body, context: ctx)
+    }
+    if let step = state.tourStep { TourOverlay.render(step: step, into: &buf, body: body, context: ctx) }
+    renderStatus(state, ev, &buf, width: width, y: height - 1, context: ctx)
+    if state.showHelp { renderHelp(&buf, body: body, context: ctx) }
+  }
+
+  static func renderTooSmall(_ buf: inout Buffer, width: Int, height: Int, context ctx: RenderContext) {
+    let lines = [
+      "enlarge to \(minimumWidth)×\(minimumHeight)",
+      "(now \(width)×\(height))",
+      "q quits",
+    ]
+    let top = Swift.max(0, (height - lines.count) / 2)
+    for (k, line) in lines.enumerated() where top + k < height {
+      let t = ctx.text(line)
+      let x = Swift.max(0, (width - t.unicodeScalars.count) / 2)
+      buf.write(t, x: x, y: top + k, style: k == 0 ? ctx.error : ctx.muted)
+    }
+  }
+
+  static func renderTopBar(_ state: AppState, _ ev: Evaluation, _ buf: inout Buffer, width: Int, context ctx: RenderContext) {
+    buf.fill(Rect(x: 0, y: 0, width: width, height: 1), with: Cell(" ", style: ctx.statusBar))
+    var x = buf.write(" Softmax Lab ", x: 0, y: 0, style: Style(attributes: [.reverse, .bold]))
+    for screen in Screen.allCases {
+      let label = " \(screen.rawValue) \(screen.title) "
+      let st = screen == state.screen ? Style(attributes: [.bold]) : ctx.statusBar
+      x = buf.write(label, x: x + 1, y: 0, style: st)
+    }
+    let p = ev.problem
+    let right = ctx.text(" C=\(p.classes)  T=\(p.softTarget == nil ? String(p.target) : "soft")  ? help ")
+    buf.write(right, x: Swift.max(x + 1, width - right.unicodeScalars.count), y: 0, style: ctx.statusBar)
+  }
+
+  static func renderStatus(
+    _ state: AppState, _ ev: Evaluation, _ buf: inout Buffer, width: Int, y: Int, context ctx: RenderContext
+  ) {
+    buf.fill(Rect(x: 0, y: y, width: width, height: 1), with: Cell(" ", style: ctx.statusBar))
+    let p = ev.problem
+    if let e = state.edit {
+      let prompt = ctx.text(" edit \(e.field.label) = ")
+      var x = buf.write(prompt, x: 0, y: y, style: ctx.statusBar)
+      x = buf.write(e.text + (ctx.unicode ? "▏" : "_"), x: x, y: y, style: ctx.editing)
+      var hint = "   Enter confirms · Esc cancels"
+      if let m = state.message, m.isError { hint = "   " + m.text }
+      buf.write(ctx.text(hint), x: x, y: y, style: state.message?.isError == true ? ctx.error : ctx.statusBar)
+      return
+    }
+    let fmt = { (v: Double) in DecimalFormat.compact(v) }
+    var text = " \(p.precision.rawValue)  τ=\(fmt(p.temperature))  ε=\(fmt(p.labelSmoothing))  η=\(fmt(p.learningRate))"
+    if p.upstream != 1 { text += "  g=\(fmt(p.upstream))" }
+    text += "  ±\(fmt(state.nudgeStep))  │ naive: "
+    var x = buf.write(ctx.text(text), x: 0, y: y, style: ctx.statusBar)
+    let naive = ev.overflow.label
+    let naiveStyle = ev.overflow.outcome == .fine ? ctx.statusBar : Style(foreground: .default, attributes: [.bold])
+    x = buf.write(ctx.text(naive == "ok" ? "ok" : "⚠ " + naive), x: x, y: y, style: naiveStyle)
+    x = buf.write(ctx.text(" │ "), x: x, y: y, style: ctx.statusBar)
+    let help = ctx.text(" ? help ")
+    let limit = width - help.unicodeScalars.count
+    if let m = state.message {
+      let clip = Rect(x: x, y: y, width: Swift.max(0, limit - x), height: 1)
+      buf.write(ctx.text(m.text), x: x, y: y, style: m.isError ? Style(attributes: [.bold]) : ctx.statusBar, clip: clip)
+    }
+    buf.write(help, x: Swift.max(x, limit), y: y, style: Style(attributes: [.reverse, .bold]))
+  }
+
+  static func renderHelp(_ buf: inout Buffer, body: Rect, context ctx: RenderContext) {
+    let entries = KeyMap.help
+    let keyWidth = (entries.map { ctx.text($0.keys).count }.max() ?? 10) + 2
+    let wantWidth = Swift.min(body.width - 2, keyWidth + (entries.map { ctx.text($0.action).count }.max() ?? 30) + 4)
+    let wantHeight = Swift.min(body.height, entries.count + 4)
+    let r = Rect(
+      x: body.x + (body.width - wantWidth) / 2, y: body.y + (body.height - wantHeight) / 2, width: wantWidth,
+      height: wantHeight)
+    buf.fill(r, with: .blank)
+    buf.box(r, title: "Keys — any key closes", context: ctx)
+    let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
+    for (k, e) in entries.enumerated() where k < inner.height - 1 {
+      buf.write(ctx.text(e.keys), x: inner.x, y: inner.y + k, style: ctx.label, clip: inner)
+      buf.write(ctx.text(e.action), x: inner.x + keyWidth, y: inner.y + k, style: .plain, clip: inner)
+    }
+    buf.write(
+      ctx.text("Mouse: click a row or a Jacobian cell; wheel over a logit nudges it."), x: inner.x, y: inner.maxY - 1,
+      style: ctx.muted, clip: inner)
+  }
+}
+
+/// Screens 2–4 render here until their full versions land.
+enum DerivationView {
+  static func render(_ state: AppState, _ ev: Evaluation, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {
+    buf.box(body, title: "Derivation", context: ctx)
+  }
+}
+
+enum StabilityView {
+  static func render(_ state: AppState, _ ev: Evaluation, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {
+    buf.box(body, title: "Stability lab", context: ctx)
+  }
+}
+
+enum DescentView {
+  static func render(_ state: AppState, _ ev: Evaluation, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {
+    buf.box(body, title: "Gradient descent", context: ctx)
+  }
+}
+
+enum TourOverlay {
+  static func render(step: Int, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {}
+}

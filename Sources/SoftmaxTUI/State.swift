@@ -1,0 +1,145 @@
+import SoftmaxCore
+
+/// The four screens of the explorer.
+public enum Screen: Int, CaseIterable, Sendable {
+  case explore = 1, derivation, stability, descent
+
+  public var title: String {
+    switch self {
+    case .explore: "Explore"
+    case .derivation: "Derivation"
+    case .stability: "Stability"
+    case .descent: "Descent"
+    }
+  }
+
+  public var next: Screen { Screen(rawValue: rawValue % Screen.allCases.count + 1) ?? .explore }
+}
+
+/// Which value the edit line is changing.
+public enum EditField: Hashable, Sendable {
+  case logit(Int)
+  case learningRate
+  case temperature
+  case labelSmoothing
+  case upstream
+
+  /// How the field is named in prompts and messages.
+  public var label: String {
+    switch self {
+    case .logit(let i): "x_\(i)"
+    case .learningRate: "η (learning rate)"
+    case .temperature: "τ (temperature)"
+    case .labelSmoothing: "ε (label smoothing)"
+    case .upstream: "g (upstream ∂l/∂c)"
+    }
+  }
+}
+
+/// The text being typed into a field.
+public struct EditLine: Hashable, Sendable {
+  public var field: EditField
+  public var text: String
+  public init(field: EditField, text: String) {
+    self.field = field
+    self.text = text
+  }
+}
+
+/// A line for the status bar; errors are shown in a warning style.
+public struct StatusMessage: Hashable, Sendable {
+  public var text: String
+  public var isError: Bool
+  public init(_ text: String, isError: Bool = false) {
+    self.text = text
+    self.isError = isError
+  }
+}
+
+/// What undo and redo restore: the problem and the selected row.
+public struct Snapshot: Equatable, Sendable {
+  public var problem: Problem
+  public var selection: Int
+}
+
+/// Gradient descent run on the logits (the Descent screen).
+public struct DescentState: Equatable, Sendable {
+  /// The problem the run started from (reset returns here).
+  public var start: Problem
+  /// Logits after each step, starting with the initial ones (bounded; old entries are dropped).
+  public var history: [DescentRecord] = []
+  /// Whether steps are taken on each tick.
+  public var running = false
+  /// Steps per second while running.
+  public var rate: Double = 8
+  /// Total steps taken since the start (history may hold fewer).
+  public var steps = 0
+
+  public init(start: Problem) { self.start = start }
+}
+
+/// One point of a descent run.
+public struct DescentRecord: Equatable, Sendable {
+  public var step: Int
+  public var loss: Double
+  public var targetProbability: Double
+  public var logitSum: Double
+  public var logits: [Double]
+}
+
+/// The whole explorer state: a plain value that `update` transforms and views render.
+public struct AppState: Equatable, Sendable {
+  /// The validated problem on screen.
+  public var problem: Problem
+  /// The selected logit row.
+  public var selection: Int = 0
+  /// The Jacobian cell under the cursor: row `i` (output) and column `n` (input).
+  public var cursorI: Int = 0
+  public var cursorN: Int = 0
+  /// The screen shown.
+  public var screen: Screen = .explore
+  /// The amount `+`/`-` nudge a logit by.
+  public var nudgeStep: Double = 0.5
+  /// Show full round-trip digits instead of 4 significant digits.
+  public var fullDigits = false
+  /// The edit line, while editing.
+  public var edit: EditLine?
+  /// The help overlay is open.
+  public var showHelp = false
+  /// The last message.
+  public var message: StatusMessage?
+  /// Undo and redo stacks.
+  public var undoStack: [Snapshot] = []
+  public var redoStack: [Snapshot] = []
+  /// The terminal size last reported (mouse hit-testing uses it).
+  public var width: Int = 80
+  public var height: Int = 24
+  /// Scroll offset of the Derivation screen.
+  public var derivationScroll = 0
+  /// Index of the Stability lab preset last applied (nil: the user's own vector).
+  public var presetIndex: Int?
+  /// Gradient descent run.
+  public var descent: DescentState
+  /// Guided tour step, when a tour is running.
+  public var tourStep: Int?
+  /// Set when the app should exit.
+  public var quitRequested = false
+  /// A file export requested by a key; the shell performs it and reports back.
+  public var exportRequested = false
+
+  /// Maximum undo depth; also bounded by memory for huge vectors (see `undoLimit`).
+  public static let maxUndo = 200
+
+  public init(problem: Problem) {
+    self.problem = problem
+    selection = problem.target
+    cursorI = problem.target
+    cursorN = problem.target
+    descent = DescentState(start: problem)
+  }
+
+  public var snapshot: Snapshot { Snapshot(problem: problem, selection: selection) }
+
+  /// Undo entries kept: fewer for huge vectors so history stays within about 16 MB.
+  public var undoLimit: Int { Swift.max(4, Swift.min(AppState.maxUndo, (1 << 21) / Swift.max(1, problem.classes))) }
+}

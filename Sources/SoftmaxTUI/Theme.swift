@@ -1,0 +1,172 @@
+import SoftmaxCore
+
+/// How a frame is drawn: colours available, Unicode or ASCII, and the number format.
+public struct RenderContext: Sendable {
+  public var colorMode: ColorMode
+  public var unicode: Bool
+
+  public init(colorMode: ColorMode = .extended, unicode: Bool = true) {
+    self.colorMode = colorMode
+    self.unicode = unicode
+  }
+
+  // MARK: Glyphs (ASCII fallbacks when the locale is not UTF-8 or --ascii is given)
+
+  var horizontal: Unicode.Scalar { unicode ? "─" : "-" }
+  var vertical: Unicode.Scalar { unicode ? "│" : "|" }
+  var topLeft: Unicode.Scalar { unicode ? "┌" : "+" }
+  var topRight: Unicode.Scalar { unicode ? "┐" : "+" }
+  var bottomLeft: Unicode.Scalar { unicode ? "└" : "+" }
+  var bottomRight: Unicode.Scalar { unicode ? "┘" : "+" }
+  var fullBlock: Unicode.Scalar { unicode ? "█" : "#" }
+  var selectionMark: String { unicode ? "▸" : ">" }
+  var targetMark: String { "T" }
+
+  /// Converts text with math symbols to ASCII when needed (`∂s_i/∂x_n` → `ds_i/dx_n`).
+  func text(_ s: String) -> String {
+    if unicode { return s }
+    var out = ""
+    out.reserveCapacity(s.utf8.count)
+    for ch in s.unicodeScalars {
+      switch ch {
+      case "∂": out += "d"
+      case "σ": out += "sigma"
+      case "δ": out += "delta"
+      case "Σ": out += "sum"
+      case "·", "×": out += "*"
+      case "−": out += "-"
+      case "τ": out += "tau"
+      case "ε": out += "eps"
+      case "η": out += "eta"
+      case "∇": out += "grad"
+      case "→": out += "->"
+      case "←": out += "<-"
+      case "≈": out += "~"
+      case "≤": out += "<="
+      case "≥": out += ">="
+      case "≠": out += "!="
+      case "∞": out += "inf"
+      case "✓": out += "ok"
+      case "✗": out += "X"
+      case "▸": out += ">"
+      case "│": out += "|"
+      case "─": out += "-"
+      case "…": out += "..."
+      case "⚠": out += "!"
+      case "↑": out += "^"
+      case "↓": out += "v"
+      case "ℓ": out += "l"
+      default: out.unicodeScalars.append(ch.isASCII ? ch : "?")
+      }
+    }
+    return out
+  }
+
+  // MARK: Styles
+
+  var title: Style { Style(attributes: .bold) }
+  var frame: Style { colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(244) : .white) }
+  var label: Style { Style(attributes: .bold) }
+  var muted: Style { colorMode == .none ? Style(attributes: .dim) : Style(foreground: colorMode == .extended ? .indexed(245) : .white, attributes: colorMode == .basic ? .dim : []) }
+  var selected: Style { Style(attributes: .reverse) }
+  var target: Style {
+    colorMode == .none ? Style(attributes: [.bold, .underline]) : Style(foreground: .yellow, attributes: .bold)
+  }
+  var error: Style { colorMode == .none ? Style(attributes: [.bold, .reverse]) : Style(foreground: .red, attributes: .bold) }
+  var good: Style { colorMode == .none ? Style(attributes: .bold) : Style(foreground: .green, attributes: .bold) }
+  var positiveBar: Style { colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(33) : .blue) }
+  var negativeBar: Style { colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(203) : .red) }
+  var probabilityBar: Style { colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(78) : .green) }
+  var editing: Style { Style(attributes: [.reverse, .bold]) }
+  var statusBar: Style { Style(attributes: .reverse) }
+
+  /// A diverging heat colour for a Jacobian entry: negative red, positive blue, intensity by `|v| / scale`.
+  /// Without colour the sign is printed and strong entries are bold.
+  func heat(_ v: Double, scale: Double) -> Style {
+    let t = scale > 0 && v.isFinite ? Swift.min(1, abs(v) / scale) : 0
+    switch colorMode {
+    case .none:
+      return t > 0.5 ? Style(attributes: .bold) : (t < 0.05 ? Style(attributes: .dim) : .plain)
+    case .basic:
+      if t < 0.05 { return Style(attributes: .dim) }
+      let bg: TerminalColor = v < 0 ? .red : .blue
+      return Style(foreground: .white, background: bg, attributes: t > 0.5 ? .bold : [])
+    case .extended:
+      if t < 0.02 { return Style(foreground: .indexed(250), background: .indexed(236)) }
+      let level = Swift.min(4, Int(t * 5))
+      // xterm-256 ramps: reds 52→196, blues 17→21.
+      let reds: [UInt8] = [52, 88, 124, 160, 196]
+      let blues: [UInt8] = [17, 18, 19, 20, 21]
+      let bg = v < 0 ? reds[level] : blues[level]
+      return Style(foreground: .indexed(231), background: .indexed(bg), attributes: level >= 3 ? .bold : [])
+    }
+  }
+}
+
+/// Number formatting for the explorer: 4 significant digits, or full round-trip digits in the current precision.
+public struct NumberStyle: Sendable {
+  public var precision: Precision
+  public var full: Bool
+
+  public func callAsFunction(_ x: Double) -> String {
+    full ? precision.roundTrip(x) : DecimalFormat.significant(x, digits: 4)
+  }
+
+  /// The widest a formatted number gets, for column sizing.
+  public var width: Int { full ? 24 : 10 }
+}
+
+extension Buffer {
+  /// Draws a box border around `rect` with an optional title in its top edge.
+  mutating func box(_ rect: Rect, title: String? = nil, context ctx: RenderContext, titleStyle: Style? = nil) {
+    guard rect.width >= 2, rect.height >= 2 else { return }
+    let st = ctx.frame
+    for x in rect.x + 1..<rect.maxX - 1 {
+      put(ctx.horizontal, x: x, y: rect.y, style: st)
+      put(ctx.horizontal, x: x, y: rect.maxY - 1, style: st)
+    }
+    for y in rect.y + 1..<rect.maxY - 1 {
+      put(ctx.vertical, x: rect.x, y: y, style: st)
+      put(ctx.vertical, x: rect.maxX - 1, y: y, style: st)
+    }
+    put(ctx.topLeft, x: rect.x, y: rect.y, style: st)
+    put(ctx.topRight, x: rect.maxX - 1, y: rect.y, style: st)
+    put(ctx.bottomLeft, x: rect.x, y: rect.maxY - 1, style: st)
+    put(ctx.bottomRight, x: rect.maxX - 1, y: rect.maxY - 1, style: st)
+    if let t = title, rect.width > 4 {
+      let clip = Rect(x: rect.x + 1, y: rect.y, width: rect.width - 2, height: 1)
+      write(" " + ctx.text(t) + " ", x: rect.x + 2, y: rect.y, style: titleStyle ?? ctx.title, clip: clip)
+    }
+  }
+
+  /// A horizontal bar of `fraction` (0…1) of `width` cells, with eighth-block resolution in Unicode.
+  mutating func bar(fraction: Double, x: Int, y: Int, width: Int, style: Style, context ctx: RenderContext) {
+    guard width > 0, fraction.isFinite, fraction > 0 else { return }
+    let eighths = Int((Swift.min(1, fraction) * Double(width * 8)).rounded())
+    let full = eighths / 8
+    for i in 0..<full { put(ctx.fullBlock, x: x + i, y: y, style: style) }
+    let rest = eighths % 8
+    if rest > 0 && full < width {
+      let partial: [Unicode.Scalar] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉"]
+      put(ctx.unicode ? partial[rest - 1] : (rest >= 4 ? "#" : "."), x: x + full, y: y, style: style)
+    }
+    if eighths == 0 { put(ctx.unicode ? "▏" : ".", x: x, y: y, style: style) }  // a visible trace of a tiny value
+  }
+
+  /// A signed bar around a centre axis: negative values grow left, positive right; `fraction` in −1…1.
+  mutating func signedBar(
+    fraction: Double, x: Int, y: Int, width: Int, context ctx: RenderContext
+  ) {
+    guard width >= 3 else { return }
+    let half = (width - 1) / 2
+    let axis = x + half
+    put(ctx.vertical, x: axis, y: y, style: ctx.frame)
+    guard fraction.isFinite, fraction != 0 else { return }
+    let cells = Int((Swift.min(1, abs(fraction)) * Double(half)).rounded(.up))
+    let st = fraction < 0 ? ctx.negativeBar : ctx.positiveBar
+    let glyph: Unicode.Scalar = ctx.unicode ? "█" : (fraction < 0 ? "-" : "+")
+    for i in 0..<Swift.min(cells, half) {
+      put(glyph, x: fraction < 0 ? axis - 1 - i : axis + 1 + i, y: y, style: st)
+    }
+  }
+}

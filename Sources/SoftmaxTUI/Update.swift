@@ -1,0 +1,350 @@
+import SoftmaxCore
+
+/// The explorer's transition function: a new state from the old one and an action. Pure: no I/O, no clock.
+///
+/// Every refused action (a bad number, a step that overflows, a precision that cannot hold a logit) leaves the problem
+/// unchanged and says why in `message`.
+public func update(_ state: AppState, _ action: Action) -> AppState {
+  var s = state
+  s.apply(action)
+  return s
+}
+
+extension AppState {
+  /// Applies an action in place (the body of `update`).
+  public mutating func apply(_ action: Action) {
+    switch action {
+    case .quit: quitRequested = true
+    case .toggleHelp: showHelp.toggle()
+    case .closeHelp: showHelp = false
+    case .moveSelection(let d): select(selection + d)
+    case .selectRow(let r): select(r)
+    case .beginEdit(let field): beginEdit(field)
+    case .editInsert(let c):
+      // Only characters that can appear in a number (and the words inf/nan) are accepted, up to 40 of them.
+      if var e = edit, e.text.count < 40, c.isASCII, c.isLetter || c.isNumber || "+-.eE_".contains(c) {
+        e.text.append(c)
+        edit = e
+      } else if edit != nil, c == "−" || c == "∞" {
+        edit?.text.append(c)
+      }
+    case .editBackspace:
+      if edit?.text.isEmpty == false { edit?.text.removeLast() }
+    case .editCancel:
+      edit = nil
+      message = StatusMessage("edit cancelled")
+    case .editConfirm: confirmEdit()
+    case .nudge(let sign): nudge(row: selection, by: sign * nudgeStep)
+    case .nudgeRow(let row, let sign):
+      select(row)
+      nudge(row: row, by: sign * nudgeStep)
+    case .scaleNudgeStep(let f):
+      let candidate = nudgeStep * f
+      if candidate >= 0x1p-20 && candidate <= 0x1p20 {
+        nudgeStep = candidate
+        message = StatusMessage("step size \(DecimalFormat.compact(nudgeStep))")
+      } else {
+        message = StatusMessage("step size stays \(DecimalFormat.compact(nudgeStep)) (limits 2^-20…2^20)", isError: true)
+      }
+    case .setTarget:
+      if problem.softTarget != nil {
+        message = StatusMessage("a soft target is set: the target index does not apply", isError: true)
+      } else if selection != problem.target {
+        var p = problem
+        p.target = selection
+        commit(p, "target is now class \(selection)")
+      }
+    case .addClass: addClass()
+    case .removeClass: removeClass()
+    case .step: takeStep()
+    case .cyclePrecision:
+      var p = problem
+      p.precision = problem.precision.next
+      do {
+        let v = try p.validated()
+        commit(v, "precision \(v.precision.rawValue)")
+      } catch {
+        message = StatusMessage("\(p.precision.rawValue) refused: \(error.message)", isError: true)
+      }
+    case .undo:
+      guard let previous = undoStack.popLast() else {
+        message = StatusMessage("nothing to undo")
+        return
+      }
+      redoStack.append(snapshot)
+      restore(previous)
+      message = StatusMessage("undone")
+    case .redo:
+      guard let next = redoStack.popLast() else {
+        message = StatusMessage("nothing to redo")
+        return
+      }
+      undoStack.append(snapshot)
+      restore(next)
+      message = StatusMessage("redone")
+    case .showScreen(let v): screen = v
+    case .nextScreen: screen = screen.next
+    case .moveCursor(let di, let dn): setCursor(i: cursorI + di, n: cursorN + dn)
+    case .setCursor(let i, let n): setCursor(i: i, n: n)
+    case .toggleDigits:
+      fullDigits.toggle()
+      message = StatusMessage(fullDigits ? "full round-trip digits" : "4 significant digits")
+    case .resize(let w, let h):
+      width = Swift.max(0, w)
+      height = Swift.max(0, h)
+    case .tick:
+      if screen == .descent && descent.running { descentStep() }
+    case .scroll(let d): derivationScroll = Swift.max(0, derivationScroll + d)
+    case .nextPreset: applyPreset(offset: 1)
+    case .previousPreset: applyPreset(offset: -1)
+    case .descentStep: descentStep()
+    case .descentToggleRun:
+      if screen != .descent { screen = .descent }
+      descent.running.toggle()
+      message = StatusMessage(descent.running ? "descent running (space pauses)" : "descent paused")
+    case .descentReset:
+      let rate = descent.rate
+      descent = DescentState(start: problem)
+      descent.rate = rate
+      message = StatusMessage("descent reset to the current logits")
+    case .descentRate(let f):
+      descent.rate = Swift.min(64, Swift.max(0.5, descent.rate * f))
+      message = StatusMessage("descent rate \(DecimalFormat.compact(descent.rate)) steps/s")
+    case .export: exportRequested = true
+    case .tourNext, .tourBack: break  // the tour driver (Tour) interprets these
+    }
+  }
+
+  // MARK: - Helpers
+
+  mutating func select(_ row: Int) {
+    selection = Swift.min(Swift.max(0, row), problem.classes - 1)
+  }
+
+  mutating func setCursor(i: Int, n: Int) {
+    let last = problem.classes - 1
+    cursorI = Swift.min(Swift.max(0, i), last)
+    cursorN = Swift.min(Swift.max(0, n), last)
+  }
+
+  /// Replaces the problem with a validated one, recording the old state for undo.
+  mutating func commit(_ newProblem: Problem, _ text: String) {
+    guard newProblem != problem else { return }
+    undoStack.append(snapshot)
+    if undoStack.count > undoLimit { undoStack.removeFirst(undoStack.count - undoLimit) }
+    redoStack.removeAll()
+    problem = newProblem
+    clampIndices()
+    message = StatusMessage(text)
+  }
+
+  mutating func restore(_ snap: Snapshot) {
+    problem = snap.problem
+    selection = snap.selection
+    clampIndices()
+  }
+
+  mutating func clampIndices() {
+    select(selection)
+    setCursor(i: cursorI, n: cursorN)
+  }
+
+  mutating func beginEdit(_ field: EditField) {
+    let current: Double
+    switch field {
+    case .logit(let i): current = problem.logits[i]
+    case .learningRate: current = problem.learningRate
+    case .temperature: current = problem.temperature
+    case .labelSmoothing: current = problem.labelSmoothing
+    case .upstream: current = problem.upstream
+    }
+    edit = EditLine(field: field, text: DecimalFormat.compact(current))
+  }
+
+  mutating func confirmEdit() {
+    guard let e = edit else { return }
+    let what: String
+    switch e.field {
+    case .logit: what = "logit"
+    case .learningRate: what = "learning rate"
+    case .temperature: what = "temperature"
+    case .labelSmoothing: what = "label smoothing"
+    case .upstream: what = "upstream gradient"
+    }
+    let value: Double
+    do {
+      value = try NumberListParser.parseValue(Substring(e.text), what: what, index: nil)
+    } catch {
+      message = StatusMessage(error.message, isError: true)
+      return  // keep the edit line open so the text can be fixed
+    }
+    var p = problem
+    switch e.field {
+    case .logit(let i): p.logits[i] = value
+    case .learningRate: p.learningRate = value
+    case .temperature: p.temperature = value
+    case .labelSmoothing: p.labelSmoothing = value
+    case .upstream: p.upstream = value
+    }
+    do {
+      let v = try p.validated()
+      edit = nil
+      commit(v, "\(e.field.label) = \(problem.precision.roundTrip(valueOf(e.field, in: v)))")
+      if v == problem && message == nil { message = StatusMessage("unchanged") }
+    } catch {
+      message = StatusMessage(error.message, isError: true)
+    }
+  }
+
+  func valueOf(_ field: EditField, in p: Problem) -> Double {
+    switch field {
+    case .logit(let i): p.logits[i]
+    case .learningRate: p.learningRate
+    case .temperature: p.temperature
+    case .labelSmoothing: p.labelSmoothing
+    case .upstream: p.upstream
+    }
+  }
+
+  mutating func nudge(row: Int, by delta: Double) {
+    guard problem.logits.indices.contains(row) else { return }
+    let old = problem.logits[row]
+    if old == -.infinity {
+      message = StatusMessage("x_\(row) is masked (-inf); edit it to unmask", isError: true)
+      return
+    }
+    var p = problem
+    p.logits[row] = old + delta
+    do {
+      let v = try p.validated()
+      if v.logits[row] == old {
+        message = StatusMessage(
+          "x_\(row) + \(DecimalFormat.compact(delta)) rounds back to \(problem.precision.roundTrip(old)) in "
+            + "\(problem.precision.rawValue); enlarge the step with ]",
+          isError: true)
+        return
+      }
+      commit(v, "x_\(row) = \(v.precision.roundTrip(v.logits[row]))")
+    } catch {
+      message = StatusMessage(error.message, isError: true)
+    }
+  }
+
+  mutating func addClass() {
+    if problem.softTarget != nil {
+      message = StatusMessage("a soft target fixes the number of classes; cannot add", isError: true)
+      return
+    }
+    if problem.classes >= NumberListParser.maximumCount {
+      message = StatusMessage("at most \(NumberListParser.maximumCount) classes", isError: true)
+      return
+    }
+    var p = problem
+    p.logits.insert(0, at: selection + 1)
+    if p.target > selection { p.target += 1 }
+    do {
+      let v = try p.validated()
+      commit(v, "added class \(selection + 1) with x = 0")
+      select(selection + 1)
+    } catch {
+      message = StatusMessage(error.message, isError: true)
+    }
+  }
+
+  mutating func removeClass() {
+    if problem.classes == 1 {
+      message = StatusMessage("cannot remove the last class: softmax needs at least one", isError: true)
+      return
+    }
+    if problem.softTarget != nil {
+      message = StatusMessage("a soft target fixes the number of classes; cannot remove", isError: true)
+      return
+    }
+    var p = problem
+    let r = selection
+    p.logits.remove(at: r)
+    var note = "removed class \(r)"
+    if p.target > r {
+      p.target -= 1
+    } else if p.target == r {
+      p.target = Swift.min(r, p.classes - 1)
+      note += "; the target moves to class \(p.target)"
+    }
+    do {
+      let v = try p.validated()
+      commit(v, note)
+    } catch {
+      message = StatusMessage(error.message, isError: true)
+    }
+  }
+
+  mutating func takeStep() {
+    let ev = Evaluation(problem)
+    guard let next = ev.stepped else {
+      message = StatusMessage("step refused: \(ev.stepRefusal ?? "not finite")", isError: true)
+      return
+    }
+    if next.logits == problem.logits {
+      message = StatusMessage("the step changes nothing at this precision (∇ rounds to 0 or η·∇ below half an ulp)")
+      return
+    }
+    commit(
+      next,
+      "stepped: loss \(DecimalFormat.significant(ev.loss)) → \(DecimalFormat.significant(ev.updatedLoss))")
+  }
+
+  mutating func applyPreset(offset: Int) {
+    let presets = Preset.all
+    let index: Int
+    if let i = presetIndex {
+      index = ((i + offset) % presets.count + presets.count) % presets.count
+    } else {
+      index = offset >= 0 ? 0 : presets.count - 1
+    }
+    let preset = presets[index]
+    do {
+      let v = try preset.problem.validated()
+      presetIndex = index
+      commit(v, "preset \(index + 1)/\(presets.count): \(preset.name)")
+      selection = v.target
+      cursorI = v.target
+      cursorN = v.target
+      if screen == .explore { screen = .stability }
+    } catch {
+      message = StatusMessage("preset \(preset.name) failed: \(error.message)", isError: true)
+    }
+  }
+
+  mutating func descentStep() {
+    if descent.history.isEmpty || descent.start.classes != problem.classes {
+      descent = DescentState(start: problem)
+      descent.history = [DescentRecord(Evaluation(problem), step: 0)]
+    }
+    guard let last = descent.history.last else { return }
+    var p = descent.start
+    p.logits = last.logits
+    let ev = Evaluation(p)
+    guard let next = ev.stepped else {
+      descent.running = false
+      message = StatusMessage("descent stopped: \(ev.stepRefusal ?? "step not finite")", isError: true)
+      return
+    }
+    descent.steps += 1
+    descent.history.append(DescentRecord(Evaluation(next), step: descent.steps))
+    if descent.history.count > DescentState.historyLimit(classes: p.classes) { descent.history.removeFirst() }
+  }
+}
+
+extension DescentState {
+  /// Points kept for the plot and table (fewer for huge vectors).
+  static func historyLimit(classes: Int) -> Int { Swift.max(8, Swift.min(400, (1 << 20) / Swift.max(1, classes))) }
+}
+
+extension DescentRecord {
+  init(_ ev: Evaluation, step: Int) {
+    let t = ev.problem.target
+    self.init(
+      step: step, loss: ev.loss, targetProbability: ev.softmax[t],
+      logitSum: ev.problem.logits.reduce(0, +), logits: ev.problem.logits)
+  }
+}
