@@ -18,19 +18,28 @@ struct ExploreLayout {
 
   init(state: AppState, body: Rect) {
     let c = state.problem.classes
-    let lossHeight = 4
-    let rest = Swift.max(0, body.height - lossHeight)
-    var tableHeight = Swift.min(c + 3, Swift.max(5, rest / 2))
-    if c + 3 + Swift.min(c, 3) + 3 <= rest { tableHeight = c + 3 }
-    if 2 * (c + 3) <= rest { tableHeight = c + 3 }
-    tableHeight = Swift.min(tableHeight, rest)
+    let h = body.height
+    let tableWant = c + 3
+    let jacobianWant = c + 4  // header, rows, legend
+    let lossWant = 7
+    var tableHeight: Int
+    var lossHeight: Int
+    if tableWant + jacobianWant + lossWant <= h {
+      tableHeight = tableWant
+      lossHeight = lossWant
+    } else {
+      lossHeight = Swift.max(4, Swift.min(lossWant, h / 4))
+      let rest = Swift.max(0, h - lossHeight)
+      tableHeight = Swift.min(tableWant, Swift.max(5, rest / 2))
+      tableHeight = Swift.min(tableHeight, rest)
+    }
+    let lowerHeight = Swift.max(0, h - tableHeight - lossHeight)
     table = Rect(x: body.x, y: body.y, width: body.width, height: tableHeight)
     let visible = Swift.max(0, tableHeight - 3)
     tableRows = ExploreLayout.window(around: state.selection, count: c, visible: visible)
     tableFirstY = table.y + 2
 
-    let lowerHeight = Swift.max(0, rest - tableHeight)
-    let inspectorWidth = body.width >= 110 ? 44 : 34
+    let inspectorWidth = body.width >= 110 ? 46 : 34
     jacobian = Rect(x: body.x, y: table.maxY, width: body.width - inspectorWidth, height: lowerHeight)
     inspector = Rect(x: jacobian.maxX, y: table.maxY, width: inspectorWidth, height: lowerHeight)
     loss = Rect(x: body.x, y: table.maxY + lowerHeight, width: body.width, height: Swift.min(lossHeight, body.height))
@@ -40,7 +49,7 @@ struct ExploreLayout {
     jacobianFirstX = jacobian.x + 1 + labelWidth
     jacobianFirstY = jacobian.y + 2
     let columns = Swift.max(0, (jacobian.width - 2 - labelWidth) / cellWidth)
-    let rows = Swift.max(0, jacobian.height - 3)
+    let rows = Swift.max(0, jacobian.height - 4)
     jacobianRows = ExploreLayout.window(around: state.cursorI, count: c, visible: rows)
     jacobianColumns = ExploreLayout.window(around: state.cursorN, count: c, visible: columns)
   }
@@ -107,7 +116,7 @@ enum ExploreView {
     right("s_i", columnsX.s, nw, hy, ctx.label)
     if showBars { buf.write(ctx.text("softmax"), x: columnsX.sBar, y: hy, style: ctx.muted, clip: inner) }
     right("∂l/∂x_i", columnsX.g, nw, hy, ctx.label)
-    if showBars { buf.write(ctx.text("gradient (−  │  +)"), x: gBarX, y: hy, style: ctx.muted, clip: inner) }
+    if showBars { buf.write(ctx.text("gradient"), x: gBarX, y: hy, style: ctx.muted, clip: inner) }
     if showAfter { right("x_i after", afterX, nw, hy, ctx.label) }
 
     let maxS = ev.softmax.max() ?? 1
@@ -169,6 +178,7 @@ enum ExploreView {
       let x = layout.jacobianFirstX + k * layout.cellWidth
       buf.write(label, x: x + Swift.max(0, layout.cellWidth - label.count - 1), y: inner.y, style: n == state.cursorN ? ctx.label : ctx.muted, clip: inner)
     }
+    legend(&buf, inner, ctx)
     for (row, i) in layout.jacobianRows.enumerated() {
       let y = layout.jacobianFirstY + row
       let label = "i=\(i)"
@@ -188,6 +198,19 @@ enum ExploreView {
         buf.write(text, x: x + Swift.max(0, cell.width - text.count), y: y, style: st, clip: inner)
       }
     }
+  }
+
+  static func legend(_ buf: inout Buffer, _ inner: Rect, _ ctx: RenderContext) {
+    let y = inner.maxY - 1
+    var x = inner.x
+    if ctx.colorMode == .none {
+      buf.write(ctx.text("sign shown; bold = strong · rows sum to 0 · symmetric"), x: x, y: y, style: ctx.muted, clip: inner)
+      return
+    }
+    x = buf.write("  −  ", x: x, y: y, style: ctx.heat(-1, scale: 1), clip: inner)
+    x = buf.write(ctx.text(" negative  "), x: x, y: y, style: ctx.muted, clip: inner)
+    x = buf.write("  +  ", x: x, y: y, style: ctx.heat(1, scale: 1), clip: inner)
+    buf.write(ctx.text(" positive · rows sum to 0 · symmetric"), x: x, y: y, style: ctx.muted, clip: inner)
   }
 
   // MARK: Inspector
@@ -221,9 +244,18 @@ enum ExploreView {
     if ev.problem.classes <= 4096 {
       var rowSum = 0.0
       for k in 0..<ev.problem.classes { rowSum += ev.jacobian(i, k) }
-      lines.append(("row sum Σ_n ∂s_\(i)/∂x_n = \(fmt(rowSum))", ctx.muted))
+      lines.append(("row sum Σ_n = \(fmt(rowSum))", ctx.muted))
     }
-    lines.append(("move: H J K L or Shift-arrows", ctx.muted))
+    if ev.problem.isOneHot, ev.problem.upstream == 1 {
+      let t = ev.problem.target
+      lines.append(("", .plain))
+      lines.append(("chain rule: ∂c/∂x_\(n) = −(1/s_T)·∂s_T/∂x_\(n)", ctx.label))
+      lines.append(("= −(1/\(fmt(s[t])))·\(fmt(ev.jacobian(t, n)))", .plain))
+      lines.append(("= \(fmt(ev.chainRule(n)))", .plain))
+      lines.append(("closed form s_n − δ_Tn = \(fmt(ev.gradient[n]))", .plain))
+    }
+    lines.append(("", .plain))
+    lines.append(("move: H J K L or Shift+arrows", ctx.muted))
     for (k, line) in lines.enumerated() where k < inner.height {
       buf.write(ctx.text(line.0), x: inner.x, y: inner.y + k, style: line.1, clip: inner)
     }
@@ -236,42 +268,80 @@ enum ExploreView {
     _ ctx: RenderContext
   ) {
     let r = layout.loss
-    buf.box(r, title: "Loss and one step", context: ctx)
+    buf.box(r, title: "Loss, gradient and one step", context: ctx)
     guard r.height > 2 else { return }
     let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
     let p = ev.problem
-    var first: String
+    var lines: [(String, Style)] = []
+    let t = p.target
+    let naiveAgrees = ev.lossNaive == ev.loss || abs(ev.lossNaive - ev.loss) <= 4 * p.precision.facts.ulpOfOne * abs(ev.loss)
+    let naive = naiveAgrees ? "   (naive: \(fmt(ev.lossNaive)) ✓)" : "   naive −log s_T = \(fmt(ev.lossNaive)) ✗"
     if p.isOneHot {
-      let t = p.target
-      first = "c = −log s_T = −log \(fmt(ev.softmax[t])) = \(fmt(ev.loss))"
+      lines.append(("c = −log s_T = −log \(fmt(ev.softmax[t])) = \(fmt(ev.loss))" + naive, naiveAgrees ? ctx.label : ctx.error))
+      let lse = ev.logSumExp
+      let xT = ev.scaled[t]
+      lines.append((
+        "  = LSE(z) − z_T = M + log Σ e^{z_j−M} − z_T = \(fmt(lse.max)) + \(fmt(lse.logSum)) − \(fmt(xT)) = \(fmt(ev.loss))",
+        .plain))
     } else {
-      first = "c = −Σ y_i log s_i = \(fmt(ev.loss))"
+      lines.append(("c = −Σ y_i log s_i = \(fmt(ev.loss))" + naive, naiveAgrees ? ctx.label : ctx.error))
     }
-    var x = buf.write(ctx.text(first), x: inner.x, y: inner.y, style: ctx.label, clip: inner)
-    if ev.lossNaive == ev.loss || (abs(ev.lossNaive - ev.loss) <= 4 * p.precision.facts.ulpOfOne * abs(ev.loss)) {
-      x = buf.write(ctx.text("   naive \(fmt(ev.lossNaive)) ✓"), x: x, y: inner.y, style: ctx.good, clip: inner)
-    } else {
-      x = buf.write(
-        ctx.text("   naive −log s_T = \(fmt(ev.lossNaive)) ✗ (stable value above)"), x: x, y: inner.y, style: ctx.error,
-        clip: inner)
-    }
-    if let note = ev.lossNote {
-      buf.write(ctx.text("  " + note), x: x, y: inner.y, style: ctx.error, clip: inner)
-    }
-    guard inner.height > 1 else { return }
-    let y2 = inner.y + 1
+    if let note = ev.lossNote { lines.append((note, ctx.error)) }
+    let n = state.selection
+    let g = p.upstream == 1 ? "" : "g·"
+    let tau = p.temperature == 1 ? "" : "/τ"
+    let yName = p.isOneHot ? "δ_T\(n)" : "y_\(n)"
+    let yValue = ev.targetDistribution[n]
+    var gradLine = "∂l/∂x_\(n) = \(g)(s_\(n) − \(yName))\(tau) = "
+    if p.upstream != 1 { gradLine += "\(fmt(p.upstream))·" }
+    gradLine += "(\(fmt(ev.softmax[n])) − \(fmt(yValue)))"
+    if p.temperature != 1 { gradLine += "/\(fmt(p.temperature))" }
+    gradLine += " = \(fmt(ev.gradient[n]))"
+    lines.append((gradLine, .plain))
     if let refusal = ev.stepRefusal {
-      buf.write(ctx.text("step (η = \(fmt(p.learningRate))) refused: \(refusal)"), x: inner.x, y: y2, style: ctx.error, clip: inner)
+      lines.append(("step (η = \(fmt(p.learningRate))) refused: \(refusal)", ctx.error))
     } else {
-      let delta = ev.updatedLoss - ev.loss
       let sumBefore = p.logits.reduce(0, +)
       let sumAfter = ev.updatedLogits.reduce(0, +)
-      let text =
-        "after x ← x − η∇ (η = \(fmt(p.learningRate))):  c = \(fmt(ev.loss)) → \(fmt(ev.updatedLoss))"
-        + "  (Δc = \(fmt(delta)))   Σx = \(fmt(sumBefore)) → \(fmt(sumAfter))   press s to step"
-      buf.write(ctx.text(text), x: inner.x, y: y2, style: .plain, clip: inner)
+      lines.append((
+        "one step x ← x − η∇, η = \(fmt(p.learningRate)): c \(fmt(ev.loss)) → \(fmt(ev.updatedLoss)) "
+          + "(Δc = \(fmt(ev.updatedLoss - ev.loss))) · Σx \(fmt(sumBefore)) → \(fmt(sumAfter)) · press s",
+        .plain))
+    }
+    lines.append(("naive: " + ev.overflow.diagnosis, ev.overflow.outcome == .fine ? ctx.muted : ctx.error))
+    var y = inner.y
+    for line in lines {
+      for piece in wrap(ctx.text(line.0), width: inner.width) {
+        guard y < inner.maxY else { return }
+        buf.write(piece, x: inner.x, y: y, style: line.1, clip: inner)
+        y += 1
+      }
     }
   }
+}
+
+/// Splits text into lines of at most `width` scalars at spaces, indenting continuation lines by two.
+func wrap(_ text: String, width: Int) -> [String] {
+  guard width > 4, text.unicodeScalars.count > width else { return [text] }
+  var lines: [String] = []
+  var current = ""
+  var count = 0
+  for word in text.split(separator: " ", omittingEmptySubsequences: false) {
+    let w = word.unicodeScalars.count
+    if count > 0 && count + 1 + w > width {
+      lines.append(current)
+      current = "  "
+      count = 2
+    }
+    if count > 0 && !(count == 2 && current == "  ") {
+      current += " "
+      count += 1
+    }
+    current += word
+    count += w
+  }
+  if !current.isEmpty { lines.append(current) }
+  return lines
 }
 
 extension Rect {

@@ -48,9 +48,10 @@ public enum Frame {
 
   static func renderTopBar(_ state: AppState, _ ev: Evaluation, _ buf: inout Buffer, width: Int, context ctx: RenderContext) {
     buf.fill(Rect(x: 0, y: 0, width: width, height: 1), with: Cell(" ", style: ctx.statusBar))
-    var x = buf.write(" Softmax Lab ", x: 0, y: 0, style: Style(attributes: [.reverse, .bold]))
+    let compact = width < 100
+    var x = buf.write(compact ? " Softmax Lab" : " Softmax Lab ", x: 0, y: 0, style: Style(attributes: [.reverse, .bold]))
     for screen in Screen.allCases {
-      let label = " \(screen.rawValue) \(screen.title) "
+      let label = compact ? "\(screen.rawValue) \(screen.title)" : " \(screen.rawValue) \(screen.title) "
       let st = screen == state.screen ? Style(attributes: [.bold]) : ctx.statusBar
       x = buf.write(label, x: x + 1, y: 0, style: st)
     }
@@ -112,25 +113,3 @@ public enum Frame {
   }
 }
 
-/// Screens 2–4 render here until their full versions land.
-enum DerivationView {
-  static func render(_ state: AppState, _ ev: Evaluation, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {
-    buf.box(body, title: "Derivation", context: ctx)
-  }
-}
-
-enum StabilityView {
-  static func render(_ state: AppState, _ ev: Evaluation, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {
-    buf.box(body, title: "Stability lab", context: ctx)
-  }
-}
-
-enum DescentView {
-  static func render(_ state: AppState, _ ev: Evaluation, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {
-    buf.box(body, title: "Gradient descent", context: ctx)
-  }
-}
-
-enum TourOverlay {
-  static func render(step: Int, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {}
-}
