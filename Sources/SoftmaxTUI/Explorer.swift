@@ -7,6 +7,8 @@ import SoftmaxCore
 public struct Explorer: Sendable {
   public private(set) var state: AppState
   public private(set) var evaluation: Evaluation
+  /// The same problem evaluated in every precision, for the Stability lab (computed when that screen is shown).
+  public private(set) var comparison: PrecisionComparison?
 
   public init(problem: Problem) {
     state = AppState(problem: problem)
@@ -16,6 +18,7 @@ public struct Explorer: Sendable {
   public init(state: AppState) {
     self.state = state
     evaluation = Evaluation(state.problem)
+    refreshComparison()
   }
 
   /// Handles one event; returns false when the explorer should quit.
@@ -32,6 +35,13 @@ public struct Explorer: Sendable {
     if state.message != nil, action != .tick { state.message = nil }
     state.apply(action)
     if state.problem != before { evaluation = Evaluation(state.problem) }
+    refreshComparison()
+  }
+
+  /// Computes the per-precision evaluations when the Stability screen needs them and they are stale.
+  mutating func refreshComparison() {
+    guard state.screen == .stability else { return }
+    if comparison?.problem != state.problem { comparison = PrecisionComparison(state.problem) }
   }
 
   /// Replaces the state wholesale (the tour sets up each lesson this way).
@@ -39,11 +49,13 @@ public struct Explorer: Sendable {
     let changed = newState.problem != state.problem
     state = newState
     if changed { evaluation = Evaluation(state.problem) }
+    refreshComparison()
   }
 
   /// Renders the current state at `width × height`.
   public func render(into buf: inout Buffer, width: Int, height: Int, context: RenderContext) {
-    Frame.render(state, evaluation, into: &buf, width: width, height: height, context: context)
+    Frame.render(
+      state, evaluation, comparison: comparison, into: &buf, width: width, height: height, context: context)
   }
 
   /// How often the run loop should send `.tick` (while descent runs), in milliseconds.
@@ -55,5 +67,28 @@ public struct Explorer: Sendable {
   public mutating func finishExport(_ message: StatusMessage) {
     state.exportRequested = false
     state.message = message
+  }
+}
+
+/// One problem evaluated in float16, bfloat16, float32 and float64 side by side (the Stability lab's columns).
+public struct PrecisionComparison: Sendable {
+  /// The problem as given (in its own precision).
+  public let problem: Problem
+  /// In the order float16, bfloat16, float32, float64: the evaluation, or why the precision cannot hold the input.
+  public let columns: [(precision: Precision, result: Result<Evaluation, InputError>)]
+
+  public static let order: [Precision] = [.float16, .bfloat16, .float32, .float64]
+
+  public init(_ problem: Problem) {
+    self.problem = problem
+    columns = PrecisionComparison.order.map { precision in
+      var p = problem
+      p.precision = precision
+      do {
+        return (precision, .success(Evaluation(try p.validated())))
+      } catch {
+        return (precision, .failure(error))
+      }
+    }
   }
 }

@@ -11,7 +11,8 @@ public enum Frame {
 
   /// Renders `state` (with its evaluation) into `buf`, resizing it to `width × height`.
   public static func render(
-    _ state: AppState, _ ev: Evaluation, into buf: inout Buffer, width: Int, height: Int, context ctx: RenderContext
+    _ state: AppState, _ ev: Evaluation, comparison: PrecisionComparison? = nil, into buf: inout Buffer, width: Int,
+    height: Int, context ctx: RenderContext
   ) {
     buf.clear(width: width, height: height)
     guard width > 0, height > 0 else { return }
@@ -24,7 +25,9 @@ public enum Frame {
     switch state.screen {
     case .explore: ExploreView.render(state, ev, into: &buf, body: body, context: ctx)
     case .derivation: DerivationView.render(state, ev, into: &buf, body: body, context: ctx)
-    case .stability: StabilityView.render(state, ev, into: &buf, body: body, context: ctx)
+    case .stability:
+      StabilityView.render(
+        state, ev, comparison: comparison ?? PrecisionComparison(state.problem), into: &buf, body: body, context: ctx)
     case .descent: DescentView.render(state, ev, into: &buf, body: body, context: ctx)
     }
     if let step = state.tourStep { TourOverlay.render(step: step, into: &buf, body: body, context: ctx) }
