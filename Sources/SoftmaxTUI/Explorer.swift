@@ -81,14 +81,16 @@ public struct PrecisionComparison: Sendable {
 
   public init(_ problem: Problem) {
     self.problem = problem
-    columns = PrecisionComparison.order.map { precision in
+    var result: [(precision: Precision, result: Result<Evaluation, InputError>)] = []
+    for precision in PrecisionComparison.order {
       var p = problem
       p.precision = precision
-      do {
-        return (precision, .success(Evaluation(try p.validated())))
+      do throws(InputError) {
+        result.append((precision, .success(Evaluation(try p.validated()))))
       } catch {
-        return (precision, .failure(error))
+        result.append((precision, .failure(error)))
       }
     }
+    columns = result
   }
 }
