@@ -41,7 +41,7 @@ let package = Package(
     ),
     .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore"]),
     .testTarget(name: "SoftmaxReportTests", dependencies: ["SoftmaxReport", "SoftmaxCore"]),
-    .testTarget(name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore"]),
+    .testTarget(name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore"], exclude: ["Snapshots"]),
     .testTarget(
       name: "EndToEndTests",
       dependencies: ["softmax-lab", "SoftmaxCore"]

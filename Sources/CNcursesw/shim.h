@@ -9,7 +9,10 @@
 #define _XOPEN_SOURCE_EXTENDED 1
 #endif
 
+#include <langinfo.h>
 #include <locale.h>
+#include <stdio.h>
+#include <string.h>
 #include <ncursesw/curses.h>
 #include <wchar.h>
 
@@ -70,5 +73,54 @@ static inline int sml_put_cell(int y, int x, wchar_t ch, attr_t attrs, short pai
 }
 
 static inline int sml_setlocale_all(void) { return setlocale(LC_ALL, "") != NULL; }
+
+// ---- Additions for the terminal backend (Sources/softmax-lab/Terminal) ----
+
+static inline WINDOW *sml_curscr(void) { return curscr; }
+static inline int sml_key_code_yes(void) { return KEY_CODE_YES; }
+
+/// Starts curses on the process's stdin/stdout; NULL (no exit, unlike initscr) when the terminal type is unknown.
+static inline SCREEN *sml_newterm(void) { return newterm(NULL, stdout, stdin); }
+
+/// True when the current locale's codeset is UTF-8 (call after setlocale).
+static inline int sml_codeset_is_utf8(void) {
+  const char *cs = nl_langinfo(CODESET);
+  return cs != NULL && (strcmp(cs, "UTF-8") == 0 || strcmp(cs, "utf8") == 0 || strcmp(cs, "utf-8") == 0);
+}
+
+/// The key code ncurses assigned to the terminfo string capability `capname` (e.g. "kUP"), or 0 when absent.
+static inline int sml_key_code_for_capability(const char *capname) {
+  char *seq = tigetstr(capname);
+  if (seq == NULL || seq == (char *)-1 || seq[0] == 0) return 0;
+  int code = key_defined(seq);
+  return code > 0 ? code : 0;
+}
+
+/// Binds `seq` to `code` unless the sequence (or a prefix of it) is already bound.
+static inline void sml_define_key_if_unbound(const char *seq, int code) {
+  if (key_defined(seq) == 0) define_key(seq, code);
+}
+
+/// Reads the pending mouse event; returns OK/ERR.
+static inline int sml_getmouse(int *x, int *y, unsigned long *bstate) {
+  MEVENT ev;
+  if (getmouse(&ev) != OK) return ERR;
+  *x = ev.x;
+  *y = ev.y;
+  *bstate = (unsigned long)ev.bstate;
+  return OK;
+}
+
+/// A colour pair for (fg, bg) (-1 = default), managed by ncurses (alloc_pair); -1 on failure.
+static inline int sml_alloc_pair(int fg, int bg) { return alloc_pair(fg, bg); }
+
+/// Like sml_put_cell, but the pair travels as an int through setcchar's `opts` (extended pairs beyond 32767).
+static inline int sml_put_cell_ext(int y, int x, wchar_t ch, attr_t attrs, int pair) {
+  cchar_t cell;
+  wchar_t text[2] = {ch, 0};
+  int p = pair;
+  setcchar(&cell, text, attrs, (short)(pair <= 32767 ? pair : 0), &p);
+  return mvadd_wch(y, x, &cell);
+}
 
 #endif

@@ -304,7 +304,7 @@ enum ExploreView {
       let sumBefore = p.logits.reduce(0, +)
       let sumAfter = ev.updatedLogits.reduce(0, +)
       lines.append((
-        "one step x ← x − η∇, η = \(fmt(p.learningRate)): c \(fmt(ev.loss)) → \(fmt(ev.updatedLoss)) "
+        "one step x ← x − η·∇, η = \(fmt(p.learningRate)): c \(fmt(ev.loss)) → \(fmt(ev.updatedLoss)) "
           + "(Δc = \(fmt(ev.updatedLoss - ev.loss))) · Σx \(fmt(sumBefore)) → \(fmt(sumAfter)) · press s",
         .plain))
     }

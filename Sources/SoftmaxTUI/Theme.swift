@@ -56,6 +56,9 @@ public struct RenderContext: Sendable {
       case "↑": out += "^"
       case "↓": out += "v"
       case "ℓ": out += "l"
+      case "Δ": out += "d"
+      case "±": out += "+/-"
+      case "▏": out += "_"
       default: out.unicodeScalars.append(ch.isASCII ? ch : "?")
       }
     }

@@ -111,7 +111,8 @@ extension AppState {
       descent.rate = Swift.min(64, Swift.max(0.5, descent.rate * f))
       message = StatusMessage("descent rate \(DecimalFormat.compact(descent.rate)) steps/s")
     case .export: exportRequested = true
-    case .tourNext, .tourBack: break  // the tour driver (Tour) interprets these
+    case .tourNext: Tour.go(to: (tourStep ?? -1) + 1, in: &self)
+    case .tourBack: Tour.go(to: Swift.max(0, (tourStep ?? 0) - 1), in: &self)
     }
   }
 

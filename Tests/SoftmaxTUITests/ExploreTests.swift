@@ -3,11 +3,291 @@ import Testing
 
 @testable import SoftmaxTUI
 
-@Suite("Explore view")
-struct ExploreViewTests {
-  @Test func printIt() throws {
+@Suite("Update: keys change the state")
+struct UpdateTests {
+  @Test func selectionMovesAndClamps() throws {
+    var e = try explorer([1, 2, 3], target: 0)
+    #expect(e.state.selection == 0)
+    type("jj", into: &e)
+    #expect(e.state.selection == 2)
+    type("j", into: &e)
+    #expect(e.state.selection == 2)
+    e.handle(.key(.up))
+    #expect(e.state.selection == 1)
+    type("kkk", into: &e)
+    #expect(e.state.selection == 0)
+  }
+
+  @Test func editConfirmsAndCancels() throws {
+    var e = try explorer([1, 2, 3], target: 0)
+    type("j", into: &e)
+    e.handle(.key(.enter))
+    #expect(e.state.edit?.field == .logit(1))
+    #expect(e.state.edit?.text == "2")
+    e.handle(.key(.backspace))
+    type("-0.5", into: &e)
+    e.handle(.key(.enter))
+    #expect(e.state.edit == nil)
+    #expect(e.state.problem.logits == [1, -0.5, 3])
+    #expect(e.evaluation.problem.logits == [1, -0.5, 3])
+    // Esc leaves the value alone.
+    type("e", into: &e)
+    type("99", into: &e)
+    e.handle(.key(.escape))
+    #expect(e.state.problem.logits == [1, -0.5, 3])
+  }
+
+  @Test func badEditsAreRefusedAndStateKept() throws {
+    var e = try explorer([1, 2, 3], target: 0, precision: .float16)
+    let before = e.state.problem
+    for bad in ["abc", "nan", "inf", "70000"] {
+      type("e", into: &e)
+      for _ in 0..<10 { e.handle(.key(.backspace)) }
+      type(bad, into: &e)
+      e.handle(.key(.enter))
+      #expect(e.state.problem == before, "\(bad) changed the problem")
+      #expect(e.state.message?.isError == true, "\(bad) gave no error")
+      e.handle(.key(.escape))
+    }
+    type("e", into: &e)
+    for _ in 0..<10 { e.handle(.key(.backspace)) }
+    type("70000", into: &e)
+    e.handle(.key(.enter))
+    #expect(e.state.message?.text.contains("65504") == true)
+  }
+
+  @Test func nudgeStepSizeTargetAddRemove() throws {
+    var e = try explorer([1, 2, 3], target: 0)
+    type("+", into: &e)
+    #expect(e.state.problem.logits[0] == 1.5)
+    type("]", into: &e)
+    type("-", into: &e)
+    #expect(e.state.problem.logits[0] == 0.5)
+    type("[[", into: &e)
+    #expect(e.state.nudgeStep == 0.5 * 2 / 4)
+    type("jjt", into: &e)
+    #expect(e.state.problem.target == 2)
+    type("a", into: &e)
+    #expect(e.state.problem.logits == [0.5, 2, 3, 0])
+    #expect(e.state.selection == 3)
+    #expect(e.state.problem.target == 2)
+    type("kx", into: &e)  // remove the target row (2)
+    #expect(e.state.problem.logits == [0.5, 2, 0])
+    #expect(e.state.problem.target == 2)
+    type("xx", into: &e)
+    #expect(e.state.problem.classes == 1)
+    type("x", into: &e)
+    #expect(e.state.problem.classes == 1)
+    #expect(e.state.message?.isError == true)
+  }
+
+  @Test func stepUndoRedo() throws {
+    var e = try explorer([1, 2, 3], target: 0)
+    let start = e.state.problem
+    let expected = e.evaluation.updatedLogits
+    type("s", into: &e)
+    #expect(e.state.problem.logits == expected)
+    #expect(e.evaluation.loss < Evaluation(start).loss)
+    type("u", into: &e)
+    #expect(e.state.problem == start)
+    e.handle(.key(.control("r")))
+    #expect(e.state.problem.logits == expected)
+  }
+
+  @Test func precisionCyclesAndRefuses() throws {
+    var e = try explorer([1, 2, 3], target: 0)
+    type("p", into: &e)
+    #expect(e.state.problem.precision == .float32)
+    type("p", into: &e)
+    #expect(e.state.problem.precision == .bfloat16)
+    type("p", into: &e)
+    #expect(e.state.problem.precision == .float16)
+    type("p", into: &e)
+    #expect(e.state.problem.precision == .float64)
+    var big = try explorer([70000, 1], target: 0, precision: .float32)
+    type("pp", into: &big)  // float32 → bfloat16 works (bf16 has float32's range), → float16 refused
+    #expect(big.state.problem.precision == .bfloat16)
+    let before = big.state.problem
+    type("p", into: &big)
+    #expect(big.state.problem == before)
+    #expect(big.state.message?.text.contains("65504") == true)
+  }
+
+  @Test func knobsEditAndValidate() throws {
+    var e = try explorer([1, 2, 3], target: 0)
+    type("T", into: &e)
+    for _ in 0..<5 { e.handle(.key(.backspace)) }
+    type("0", into: &e)
+    e.handle(.key(.enter))
+    #expect(e.state.problem.temperature == 1)
+    #expect(e.state.message?.isError == true)
+    for _ in 0..<5 { e.handle(.key(.backspace)) }
+    type("2", into: &e)
+    e.handle(.key(.enter))
+    #expect(e.state.problem.temperature == 2)
+    type("E", into: &e)
+    e.handle(.key(.backspace))
+    type("0.1", into: &e)
+    e.handle(.key(.enter))
+    #expect(e.state.problem.labelSmoothing == 0.1)
+    type("l", into: &e)
+    for _ in 0..<5 { e.handle(.key(.backspace)) }
+    type("0.5", into: &e)
+    e.handle(.key(.enter))
+    #expect(e.state.problem.learningRate == 0.5)
+  }
+
+  @Test func screensHelpQuit() throws {
+    var e = try explorer([1, 2, 3])
+    e.handle(.key(.tab))
+    #expect(e.state.screen == .derivation)
+    type("4", into: &e)
+    #expect(e.state.screen == .descent)
+    type("1?", into: &e)
+    #expect(e.state.showHelp)
+    type("q", into: &e)  // any key closes help, without quitting
+    #expect(!e.state.showHelp)
+    #expect(!e.state.quitRequested)
+    #expect(e.handle(.key(.control("c"))) == false)
+    var f = try explorer([1, 2, 3])
+    #expect(f.handle(.key(.character("q"))) == false)
+  }
+
+  @Test func jacobianCursor() throws {
+    var e = try explorer([1, 2, 3], target: 2)
+    #expect(e.state.cursorI == 2 && e.state.cursorN == 2)
+    type("HH", into: &e)
+    #expect(e.state.cursorN == 0)
+    e.handle(.key(.shiftUp))
+    #expect(e.state.cursorI == 1)
+    type("JJJ", into: &e)
+    #expect(e.state.cursorI == 2)
+  }
+
+  @Test func mouseSelectsRowsAndCells() throws {
+    var e = try explorer([1, 2, 3], target: 0)
+    e.handle(.resize(width: 120, height: 40))
+    let buf = screen(e)
+    let row2 = try #require(find("0.6652", in: buf))
+    e.handle(.mouse(MouseEvent(kind: .press, x: row2.x, y: row2.y)))
+    #expect(e.state.selection == 2)
+    e.handle(.mouse(MouseEvent(kind: .wheelUp, x: row2.x, y: row2.y)))
+    #expect(e.state.problem.logits[2] == 3.5)
+    let cell = try #require(find("-0.163", in: buf))
+    e.handle(.mouse(MouseEvent(kind: .press, x: cell.x, y: cell.y)))
+    // -0.163 is ∂s_1/∂x_2 = ∂s_2/∂x_1; the first on screen is row i=1, column n=2.
+    #expect(e.state.cursorI == 1 && e.state.cursorN == 2)
+  }
+
+  @Test func updateIsPure() throws {
+    let s = AppState(problem: try Problem(logits: [1, 2, 3]).validated())
+    let t = update(s, .nudge(1))
+    #expect(s.problem.logits == [1, 2, 3])
+    #expect(t.problem.logits == [1.5, 2, 3])
+  }
+}
+
+@Suite("Explore rendering")
+struct ExploreRenderTests {
+  @Test func snapshot120x40() throws {
     let e = try explorer([1, 2, 3], target: 0)
-    print(screen(e, 120, 40).text)
-    print(screen(e, 80, 24).text)
+    assertSnapshot(screen(e, 120, 40).text, named: "explore-120x40")
+  }
+
+  @Test func snapshot80x24() throws {
+    let e = try explorer([1, 2, 3], target: 0)
+    assertSnapshot(screen(e, 80, 24).text, named: "explore-80x24")
+  }
+
+  @Test func snapshotAsciiNoColor() throws {
+    var e = try explorer([1000, 1001, 1002], target: 2)
+    type("HK", into: &e)
+    assertSnapshot(screen(e, 80, 24, RenderContext(colorMode: .none, unicode: false)).text, named: "explore-80x24-ascii")
+  }
+
+  @Test func numbersOnScreenMatchTheCore() throws {
+    let e = try explorer([1, 2, 3], target: 0)
+    let text = screen(e).text
+    for v in ["0.09003", "0.2447", "0.6652", "2.408", "-0.9100"] { #expect(text.contains(v), "missing \(v)") }
+    // The inspector substitutes the numbers for the diagonal cell at T.
+    #expect(text.contains("= 0.09003 × (1 − 0.09003)"))
+  }
+
+  @Test func fullDigitsToggle() throws {
+    var e = try explorer([1, 2, 3], target: 0)
+    type("f", into: &e)
+    let text = screen(e, 160, 40).text
+    #expect(text.contains("0.6652409557748219"))
+  }
+
+  @Test func heatmapColoursAndTargetMark() throws {
+    var e = try explorer([1, 2, 3], target: 2)
+    type("HH", into: &e)  // cursor to (2, 0)
+    let buf = screen(e)
+    // The diagonal entry for i = n = 1 is positive (blue background); off-diagonal negative (red).
+    let pos = try #require(find("+0.185", in: buf))
+    let neg = try #require(find("-0.163", in: buf))
+    let blues: Set<UInt8> = [17, 18, 19, 20, 21]
+    let reds: Set<UInt8> = [52, 88, 124, 160, 196]
+    if case .indexed(let b) = buf[pos.x, pos.y].style.background { #expect(blues.contains(b)) } else { Issue.record("no background") }
+    if case .indexed(let r) = buf[neg.x, neg.y].style.background { #expect(reds.contains(r)) } else { Issue.record("no background") }
+    // Stronger magnitude, more intense colour: +0.223 (diagonal at T) vs +0.0819.
+    let strong = try #require(find("+0.223", in: buf))
+    let weak = try #require(find("+0.0819", in: buf))
+    if case .indexed(let a) = buf[strong.x, strong.y].style.background, case .indexed(let b) = buf[weak.x, weak.y].style.background {
+      #expect(a > b)
+    }
+    // The cursor cell is reversed.
+    var sized = e
+    sized.handle(.resize(width: 120, height: 40))
+    let layout = ExploreLayout(state: sized.state, body: Frame.body(width: 120, height: 40))
+    let cx = layout.jacobianFirstX + (0 - layout.jacobianColumns.lowerBound) * layout.cellWidth
+    let cy = layout.jacobianFirstY + (2 - layout.jacobianRows.lowerBound)
+    #expect(buf.line(cy).contains("-0.0599"))
+    #expect(buf[cx + 2, cy].style.attributes.contains(.reverse))
+    // The target row is marked with T and the target style.
+    let tRow = try #require(find("0.6652", in: buf))
+    let lineText = buf.line(tRow.y)
+    #expect(lineText.contains("T2"))
+    #expect(buf[tRow.x, tRow.y].style.foreground == .yellow)
+    // Without colour the signs still carry meaning.
+    let plain = screen(e, 120, 40, RenderContext(colorMode: .none, unicode: true))
+    #expect(plain.text.contains("+0.185") && plain.text.contains("-0.163"))
+    #expect(plain.cells.allSatisfy { $0.style.foreground == .default && $0.style.background == .default })
+  }
+
+  @Test func naiveFailureIsReported() throws {
+    let e = try explorer([1000, 1001, 1002], target: 2)
+    let text = screen(e).text
+    #expect(text.contains("overflow"))
+    #expect(text.contains("709.78"))
+  }
+
+  @Test(arguments: [(0, 0), (1, 1), (20, 5), (63, 19), (64, 20), (300, 100), (2, 40), (200, 3)])
+  func tinyAndOddSizesDoNotTrap(_ size: (Int, Int)) throws {
+    for screenKey in ["1", "2", "3", "4"] {
+      var e = try explorer([1, 2, 3, -.infinity], target: 1)
+      type(screenKey, into: &e)
+      let buf = screen(e, size.0, size.1)
+      #expect(buf.width == size.0 && buf.height == size.1)
+      type("?", into: &e)
+      _ = screen(e, size.0, size.1)
+    }
+  }
+
+  @Test func tooSmallSaysEnlarge() throws {
+    let e = try explorer([1, 2, 3])
+    let text = screen(e, 40, 10).text
+    #expect(text.contains("enlarge to 64×20"))
+    #expect(screen(e, 80, 24).text.contains("Jacobian"))
+  }
+
+  @Test func hugeVectorRendersAWindow() throws {
+    let x = SeededRandom.logits(count: 131_072, seed: 7, scale: 2)
+    var e = Explorer(problem: try Problem(logits: x, target: 5).validated())
+    e.handle(.key(.end))
+    let text = screen(e, 120, 40).text
+    #expect(text.contains("131071"))
+    #expect(text.contains("of 131072"))
   }
 }
