@@ -29,10 +29,13 @@ let package = Package(
       pkgConfig: "ncursesw",
       providers: [.apt(["libncurses-dev"])]
     ),
+    // A plain C scalar softmax + cross-entropy kernel: the baseline `softmax-lab bench` compares against.
+    .target(name: "CBaseline", cSettings: [.unsafeFlags(["-O3"])]),
     .executableTarget(
       name: "softmax-lab",
       dependencies: [
         "SoftmaxCore",
+        "CBaseline",
         "SoftmaxTUI",
         "SoftmaxReport",
         "CNcursesw",

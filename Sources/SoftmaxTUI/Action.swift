@@ -32,6 +32,7 @@ public enum Action: Hashable, Sendable {
   case scroll(Int)
   case nextPreset
   case previousPreset
+  case cycleStabilitySection
   case descentStep
   case descentToggleRun
   case descentReset
@@ -67,6 +68,7 @@ public enum KeyMap {
     Entry(keys: "H J K L  Shift-arrows", action: "move the Jacobian cell cursor (n: ←/→, i: ↑/↓)"),
     Entry(keys: "f", action: "toggle 4 significant / full round-trip digits"),
     Entry(keys: "P  O", action: "Stability: next / previous preset"),
+    Entry(keys: "v", action: "Stability: next section (naive, stable, online, loss, limits)"),
     Entry(keys: "← →  (Derivation)", action: "change n; ↑ ↓ change i"),
     Entry(keys: "space  r  n  < >", action: "Descent: run/pause, reset, one step, slower/faster"),
     Entry(keys: "w", action: "export this worked example to Markdown"),
@@ -143,6 +145,7 @@ public enum KeyMap {
     case .character("f"): return .toggleDigits
     case .character("P"): return .nextPreset
     case .character("O"): return .previousPreset
+    case .character("v"): return state.screen == .stability ? .cycleStabilitySection : nil
     case .character(" "): return .descentToggleRun
     case .character("r"): return state.screen == .descent ? .descentReset : nil
     case .character("n"): return state.screen == .descent ? .descentStep : nil

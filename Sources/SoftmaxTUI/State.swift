@@ -83,6 +83,7 @@ public struct DescentRecord: Equatable, Sendable {
   public var step: Int
   public var loss: Double
   public var targetProbability: Double
+  /// `Σx` over the finite logits (masked classes stay `-inf` and are left out).
   public var logitSum: Double
   public var logits: [Double]
 }
@@ -118,6 +119,8 @@ public struct AppState: Equatable, Sendable {
   public var derivationScroll = 0
   /// Index of the Stability lab preset last applied (nil: the user's own vector).
   public var presetIndex: Int?
+  /// The section of the Stability lab shown first (`v` cycles it).
+  public var stabilitySection: StabilitySection = .naive
   /// Gradient descent run.
   public var descent: DescentState
   /// Guided tour step, when a tour is running.

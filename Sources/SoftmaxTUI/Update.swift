@@ -97,6 +97,9 @@ extension AppState {
     case .scroll(let d): derivationScroll = Swift.max(0, derivationScroll + d)
     case .nextPreset: applyPreset(offset: 1)
     case .previousPreset: applyPreset(offset: -1)
+    case .cycleStabilitySection:
+      stabilitySection = stabilitySection.next
+      message = StatusMessage("Stability lab: \(stabilitySection.title) first (v cycles)")
     case .descentStep: descentStep()
     case .descentToggleRun:
       if screen != .descent { screen = .descent }
@@ -317,8 +320,11 @@ extension AppState {
   }
 
   mutating func descentStep() {
-    if descent.history.isEmpty || descent.start.classes != problem.classes {
+    if descent.history.isEmpty || descent.start != problem {
+      let (rate, running) = (descent.rate, descent.running)
       descent = DescentState(start: problem)
+      descent.rate = rate
+      descent.running = running
       descent.history = [DescentRecord(Evaluation(problem), step: 0)]
     }
     guard let last = descent.history.last else { return }
@@ -328,6 +334,11 @@ extension AppState {
     guard let next = ev.stepped else {
       descent.running = false
       message = StatusMessage("descent stopped: \(ev.stepRefusal ?? "step not finite")", isError: true)
+      return
+    }
+    if next.logits == p.logits {
+      descent.running = false
+      message = StatusMessage("descent stopped: the step no longer changes the logits at this precision")
       return
     }
     descent.steps += 1
@@ -346,6 +357,6 @@ extension DescentRecord {
     let t = ev.problem.target
     self.init(
       step: step, loss: ev.loss, targetProbability: ev.softmax[t],
-      logitSum: ev.problem.logits.reduce(0, +), logits: ev.problem.logits)
+      logitSum: ev.problem.logits.reduce(0) { $1.isFinite ? $0 + $1 : $0 }, logits: ev.problem.logits)
   }
 }

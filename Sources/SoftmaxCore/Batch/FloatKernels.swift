@@ -1,0 +1,409 @@
+import RealModule
+
+// The Float kernels. DoubleKernels.swift is the same code for SIMD8<Double>; keep the two in sync.
+
+private typealias Vec = SIMD16<Float>
+private typealias Scalar = Float
+private let lanes = 16
+/// Vectors summed in `Float` lanes before the block is added to the `Double` total (16 vectors = 256 elements, so
+/// each lane adds at most 16 terms in single precision).
+private let block = 16
+
+// MARK: - Vector helpers
+
+@inline(__always) private func load(_ p: UnsafePointer<Scalar>) -> Vec {
+  UnsafeRawPointer(p).loadUnaligned(as: Vec.self)
+}
+
+@inline(__always) private func store(_ v: Vec, _ p: UnsafeMutablePointer<Scalar>) {
+  UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
+}
+
+/// The first `count` (< lanes) values from `p`, the other lanes `fill`.
+@inline(__always) private func loadPartial(_ p: UnsafePointer<Scalar>, _ count: Int, fill: Scalar)
+  -> Vec
+{
+  var v = Vec(repeating: fill)
+  for l in 0..<count { v[l] = p[l] }
+  return v
+}
+
+@inline(__always) private func storePartial(
+  _ v: Vec, _ p: UnsafeMutablePointer<Scalar>, _ count: Int
+) {
+  for l in 0..<count { p[l] = v[l] }
+}
+
+/// Lane-wise maximum as compare + select, which lowers to one `max` instruction (unlike `pointwiseMax`).
+@inline(__always) private func vmax(_ a: Vec, _ b: Vec) -> Vec {
+  a.replacing(with: b, where: b .> a)
+}
+
+/// Lane-wise minimum as compare + select (one `min` instruction).
+@inline(__always) private func vmin(_ a: Vec, _ b: Vec) -> Vec {
+  a.replacing(with: b, where: b .< a)
+}
+
+@inline(__always) private func horizontalMin(_ v: Vec) -> Scalar {
+  var m = v[0]
+  for l in 1..<lanes where v[l] < m { m = v[l] }
+  return m
+}
+
+@inline(__always) private func horizontalMax(_ v: Vec) -> Scalar {
+  var m = v[0]
+  for l in 1..<lanes where v[l] > m { m = v[l] }
+  return m
+}
+
+/// The lanes of a block sum added to the running `Double` total.
+@inline(__always) private func widenAdd(_ total: inout SIMD16<Double>, _ v: Vec) {
+  for l in 0..<lanes { total[l] += Double(v[l]) }
+}
+
+/// `e^{x − m}` for the exact difference `x − m`: two-sum recovers the rounding error of the subtraction, and the
+/// exponential takes it as a correction of the reduced argument. `normal` says that every `x − m` of the row is in
+/// `[normalFloor, 0]`, so the cheaper ``VectorExp/expNormalRange(_:correction:)-(SIMD16<Float>,_)`` applies.
+@_transparent private func expShifted(_ x: Vec, _ negM: Vec, normal: Bool = false) -> Vec {
+  let d = x + negM
+  let bb = d - x
+  let err = (x - (d - bb)) + (negM - bb)
+  return normal ? VectorExp.expNormalRange(d, correction: err) : VectorExp.exp(d, correction: err)
+}
+
+/// Rows whose smallest `x − M` is at least this take the fast exponential (no `−∞`, no subnormal result).
+private let normalFloor: Scalar = -86
+
+// MARK: - Row passes
+
+/// The largest and smallest entry of a row (the minimum only chooses the exponential's fast path).
+private func rowRange(_ x: UnsafePointer<Scalar>, _ c: Int) -> (max: Scalar, min: Scalar) {
+  var m0 = Vec(repeating: -.infinity)
+  var m1 = m0
+  var n0 = Vec(repeating: .infinity)
+  var n1 = n0
+  var i = 0
+  while i + 2 * lanes <= c {
+    let v0 = load(x + i)
+    let v1 = load(x + i + lanes)
+    m0 = vmax(m0, v0)
+    m1 = vmax(m1, v1)
+    n0 = vmin(n0, v0)
+    n1 = vmin(n1, v1)
+    i += 2 * lanes
+  }
+  if i + lanes <= c {
+    let v = load(x + i)
+    m0 = vmax(m0, v)
+    n0 = vmin(n0, v)
+    i += lanes
+  }
+  var m = horizontalMax(vmax(m0, m1))
+  var n = horizontalMin(vmin(n0, n1))
+  while i < c {
+    if x[i] > m { m = x[i] }
+    if x[i] < n { n = x[i] }
+    i += 1
+  }
+  return (m, n)
+}
+
+/// Stores `e^{x_i − m}` into `out` and returns `Σ e^{x_i − m}` (block sums in `Float`, total in `Double`).
+private func rowExpSum(
+  _ x: UnsafePointer<Scalar>, _ c: Int, _ range: (max: Scalar, min: Scalar),
+  _ out: UnsafeMutablePointer<Scalar>
+) -> Double {
+  if range.min - range.max >= normalFloor {
+    return rowExpSum(x, c, range.max, out, normal: true)
+  } else {
+    return rowExpSum(x, c, range.max, out, normal: false)
+  }
+}
+
+@inline(__always) private func rowExpSum(
+  _ x: UnsafePointer<Scalar>, _ c: Int, _ m: Scalar, _ out: UnsafeMutablePointer<Scalar>,
+  normal: Bool
+) -> Double {
+  let negM = Vec(repeating: -m)
+  var total = SIMD16<Double>()
+  var i = 0
+  let full = c - c % lanes
+  while i < full {
+    let end = Swift.min(i + block * lanes, full)
+    var acc0 = Vec()
+    var acc1 = Vec()
+    while i + 2 * lanes <= end {
+      let e0 = expShifted(load(x + i), negM, normal: normal)
+      let e1 = expShifted(load(x + i + lanes), negM, normal: normal)
+      store(e0, out + i)
+      store(e1, out + i + lanes)
+      acc0 += e0
+      acc1 += e1
+      i += 2 * lanes
+    }
+    if i < end {
+      let e0 = expShifted(load(x + i), negM, normal: normal)
+      store(e0, out + i)
+      acc0 += e0
+      i += lanes
+    }
+    widenAdd(&total, acc0 + acc1)
+  }
+  if i < c {
+    let e = expShifted(loadPartial(x + i, c - i, fill: -.infinity), negM)
+    storePartial(e, out + i, c - i)
+    widenAdd(&total, e)
+  }
+  return total.sum()
+}
+
+/// `out[i] *= s`.
+private func rowScale(_ out: UnsafeMutablePointer<Scalar>, _ c: Int, _ s: Scalar) {
+  let sv = Vec(repeating: s)
+  var i = 0
+  while i + lanes <= c {
+    store(load(out + i) * sv, out + i)
+    i += lanes
+  }
+  while i < c {
+    out[i] *= s
+    i += 1
+  }
+}
+
+private func rowNaive(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutablePointer<Scalar>) {
+  var total = SIMD16<Double>()
+  var i = 0
+  let full = c - c % lanes
+  while i < full {
+    let end = Swift.min(i + block * lanes, full)
+    var acc = Vec()
+    while i < end {
+      let e = VectorExp.exp(load(x + i))
+      store(e, out + i)
+      acc += e
+      i += lanes
+    }
+    widenAdd(&total, acc)
+  }
+  if i < c {
+    let e = VectorExp.exp(loadPartial(x + i, c - i, fill: -.infinity))
+    storePartial(e, out + i, c - i)
+    widenAdd(&total, e)
+  }
+  // σ rounded to the working precision (+inf if it overflows, 0 if everything underflowed), then a true division,
+  // as the formula reads: inf/inf = NaN, finite/inf = 0, 0/0 = NaN.
+  let sigma = Vec(repeating: Scalar(total.sum()))
+  i = 0
+  while i + lanes <= c {
+    store(load(out + i) / sigma, out + i)
+    i += lanes
+  }
+  while i < c {
+    out[i] /= sigma[0]
+    i += 1
+  }
+}
+
+private func rowStable(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutablePointer<Scalar>) {
+  let sigma = rowExpSum(x, c, rowRange(x, c), out)
+  rowScale(out, c, Scalar(1 / sigma))
+}
+
+/// One step of the lane-wise online recurrence: `m' = max(m, v)`, `d' = d·e^{m − m'} + e^{v − m'}`.
+@inline(__always) private func onlineStep(_ m: inout Vec, _ d: inout Vec, _ lo: inout Vec, _ v: Vec)
+{
+  let mNew = vmax(m, v)
+  lo = vmin(lo, v)
+  // While a lane has seen only −∞ its max is −∞; shift by 0 then, so both exponentials are e^{−∞} = 0, not NaN.
+  let shift = mNew.replacing(with: 0, where: mNew .== -.infinity)
+  let negShift = -shift
+  d = d * VectorExp.exp(m + negShift) + expShifted(v, negShift)
+  m = mNew
+}
+
+private func rowOnline(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutablePointer<Scalar>) {
+  var m0 = Vec(repeating: -.infinity)
+  var m1 = m0
+  var d0 = Vec()
+  var d1 = Vec()
+  var lo = Vec(repeating: .infinity)
+  var i = 0
+  while i + 2 * lanes <= c {
+    onlineStep(&m0, &d0, &lo, load(x + i))
+    onlineStep(&m1, &d1, &lo, load(x + i + lanes))
+    i += 2 * lanes
+  }
+  if i + lanes <= c {
+    onlineStep(&m0, &d0, &lo, load(x + i))
+    i += lanes
+  }
+  var rowMin = horizontalMin(lo)
+  if i < c {
+    // The −∞ padding of the last partial vector must not count as the row's minimum.
+    var padded = lo
+    onlineStep(&m0, &d0, &padded, loadPartial(x + i, c - i, fill: -.infinity))
+    for j in i..<c where x[j] < rowMin { rowMin = x[j] }
+  }
+  // Merge the 32 running (max, sum) pairs: M = max of the lane maxima, σ = Σ d_l·e^{m_l − M} (in Double).
+  let m = horizontalMax(vmax(m0, m1))
+  let negM = Vec(repeating: -m)
+  var total = SIMD16<Double>()
+  widenAdd(&total, d0 * VectorExp.exp(m0 + negM))
+  widenAdd(&total, d1 * VectorExp.exp(m1 + negM))
+  let inv = Vec(repeating: Scalar(1 / total.sum()))
+  // Second pass: the exponentials again, scaled (the fast exponential when the row's range allows it).
+  i = 0
+  if rowMin - m >= normalFloor {
+    while i + lanes <= c {
+      store(expShifted(load(x + i), negM, normal: true) * inv, out + i)
+      i += lanes
+    }
+  } else {
+    while i + lanes <= c {
+      store(expShifted(load(x + i), negM) * inv, out + i)
+      i += lanes
+    }
+  }
+  if i < c {
+    storePartial(
+      expShifted(loadPartial(x + i, c - i, fill: -.infinity), negM) * inv, out + i, c - i)
+  }
+}
+
+/// Loss `(M − x_T) + log σ` and gradient `g·(s − e_T)` for one row; returns the loss in `Double`.
+private func rowFused(
+  _ x: UnsafePointer<Scalar>, _ c: Int, _ target: Int, _ g: Scalar,
+  _ grad: UnsafeMutablePointer<Scalar>
+) -> Double {
+  precondition(target >= 0 && target < c, "BatchSoftmax.fused: target out of range")
+  let range = rowRange(x, c)
+  let m = range.max
+  var sigma = rowExpSum(x, c, range, grad)
+  let eT = Double(grad[target])
+  let gd = Double(g)
+  var rest = sigma - eT
+  var loss = (Double(m) - Double(x[target])) + Double.log(sigma)
+  if rest < eT {
+    // A dominant target (s_T > 1/2, so x_T = M and e_T = 1): σ − e_T would cancel. Sum the other terms on their
+    // own, so that s_T − 1 = −rest/σ and the loss log(1 + rest) keep their relative accuracy however small.
+    rest = rowSumExcept(grad, c, target)
+    sigma = eT + rest
+    loss = Double.log(onePlus: rest)
+  }
+  rowScale(grad, c, Scalar(gd / sigma))
+  grad[target] = Scalar(-gd * (rest / sigma))
+  return loss
+}
+
+/// `Σ_{i≠t} out[i]`, summed like ``rowExpSum``.
+private func rowSumExcept(_ out: UnsafeMutablePointer<Scalar>, _ c: Int, _ t: Int) -> Double {
+  let saved = out[t]
+  out[t] = 0
+  var total = SIMD16<Double>()
+  var i = 0
+  let full = c - c % lanes
+  while i < full {
+    let end = Swift.min(i + block * lanes, full)
+    var acc = Vec()
+    while i < end {
+      acc += load(out + i)
+      i += lanes
+    }
+    widenAdd(&total, acc)
+  }
+  var tail = 0.0
+  while i < c {
+    tail += Double(out[i])
+    i += 1
+  }
+  out[t] = saved
+  return total.sum() + tail
+}
+
+// MARK: - Public batch entry points
+
+extension BatchSoftmax {
+  /// Naive softmax of each row, `s_i = e^{x_i} / Σ_j e^{x_j}`, exactly as the formula reads (a true division).
+  ///
+  /// Overflows (`inf/inf = NaN` at the overflowing entries, `0` elsewhere) when some `x_i > ln(greatestFinite)`, and
+  /// gives `0/0 = NaN` when every `e^{x_i}` underflows — that is what it is here to show.
+  public static func naive(
+    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<Float>
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.naive: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.naive: output too short")
+    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
+    for r in 0..<rows { rowNaive(x + r * classes, classes, out + r * classes) }
+  }
+
+  /// Stable softmax of each row in three passes: `M = max x`, then `e^{x_i − M}` stored and summed, then scaled by
+  /// `1/σ`. Never overflows; `−∞` entries give exactly 0.
+  public static func stable(
+    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<Float>
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.stable: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.stable: output too short")
+    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
+    for r in 0..<rows { rowStable(x + r * classes, classes, out + r * classes) }
+  }
+
+  /// Online softmax of each row in two passes over the input: a lane-wise running max `m` and running sum
+  /// `d ← d·e^{m − m'} + e^{x − m'}`, merged across lanes; then `e^{x_i − M}/σ`. Three exponentials per element.
+  public static func online(
+    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<Float>
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.online: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.online: output too short")
+    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
+    for r in 0..<rows { rowOnline(x + r * classes, classes, out + r * classes) }
+  }
+
+  /// Softmax + cross-entropy forward and backward in one kernel.
+  ///
+  /// For each row `r` with target class `T = targets[r]` and upstream gradient `g = upstream[r]`:
+  /// `loss[r] = LSE(x) − x_T` (computed as `(M − x_T) + log σ` in `Double`) and
+  /// `gradient[r·C + n] = g·(s_n − δ_nT)`. The target entry is formed as `−g·(σ − e_T)/σ`, so it keeps its relative
+  /// accuracy when `s_T` is close to 1. A masked target (`x_T = −∞`) gives `loss = +inf`.
+  public static func fused(
+    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
+    targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<Float>,
+    loss: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.fused: logits too short")
+    checkShape(gradient.count, rows, classes, "BatchSoftmax.fused: gradient too short")
+    precondition(
+      targets.count >= rows && upstream.count >= rows && loss.count >= rows,
+      "BatchSoftmax.fused: per-row arrays too short")
+    guard let x = logits.baseAddress, let out = gradient.baseAddress else { return }
+    for r in 0..<rows {
+      loss[r] = Float(
+        rowFused(x + r * classes, classes, targets[r], upstream[r], out + r * classes))
+    }
+  }
+}
+
+// MARK: - Row entry points for the half-precision paths (rows already converted to Float)
+
+extension BatchSoftmax {
+  static func floatRow(
+    _ kernel: Kernel, _ x: UnsafePointer<Float>, _ c: Int, _ out: UnsafeMutablePointer<Float>
+  ) {
+    switch kernel {
+    case .naive: rowNaive(x, c, out)
+    case .stable: rowStable(x, c, out)
+    case .online: rowOnline(x, c, out)
+    case .fused: preconditionFailure("use floatFusedRow")
+    }
+  }
+
+  static func floatFusedRow(
+    _ x: UnsafePointer<Float>, _ c: Int, _ target: Int, _ g: Float,
+    _ grad: UnsafeMutablePointer<Float>
+  ) -> Double {
+    rowFused(x, c, target, g, grad)
+  }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import SoftmaxCore
+
+/// Options of the terminal UI shared by `explore` and `tour`.
+struct DisplayOptions: ParsableArguments {
+  @Flag(name: .customLong("no-color"), help: "Draw without colour (also when NO_COLOR is set).")
+  var noColor = false
+
+  @Flag(help: "Draw with ASCII only, no Unicode box drawing or math symbols.")
+  var ascii = false
+}
+
+/// The interactive explorer: every edit re-derives softmax, loss, Jacobian, gradient and step.
+struct ExploreCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "explore",
+    abstract: "The interactive explorer (the default when no subcommand is given).",
+    discussion: """
+      Starts on [1, 2, 3] with target 0 unless logits are given. Press ? inside for every key.
+      Needs a terminal: with stdin or stdout redirected it says so and exits 1 (use `softmax-lab eval`).
+      """)
+
+  @OptionGroup var input: InputOptions
+  @OptionGroup var display: DisplayOptions
+
+  /// The validated problem, made in `validate()` so an error is reported with this subcommand's usage.
+  private var problem: Problem?
+
+  private enum CodingKeys: String, CodingKey {
+    case input, display
+  }
+
+  mutating func validate() throws {
+    problem = try input.makeProblem(fallback: [1, 2, 3])
+  }
+
+  func run() throws {
+    let problem = try self.problem ?? input.makeProblem(fallback: [1, 2, 3])
+    let status = runExplorer(problem: problem, noColor: display.noColor, ascii: display.ascii, tour: false)
+    if status != 0 { throw ExitCode(status) }
+  }
+}
+
+/// A guided lesson in the explorer: 11 short steps from what softmax does to the log-sum-exp fix.
+struct TourCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tour",
+    abstract: "A guided lesson in the explorer: n next, b back, q leaves.")
+
+  @OptionGroup var display: DisplayOptions
+
+  func run() throws {
+    let start = try Problem(logits: [1, 2, 3]).validated()
+    let status = runExplorer(problem: start, noColor: display.noColor, ascii: display.ascii, tour: true)
+    if status != 0 { throw ExitCode(status) }
+  }
+}

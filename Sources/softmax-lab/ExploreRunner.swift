@@ -1,0 +1,101 @@
+import Foundation
+import SoftmaxCore
+import SoftmaxReport
+import SoftmaxTUI
+
+/// Runs the interactive explorer on a terminal and returns the process exit status.
+///
+/// Prints one line and returns 1 when there is no terminal. Export requests (`w`) are carried out here, the only
+/// place with file I/O: the Markdown worked example is written to a temporary file and renamed into place.
+func runExplorer(problem: Problem, noColor: Bool, ascii: Bool, tour: Bool) -> Int32 {
+  let terminal: NcursesTerminal
+  do {
+    terminal = try NcursesTerminal(options: TerminalOptions(noColor: noColor, asciiOnly: ascii))
+  } catch {
+    FileHandle.standardError.write(Data("softmax-lab: \(error)\n".utf8))
+    return 1
+  }
+  var explorer = Explorer(problem: problem)
+  if tour { explorer.perform(.tourNext) }
+  explorer.handle(.resize(width: terminal.width, height: terminal.height))
+  return runTerminalLoop(
+    terminal: terminal,
+    tickMilliseconds: { explorer.tickMilliseconds },
+    handle: { event in
+      let keepGoing = explorer.handle(event)
+      if explorer.state.exportRequested {
+        explorer.finishExport(Exporter.export(explorer.evaluation))
+      }
+      return keepGoing
+    },
+    render: { buffer, width, height, colorMode, unicode in
+      explorer.render(
+        into: &buffer, width: width, height: height,
+        context: RenderContext(colorMode: colorMode, unicode: unicode))
+    })
+}
+
+/// Writes worked examples to Markdown files, atomically.
+enum Exporter {
+  /// Writes `softmax-lab-example-N.md` (the first N not taken) in the current directory.
+  static func export(_ ev: Evaluation, directory: String = FileManager.default.currentDirectoryPath) -> StatusMessage {
+    let fm = FileManager.default
+    var n = 1
+    var path = directory + "/softmax-lab-example-1.md"
+    while fm.fileExists(atPath: path) && n < 10_000 {
+      n += 1
+      path = directory + "/softmax-lab-example-\(n).md"
+    }
+    do {
+      try AtomicFile.write(Report.markdown(ev), to: path)
+      return StatusMessage("wrote \(path)")
+    } catch {
+      return StatusMessage("export failed: \(error)", isError: true)
+    }
+  }
+}
+
+/// Writing a file so that readers see either the old content or the new, never half of it.
+enum AtomicFile {
+  struct WriteError: Error, CustomStringConvertible {
+    var description: String
+  }
+
+  /// Writes `text` to a temporary file beside `path`, flushes it, and renames it over `path`.
+  /// On failure the temporary file is removed and any existing file at `path` is left untouched.
+  static func write(_ text: String, to path: String) throws {
+    let dir = (path as NSString).deletingLastPathComponent
+    let name = (path as NSString).lastPathComponent
+    let temp = (dir.isEmpty ? "." : dir) + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+    guard fd >= 0 else {
+      throw WriteError(description: "cannot write in \(dir.isEmpty ? "." : dir): \(String(cString: strerror(errno)))")
+    }
+    var ok = true
+    var reason = ""
+    let bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+      let n = bytes[offset...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+      if n <= 0 {
+        ok = false
+        reason = String(cString: strerror(errno))
+        break
+      }
+      offset += n
+    }
+    if ok && fsync(fd) != 0 {
+      ok = false
+      reason = String(cString: strerror(errno))
+    }
+    close(fd)
+    if ok && rename(temp, path) != 0 {
+      ok = false
+      reason = String(cString: strerror(errno))
+    }
+    if !ok {
+      unlink(temp)
+      throw WriteError(description: "could not write \(path): \(reason); the old file (if any) is unchanged")
+    }
+  }
+}

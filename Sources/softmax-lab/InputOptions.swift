@@ -1,0 +1,149 @@
+import ArgumentParser
+import SoftmaxCore
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The options that describe one problem, shared by `eval` and the explorer.
+///
+/// Every number goes through the core's parser, and every mistake becomes a `ValidationError` carrying one line that
+/// names the offending value, so ArgumentParser prints it with the usage and exits non-zero.
+struct InputOptions: ParsableArguments {
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Logits separated by commas or spaces, e.g. 1,2,3 or \"1 2 3\"; -inf masks a class. "
+        + "A leading minus sign is safest with '=': --logits=-1,2.",
+      valueName: "x0,x1,…"))
+  var logits: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Read the logits from a file: numbers separated by commas, spaces or newlines, or a NumPy .npy file "
+        + "(1-D, little-endian float16/float32/float64; recognised by its magic bytes).",
+      valueName: "path"))
+  var logitsFile: String?
+
+  @Option(help: ArgumentHelp("Use C random logits, normally distributed (see --seed, --scale).", valueName: "C"))
+  var random: Int?
+
+  @Option(help: ArgumentHelp("Seed of --random (the same seed gives the same vector).", valueName: "S"))
+  var seed: UInt64?
+
+  @Option(
+    parsing: .unconditional, help: ArgumentHelp("Standard deviation of --random (default 1).", valueName: "σ"))
+  var scale: String?
+
+  @Option(parsing: .unconditional, help: ArgumentHelp("The target class T, 0-based.", valueName: "T"))
+  var target: Int = 0
+
+  @Option(
+    help: ArgumentHelp(
+      "The precision everything is computed in: float16, bfloat16, float32 or float64.", valueName: "name"))
+  var precision: String = "float64"
+
+  @Option(parsing: .unconditional, help: ArgumentHelp("Temperature τ > 0: softmax of x/τ.", valueName: "τ"))
+  var temperature: String?
+
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp("Label smoothing ε in [0, 1]: y = (1 − ε)·one-hot + ε/C.", valueName: "ε"))
+  var labelSmoothing: String?
+
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "An explicit target distribution (C values ≥ 0 summing to 1), instead of --target for the loss.",
+      valueName: "q0,q1,…"))
+  var softTarget: String?
+
+  @Option(parsing: .unconditional, help: ArgumentHelp("Upstream gradient g = ∂l/∂c (default 1).", valueName: "g"))
+  var upstream: String?
+
+  @Option(parsing: .unconditional, help: ArgumentHelp("Learning rate η of the gradient step.", valueName: "η"))
+  var lr: String = "0.1"
+
+  /// The largest file `--logits-file` reads.
+  static let maximumFileSize = 128 << 20
+
+  /// The validated problem these options describe.
+  ///
+  /// - Parameter fallback: logits to use when no source is given (the explorer starts from an example); without
+  ///   one, exactly one of `--logits`, `--logits-file` and `--random` is required.
+  /// - Throws: `ValidationError` with a one-line message naming the offending value. Call it from the command's
+  ///   `validate()`, so ArgumentParser prints the subcommand's usage with it.
+  func makeProblem(fallback: [Double]? = nil) throws(ValidationError) -> Problem {
+    do throws(InputError) {
+      guard let p = Precision(name: precision) else {
+        throw InputError("unknown precision '\(precision)' (expected float16, bfloat16, float32 or float64)")
+      }
+      var problem = Problem(logits: try readLogits(fallback: fallback), target: target, precision: p)
+      if let t = temperature { problem.temperature = try value(t, "temperature") }
+      if let e = labelSmoothing { problem.labelSmoothing = try value(e, "label smoothing") }
+      if let q = softTarget { problem.softTarget = try NumberListParser.parseList(q, what: "soft target value") }
+      if let g = upstream { problem.upstream = try value(g, "upstream gradient") }
+      problem.learningRate = try value(lr, "learning rate")
+      return try problem.validated()
+    } catch {
+      throw ValidationError(error.message)
+    }
+  }
+
+  /// One number from an option, through the core's parser.
+  private func value(_ text: String, _ what: String) throws(InputError) -> Double {
+    try NumberListParser.parseValue(Substring(text), what: what, index: nil)
+  }
+
+  private func readLogits(fallback: [Double]?) throws(InputError) -> [Double] {
+    let given = [logits != nil, logitsFile != nil, random != nil].filter { $0 }.count
+    if given > 1 { throw InputError("give only one of --logits, --logits-file and --random") }
+    if random == nil && (seed != nil || scale != nil) { throw InputError("--seed and --scale need --random C") }
+    if let text = logits { return try NumberListParser.parseList(text, what: "logit") }
+    if let path = logitsFile { return try InputOptions.readLogitsFile(path) }
+    if let count = random {
+      guard (1...NumberListParser.maximumCount).contains(count) else {
+        throw InputError("--random \(count): the number of classes must be in 1...\(NumberListParser.maximumCount)")
+      }
+      let sigma = try scale.map { text throws(InputError) in try value(text, "scale") } ?? 1
+      guard sigma.isFinite else { throw InputError("scale \(DecimalFormat.compact(sigma)) must be finite") }
+      return SeededRandom.logits(count: count, seed: seed ?? 0, scale: sigma)
+    }
+    if let fallback { return fallback }
+    throw InputError("no logits given: use --logits 1,2,3, --logits-file PATH or --random C")
+  }
+
+  /// Logits from a text file, or from a `.npy` file recognised by its magic bytes `\x93NUMPY`.
+  static func readLogitsFile(_ path: String) throws(InputError) -> [Double] {
+    let bytes = try readFile(path)
+    do {
+      if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) { return try NPYParser.parse(bytes) }
+      return try NumberListParser.parseList(bytes: bytes, what: "logit")
+    } catch {
+      throw InputError("\(path): \(error.message)")
+    }
+  }
+
+  /// The whole file, or an `InputError` "cannot read PATH: reason".
+  static func readFile(_ path: String) throws(InputError) -> [UInt8] {
+    func failure(_ reason: String) -> InputError { InputError("cannot read \(path): \(reason)") }
+    func systemFailure() -> InputError { failure(String(cString: strerror(errno))) }
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw systemFailure() }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        throw systemFailure()
+      }
+      if n == 0 { return bytes }
+      bytes.append(contentsOf: chunk[0..<n])
+      if bytes.count > maximumFileSize { throw failure("larger than \(maximumFileSize >> 20) MiB") }
+    }
+  }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import Testing
+
+/// The built `softmax-lab` binary: searched for next to the test bundle, then in each parent folder
+/// (directly or under `.build/debug`).
+func labBinary() throws -> URL {
+  let fm = FileManager.default
+  var starts = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+  if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+    starts.append(URL(fileURLWithPath: exe).deletingLastPathComponent())
+  }
+  for start in starts {
+    var dir = start.standardizedFileURL
+    while true {
+      for candidate in [
+        dir.appendingPathComponent("softmax-lab"), dir.appendingPathComponent(".build/debug/softmax-lab"),
+      ] {
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
+          fm.isExecutableFile(atPath: candidate.path)
+        {
+          return candidate
+        }
+      }
+      let parent = dir.deletingLastPathComponent()
+      if parent.path == dir.path { break }
+      dir = parent
+    }
+  }
+  throw BinaryNotFound()
+}
+
+struct BinaryNotFound: Error, CustomStringConvertible {
+  var description: String { "softmax-lab binary not found near \(CommandLine.arguments[0])" }
+}
+
+struct RunResult {
+  var status: Int32
+  var stdout: String
+  var stderr: String
+}
+
+/// Runs the binary with `arguments` and collects its output.
+func run(_ arguments: [String]) throws -> RunResult {
+  let process = Process()
+  process.executableURL = try labBinary()
+  process.arguments = arguments
+  let out = Pipe()
+  let err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  process.standardInput = FileHandle.nullDevice
+  try process.run()
+  let outData = out.fileHandleForReading.readDataToEndOfFile()
+  let errBytes = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return RunResult(
+    status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+    stderr: String(decoding: errBytes, as: UTF8.self))
+}
+
+/// Writes `bytes` to a fresh temporary file and returns its path.
+func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("softmax-lab-tests-\(getpid())")
+  try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+  let url = dir.appendingPathComponent(name)
+  try Data(bytes).write(to: url)
+  return url.path
+}
+
+/// A `.npy` file: magic, version 1.0, the header padded to a multiple of 64 bytes, then `body`.
+func npy(header: String, body: [UInt8]) -> [UInt8] {
+  var text = header
+  let unpadded = 10 + text.utf8.count + 1
+  text += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+  let length = text.utf8.count
+  return [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)] + Array(text.utf8) + body
+}
+
+func littleEndian(_ values: [Double]) -> [UInt8] {
+  values.flatMap { v in (0..<8).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt64($0))) } }
+}
+
+@Suite("softmax-lab eval", .serialized)
+struct EvalCLITests {
+  @Test func jsonForOneTwoThree() throws {
+    let result = try run(["eval", "--logits", "1,2,3", "--target", "2", "--format", "json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+    let json = try #require(object as? [String: Any])
+    // The exact digits (Foundation's parser on Linux may be off by an ulp, so the text is checked too).
+    #expect(result.stdout.contains(#""softmax": [0.09003057317038046, 0.24472847105479764, 0.6652409557748219]"#))
+    let softmax = try #require(json["softmax"] as? [NSNumber]).map(\.doubleValue)
+    #expect(abs(softmax[2] - 0.6652409557748219) < 1e-15)
+    let loss = try #require((json["loss"] as? NSNumber)?.doubleValue)
+    #expect(abs(loss - 0.4076059644443803) < 1e-15)
+    let gradient = try #require(json["gradient"] as? [NSNumber]).map(\.doubleValue)
+    #expect(abs(gradient[2] - (softmax[2] - 1)) < 1e-15)
+    #expect(json["precision"] as? String == "float64")
+    #expect((json["target"] as? NSNumber)?.intValue == 2)
+  }
+
+  @Test(arguments: ["text", "markdown", "latex"])
+  func otherFormats(format: String) throws {
+    let result = try run(["eval", "--logits=-1,0,1", "--format", format])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("0.6652"))
+  }
+
+  @Test func negativeValuesAfterOptions() throws {
+    let result = try run(["eval", "--logits", "-1,2", "--upstream", "-2", "--temperature", "0.5", "--format", "json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains(#""upstream": -2.0"#))
+  }
+
+  @Test func randomAndFiles() throws {
+    let random = try run(["eval", "--random", "5", "--seed", "3", "--scale", "2", "--format", "json"])
+    #expect(random.status == 0, "\(random.stderr)")
+    #expect(random.stdout.contains(#""classes": 5"#))
+    let text = try temporaryFile("logits.txt", Array("1, 2\n3\n".utf8))
+    let fromText = try run(["eval", "--logits-file", text, "--target", "2", "--format", "json"])
+    #expect(fromText.status == 0, "\(fromText.stderr)")
+    #expect(fromText.stdout.contains("0.6652409557748219"))
+    let file = try temporaryFile(
+      "logits.npy",
+      npy(header: "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", body: littleEndian([1, 2, 3])))
+    let fromNPY = try run(["eval", "--logits-file", file, "--target", "2", "--format", "json"])
+    #expect(fromNPY.status == 0, "\(fromNPY.stderr)")
+    #expect(fromNPY.stdout.contains("0.6652409557748219"))
+  }
+
+  /// Bad inputs and a piece of text the one-line error must contain (matched without regard to case).
+  static let badInputs: [([String], String)] = [
+    (["--logits", "1,abc,3"], "abc"),
+    (["--logits", ""], ""),
+    (["--logits", "1,2,3", "--target", "3"], "3"),
+    (["--logits", "1,2,3", "--target", "-1"], "-1"),
+    (["--logits", "1,2", "--precision", "float8"], "float8"),
+    (["--logits", "1,2", "--temperature", "0"], "temperature"),
+    (["--logits", "1,2", "--temperature", "-1"], "-1"),
+    (["--logits", "1,2", "--label-smoothing", "1.5"], "1.5"),
+    (["--logits", "1,2", "--label-smoothing", "-0.1"], "-0.1"),
+    (["--logits", "1,2", "--soft-target", "-0.5,1.5"], "-0.5"),
+    (["--logits", "1,2", "--soft-target", "0.5,0.6"], "1.1"),
+    (["--logits", "1,2", "--soft-target", "1"], "soft target"),
+    (["--logits", "1,nan,3"], "nan"),
+    (["--logits", "+inf,1"], "inf"),
+    (["--precision", "float16", "--logits", "70000,1"], "65504"),
+    (["--logits-file", "/nonexistent/softmax-lab/logits.txt"], "/nonexistent/softmax-lab/logits.txt"),
+    (["--logits", "1,2", "--random", "3"], "--random"),
+    ([], "--logits"),
+  ]
+
+  @Test(arguments: badInputs)
+  func badInputIsOneLine(arguments: [String], named: String) throws {
+    try expectCleanFailure(try run(["eval"] + arguments), naming: named)
+  }
+
+  @Test(arguments: [
+    ("bad-magic.npy", [0x93] + Array("NUMPX".utf8) + [1, 0, 0, 0]),
+    (
+      "truncated.npy",
+      Array(
+        npy(header: "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", body: littleEndian([1, 2, 3]))
+          .dropLast(5))
+    ),
+    (
+      "big-endian.npy",
+      npy(header: "{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }", body: littleEndian([1, 2]))
+    ),
+    (
+      "two-d.npy",
+      npy(header: "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", body: littleEndian([1, 2, 3, 4]))
+    ),
+  ])
+  func malformedNPY(name: String, bytes: [UInt8]) throws {
+    let path = try temporaryFile(name, bytes)
+    try expectCleanFailure(try run(["eval", "--logits-file", path]), naming: name)
+  }
+
+  func expectCleanFailure(_ result: RunResult, naming: String) throws {
+    #expect(result.status != 0)
+    let errorLines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+    #expect(errorLines.count == 1, "stderr: \(result.stderr)")
+    if let line = errorLines.first, !naming.isEmpty {
+      #expect(line.lowercased().contains(naming.lowercased()), "\(line) does not name \(naming)")
+    }
+    for trace in ["Stack dump", "Fatal error", "Backtrace", "Current stack trace", "Crash", "0x0"] {
+      #expect(!result.stderr.contains(trace), "stderr: \(result.stderr)")
+    }
+    #expect(result.stdout.isEmpty)
+  }
+
+  @Test func helpAndVersion() throws {
+    let help = try run(["--help"])
+    #expect(help.status == 0)
+    for piece in ["eval", "gradcheck", "explore"] { #expect(help.stdout.contains(piece)) }
+    let evalHelp = try run(["eval", "--help"])
+    #expect(evalHelp.status == 0)
+    #expect(evalHelp.stdout.contains("--logits=-1,2"))
+    let version = try run(["--version"])
+    #expect(version.status == 0)
+    #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+  }
+
+  @Test func gradcheck() throws {
+    for precision in ["float64", "float32", "float16"] {
+      let result = try run(["gradcheck", "--batch", "4", "--classes", "7", "--seed", "5", "--precision", precision])
+      #expect(result.status == 0, "\(precision): \(result.stdout)\(result.stderr)")
+      #expect(result.stdout.contains("PASS"))
+      #expect(result.stdout.contains("tolerance"))
+    }
+    try expectCleanFailure(try run(["gradcheck", "--batch", "1000", "--classes", "1000"]), naming: "1000")
+    try expectCleanFailure(try run(["gradcheck", "--precision", "float8"]), naming: "float8")
+  }
+}
