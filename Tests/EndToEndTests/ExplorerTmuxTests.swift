@@ -119,7 +119,7 @@ struct ExplorerTmuxTests {
 
   @Test func notATerminal() throws {
     let bin = try softmaxLabBinary()
-    let (status, out, err) = try run(bin, ["--logits", "1,2,3"], stdin: FileHandle.nullDevice)
+    let (status, out, err) = try run(bin, ["--logits", "1,2,3"])
     #expect(status != 0)
     #expect(out.isEmpty)
     #expect(err.contains("terminal") && err.contains("eval"))

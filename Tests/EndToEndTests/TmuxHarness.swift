@@ -24,34 +24,49 @@ struct HarnessError: Error, CustomStringConvertible {
 
 /// Runs a command and returns (status, stdout, stderr).
 ///
-/// Output goes through temporary files, not pipes: a tmux server started by `new-session` inherits the child's
-/// descriptors and would keep a pipe open forever.
+/// Uses `posix_spawn` and `waitpid` with output in temporary files rather than Foundation's `Process` and pipes: a
+/// tmux server started by `new-session` daemonizes and inherits its parent's descriptors, which keeps pipes (and
+/// Foundation's own bookkeeping) open forever. Only descriptors 0–2 reach the child here.
 @discardableResult
-func run(_ executable: String, _ args: [String], stdin: FileHandle? = nil) throws -> (Int32, String, String) {
+func run(_ executable: String, _ args: [String], stdinPath: String = "/dev/null") throws -> (Int32, String, String) {
   let tmp = FileManager.default.temporaryDirectory
-  let outURL = tmp.appendingPathComponent("sml-run-\(UUID().uuidString).out")
-  let errURL = tmp.appendingPathComponent("sml-run-\(UUID().uuidString).err")
-  _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-  _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+  let outPath = tmp.appendingPathComponent("sml-run-\(UUID().uuidString).out").path
+  let errPath = tmp.appendingPathComponent("sml-run-\(UUID().uuidString).err").path
   defer {
-    try? FileManager.default.removeItem(at: outURL)
-    try? FileManager.default.removeItem(at: errURL)
+    unlink(outPath)
+    unlink(errPath)
   }
-  let out = try FileHandle(forWritingTo: outURL)
-  let err = try FileHandle(forWritingTo: errURL)
-  let p = Process()
-  p.executableURL = URL(fileURLWithPath: executable)
-  p.arguments = args
-  p.standardOutput = out
-  p.standardError = err
-  p.standardInput = stdin ?? FileHandle.nullDevice
-  try p.run()
-  p.waitUntilExit()
-  try out.close()
-  try err.close()
-  let o = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-  let e = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-  return (p.terminationStatus, o, e)
+  var actions = posix_spawn_file_actions_t()
+  posix_spawn_file_actions_init(&actions)
+  defer { posix_spawn_file_actions_destroy(&actions) }
+  posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
+  posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+  posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+  let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + args).map { strdup($0) } + [nil]
+  defer { argv.forEach { free($0) } }
+  // The test runner's threads block some signals (and may ignore others); a tmux server spawned with that mask would
+  // pass it on to the program under test, which would then never see SIGWINCH. Start from a clean slate.
+  var attr = posix_spawnattr_t()
+  posix_spawnattr_init(&attr)
+  defer { posix_spawnattr_destroy(&attr) }
+  var empty = sigset_t()
+  sigemptyset(&empty)
+  posix_spawnattr_setsigmask(&attr, &empty)
+  var defaults = sigset_t()
+  sigfillset(&defaults)
+  sigdelset(&defaults, SIGKILL)
+  sigdelset(&defaults, SIGSTOP)
+  posix_spawnattr_setsigdefault(&attr, &defaults)
+  posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+  var pid: pid_t = 0
+  let rc = posix_spawn(&pid, executable, &actions, &attr, argv, environ)
+  guard rc == 0 else { throw HarnessError("cannot start \(executable): \(String(cString: strerror(rc)))") }
+  var status: Int32 = 0
+  while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+  let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+  let o = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+  let e = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+  return (code, o, e)
 }
 
 /// A tmux server of its own (private socket) with one window running bash, for driving the real program.

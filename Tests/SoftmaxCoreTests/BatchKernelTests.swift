@@ -335,6 +335,52 @@ import Testing
       }
     }
 
+    @Test(arguments: [BatchPrecision.float32, .float64])
+    func fusedIsWithinFourUlpsOnShiftedAndLargeRows(precision: BatchPrecision) {
+      // Offsets around the float32 shifted path's limit (|M| ≤ 512) and its range limit (min − M ≥ −86), and a
+      // dominant target with a tiny loss (the `rest < e_T` branch), each over a row with a tail.
+      let classes = 37
+      for (offset, spread, dominant) in [
+        (0.0, 3.0, false), (480.0, 3.0, false), (-500.0, 3.0, false), (700.0, 3.0, false),
+        (-2000.0, 3.0, false), (0.0, 25.0, false), (10.0, 3.0, true), (-600.0, 1.0, true),
+      ] {
+        var input = batchInput(rows: 2, classes: classes, precision: precision, seed: 5)
+        for i in input.x.indices { input.x[i] = precision.round(offset + input.x[i] / 3 * spread) }
+        if dominant {
+          for r in 0..<2 { input.x[r * classes + input.targets[r]] = precision.round(offset + 30) }
+        }
+        let got = runBatch(
+          .fused, precision, input.x, rows: 2, classes: classes, targets: input.targets,
+          upstream: input.upstream)
+        for r in 0..<2 {
+          let row = Array(input.x[(r * classes)..<((r + 1) * classes)])
+          var ref = coreReference(row, target: input.targets[r], upstream: input.upstream[r])
+          if dominant {
+            // s_T − 1 ≈ −1e−12 cancels in the Float80 reference (64 bits are not enough for a float64 answer);
+            // form it as −g·Σ_{i≠T} s_i instead.
+            let t = input.targets[r]
+            let rest = ref.s.indices.filter { $0 != t }.reduce(Float80(0)) { $0 + ref.s[$1] }
+            ref.grad[t] = -Float80(input.upstream[r]) * rest
+          }
+          let out = Array(got.out[(r * classes)..<((r + 1) * classes)])
+          let e = worstUlps(out, ref.grad, precision)
+          #expect(e <= 4, "offset \(offset) spread \(spread) dominant \(dominant): gradient \(e) ulps")
+          let le = worstUlps([got.loss[r]], [ref.loss], precision)
+          #expect(le <= 4, "offset \(offset) spread \(spread) dominant \(dominant): loss \(le) ulps")
+        }
+      }
+    }
+
+    @Test func bitLevelFloat16ConversionsMatchTheStandardLibrary() {
+      // `widen`/`narrow` may use the standard library's conversions (F16C); the bit-level ones must agree with it.
+      for bits in UInt16.min...UInt16.max {
+        let want = Float(Float16(bitPattern: bits))
+        let got = HalfConversion.float(float16: bits)
+        #expect(got.bitPattern == want.bitPattern || (got.isNaN && want.isNaN))
+        if !want.isNaN { #expect(HalfConversion.float16Bits(want) == bits) }
+      }
+    }
+
     @Test func float32LossOver131072ClassesIsAccurate() {
       let classes = 131_072
       let input = batchInput(rows: 1, classes: classes, precision: .float32, seed: 7)

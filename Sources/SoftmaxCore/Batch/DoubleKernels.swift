@@ -1,6 +1,7 @@
 import RealModule
 
-// The Double kernels: the same code as FloatKernels.swift for SIMD8<Double>; keep the two in sync.
+// The Double kernels: the same code as FloatKernels.swift for SIMD8<Double>; keep the two in sync. (The Float kernels'
+// shifted fast path, `rowExpSumShifted`, has no Double counterpart yet: every Double row takes the two-sum path.)
 
 private typealias Vec = SIMD8<Double>
 private typealias Scalar = Double
@@ -210,8 +211,7 @@ private func rowStable(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutabl
 }
 
 /// One step of the lane-wise online recurrence: `m' = max(m, v)`, `d' = d·e^{m − m'} + e^{v − m'}`.
-@inline(__always) private func onlineStep(_ m: inout Vec, _ d: inout Vec, _ lo: inout Vec, _ v: Vec)
-{
+@inline(__always) private func onlineStep(_ m: inout Vec, _ d: inout Vec, _ lo: inout Vec, _ v: Vec) {
   let mNew = vmax(m, v)
   lo = vmin(lo, v)
   // While a lane has seen only −∞ its max is −∞; shift by 0 then, so both exponentials are e^{−∞} = 0, not NaN.

@@ -2,11 +2,12 @@ import RealModule
 
 // The Float kernels. DoubleKernels.swift is the same code for SIMD8<Double>; keep the two in sync.
 
-private typealias Vec = SIMD16<Float>
+private typealias Vec = VectorExp.FloatVector
+private typealias Bits = VectorExp.FloatBits
 private typealias Scalar = Float
-private let lanes = 16
-/// Vectors summed in `Float` lanes before the block is added to the `Double` total (16 vectors = 256 elements, so
-/// each lane adds at most 16 terms in single precision).
+private let lanes = Vec.scalarCount
+/// Vectors summed in `Float` lanes before the block is added to the `Double` total (each lane adds at most 16 terms
+/// in single precision).
 private let block = 16
 
 // MARK: - Vector helpers
@@ -44,16 +45,29 @@ private let block = 16
   a.replacing(with: b, where: b .< a)
 }
 
+// The horizontal reductions halve the vector three times (shuffles and vector compare-selects) instead of walking
+// the sixteen lanes one after another; they and `rowSum` run once per row, which matters for short rows (C = 256).
+
 @inline(__always) private func horizontalMin(_ v: Vec) -> Scalar {
-  var m = v[0]
-  for l in 1..<lanes where v[l] < m { m = v[l] }
-  return m
+  let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .< v.lowHalf)
+  let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .< a.lowHalf)
+  let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .< b.lowHalf)
+  return c[1] < c[0] ? c[1] : c[0]
 }
 
 @inline(__always) private func horizontalMax(_ v: Vec) -> Scalar {
-  var m = v[0]
-  for l in 1..<lanes where v[l] > m { m = v[l] }
-  return m
+  let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+  let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+  let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+  return c[1] > c[0] ? c[1] : c[0]
+}
+
+/// `Σ total[l]` by halving (a tree of vector adds).
+@inline(__always) private func rowSum(_ total: SIMD16<Double>) -> Double {
+  let a = total.lowHalf + total.highHalf
+  let b = a.lowHalf + a.highHalf
+  let c = b.lowHalf + b.highHalf
+  return c[0] + c[1]
 }
 
 /// The lanes of a block sum added to the running `Double` total.
@@ -63,7 +77,7 @@ private let block = 16
 
 /// `e^{x − m}` for the exact difference `x − m`: two-sum recovers the rounding error of the subtraction, and the
 /// exponential takes it as a correction of the reduced argument. `normal` says that every `x − m` of the row is in
-/// `[normalFloor, 0]`, so the cheaper ``VectorExp/expNormalRange(_:correction:)-(SIMD16<Float>,_)`` applies.
+/// `[normalFloor, 0]`, so the cheaper ``VectorExp/expNormalRange(_:correction:)-(FloatVector,_)`` applies.
 @_transparent private func expShifted(_ x: Vec, _ negM: Vec, normal: Bool = false) -> Vec {
   let d = x + negM
   let bb = d - x
@@ -154,7 +168,60 @@ private func rowExpSum(
     storePartial(e, out + i, c - i)
     widenAdd(&total, e)
   }
-  return total.sum()
+  return rowSum(total)
+}
+
+/// The power-of-two shift `n_S` of a row for ``rowExpSumShifted``, or `nil` when the row needs the general path:
+/// `|M| ≤ 512` (so `|x| ≤ 600` and the Cody–Waite reduction of `x` itself stays accurate to ~0.1 ulp) and
+/// `min − M ≥ normalFloor` (every `e^{x − n_S·ln 2}` is a normal number; this also rules out `−∞`, NaN and `+∞`).
+@inline(__always) private func rowShift(_ range: (max: Scalar, min: Scalar)) -> Int32? {
+  guard range.max <= 512, range.max >= -512, range.min - range.max >= normalFloor else { return nil }
+  // Rounded with the magic number (`.rounded()` is a library call in the baseline build); any nearby integer works.
+  let k = range.max * VectorExp.floatLog2e + VectorExp.floatMagic
+  return Int32(k - VectorExp.floatMagic)
+}
+
+/// Stores `E_i = e^{x_i − S}` with `S = n_S·ln 2` (a real number, not rounded) into `out` and returns `Σ E_i`.
+///
+/// Shifting by a multiple of ln 2 instead of by `M` is exact: the exponential reduces `x_i` itself and subtracts `n_S`
+/// from the exponent, so there is no rounding error of `x_i − M` to recover (no two-sum) and no subtraction at all.
+/// `M − S ≤ ln2/2`, so `E_i ≤ √2`; the softmax `E_i / Σ E_j` is the same.
+private func rowExpSumShifted(
+  _ x: UnsafePointer<Scalar>, _ c: Int, _ nS: Int32, _ out: UnsafeMutablePointer<Scalar>
+) -> Double {
+  let bias = Bits(repeating: 0x4B40_0000 &+ nS)
+  var total = SIMD16<Double>()
+  var i = 0
+  let full = c - c % lanes
+  while i < full {
+    let end = Swift.min(i + block * lanes, full)
+    var acc0 = Vec()
+    var acc1 = Vec()
+    while i + 2 * lanes <= end {
+      let e0 = VectorExp.expShifted(load(x + i), exponentBias: bias)
+      let e1 = VectorExp.expShifted(load(x + i + lanes), exponentBias: bias)
+      store(e0, out + i)
+      store(e1, out + i + lanes)
+      acc0 += e0
+      acc1 += e1
+      i += 2 * lanes
+    }
+    if i < end {
+      let e0 = VectorExp.expShifted(load(x + i), exponentBias: bias)
+      store(e0, out + i)
+      acc0 += e0
+      i += lanes
+    }
+    widenAdd(&total, acc0 + acc1)
+  }
+  if i < c {
+    // Pad with a value of the row (a valid input), then drop the padding lanes from the sum.
+    var e = VectorExp.expShifted(loadPartial(x + i, c - i, fill: x[i]), exponentBias: bias)
+    for l in (c - i)..<lanes { e[l] = 0 }
+    storePartial(e, out + i, c - i)
+    widenAdd(&total, e)
+  }
+  return rowSum(total)
 }
 
 /// `out[i] *= s`.
@@ -193,7 +260,7 @@ private func rowNaive(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutable
   }
   // σ rounded to the working precision (+inf if it overflows, 0 if everything underflowed), then a true division,
   // as the formula reads: inf/inf = NaN, finite/inf = 0, 0/0 = NaN.
-  let sigma = Vec(repeating: Scalar(total.sum()))
+  let sigma = Vec(repeating: Scalar(rowSum(total)))
   i = 0
   while i + lanes <= c {
     store(load(out + i) / sigma, out + i)
@@ -206,13 +273,14 @@ private func rowNaive(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutable
 }
 
 private func rowStable(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutablePointer<Scalar>) {
-  let sigma = rowExpSum(x, c, rowRange(x, c), out)
+  let range = rowRange(x, c)
+  let sigma =
+    if let nS = rowShift(range) { rowExpSumShifted(x, c, nS, out) } else { rowExpSum(x, c, range, out) }
   rowScale(out, c, Scalar(1 / sigma))
 }
 
 /// One step of the lane-wise online recurrence: `m' = max(m, v)`, `d' = d·e^{m − m'} + e^{v − m'}`.
-@inline(__always) private func onlineStep(_ m: inout Vec, _ d: inout Vec, _ lo: inout Vec, _ v: Vec)
-{
+@inline(__always) private func onlineStep(_ m: inout Vec, _ d: inout Vec, _ lo: inout Vec, _ v: Vec) {
   let mNew = vmax(m, v)
   lo = vmin(lo, v)
   // While a lane has seen only −∞ its max is −∞; shift by 0 then, so both exponentials are e^{−∞} = 0, not NaN.
@@ -251,7 +319,7 @@ private func rowOnline(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutabl
   var total = SIMD16<Double>()
   widenAdd(&total, d0 * VectorExp.exp(m0 + negM))
   widenAdd(&total, d1 * VectorExp.exp(m1 + negM))
-  let inv = Vec(repeating: Scalar(1 / total.sum()))
+  let inv = Vec(repeating: Scalar(1 / rowSum(total)))
   // Second pass: the exponentials again, scaled (the fast exponential when the row's range allows it).
   i = 0
   if rowMin - m >= normalFloor {
@@ -278,6 +346,9 @@ private func rowFused(
 ) -> Double {
   precondition(target >= 0 && target < c, "BatchSoftmax.fused: target out of range")
   let range = rowRange(x, c)
+  if let nS = rowShift(range) {
+    return rowFusedShifted(x, c, target, g, grad, nS)
+  }
   let m = range.max
   var sigma = rowExpSum(x, c, range, grad)
   let eT = Double(grad[target])
@@ -290,6 +361,31 @@ private func rowFused(
     rest = rowSumExcept(grad, c, target)
     sigma = eT + rest
     loss = Double.log(onePlus: rest)
+  }
+  rowScale(grad, c, Scalar(gd / sigma))
+  grad[target] = Scalar(-gd * (rest / sigma))
+  return loss
+}
+
+/// ``rowFused`` for a row that takes the shifted exponential: `E_i = e^{x_i − S}`, `S = n_S·ln 2`, and
+/// `loss = (S − x_T) + log Σ E_i`.
+private func rowFusedShifted(
+  _ x: UnsafePointer<Scalar>, _ c: Int, _ target: Int, _ g: Scalar,
+  _ grad: UnsafeMutablePointer<Scalar>, _ nS: Int32
+) -> Double {
+  let shift = Double(nS) * 0.693_147_180_559_945_3
+  var sigma = rowExpSumShifted(x, c, nS, grad)
+  let eT = Double(grad[target])
+  let gd = Double(g)
+  var rest = sigma - eT
+  var loss = (shift - Double(x[target])) + Double.log(sigma)
+  if rest < eT {
+    // Dominant target (so x_T = M): sum the other terms on their own, and take E_T = e^{x_T − S} in Double, so that
+    // s_T − 1 = −rest/σ and the loss log(1 + rest/E_T) keep their relative accuracy however small.
+    rest = rowSumExcept(grad, c, target)
+    let eTExact = Double.exp(Double(x[target]) - shift)
+    sigma = eTExact + rest
+    loss = Double.log(onePlus: rest / eTExact)
   }
   rowScale(grad, c, Scalar(gd / sigma))
   grad[target] = Scalar(-gd * (rest / sigma))
@@ -318,7 +414,7 @@ private func rowSumExcept(_ out: UnsafeMutablePointer<Scalar>, _ c: Int, _ t: In
     i += 1
   }
   out[t] = saved
-  return total.sum() + tail
+  return rowSum(total) + tail
 }
 
 // MARK: - Public batch entry points

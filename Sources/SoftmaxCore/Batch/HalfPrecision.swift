@@ -81,6 +81,49 @@ public enum HalfConversion {
     return o | ((bits &>> 16) & 0x8000)
   }
 
+  /// Whether the binary16 conversions use the standard library's `SIMD8<Float>(SIMD8<Float16>)` and back.
+  ///
+  /// Built with `-target-cpu native` (F16C) these compile to one `vcvtph2ps` / `vcvtps2ph` per eight values; in the
+  /// baseline x86-64 build they are a library call per lane, and the bit-level conversions above are faster. Swift has
+  /// no compile-time test for a CPU feature, so this is decided once, at first use, by timing both on 4096 values
+  /// (both are correctly rounded, ties to even, so the choice changes the speed only). The standard library must be at
+  /// least twice as fast to be chosen; the two cases differ by far more than that.
+  static let useHardwareFloat16: Bool = {
+    let n = 4096
+    let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: n)
+    let floats = UnsafeMutablePointer<Float>.allocate(capacity: n)
+    defer {
+      halves.deallocate()
+      floats.deallocate()
+    }
+    for i in 0..<n { floats[i] = Float(i - n / 2) * 0.0123 }
+    let clock = ContinuousClock()
+    var best = (bits: Duration.seconds(1), library: Duration.seconds(1))
+    for _ in 0..<5 {
+      let bits = clock.measure {
+        var i = 0
+        while i + 16 <= n {
+          storeBits(floatToFloat16Bits(loadFloatBits(floats + i)), halves + i)
+          storeFloatBits(float16ToFloatBits(loadBits(halves + i)), floats + i)
+          i += 16
+        }
+      }
+      let library = clock.measure {
+        var i = 0
+        while i + 8 <= n {
+          let f = UnsafeRawPointer(floats + i).loadUnaligned(as: SIMD8<Float>.self)
+          UnsafeMutableRawPointer(halves + i).storeBytes(
+            of: SIMD8<Float16>(f), as: SIMD8<Float16>.self)
+          let h = UnsafeRawPointer(halves + i).loadUnaligned(as: SIMD8<Float16>.self)
+          UnsafeMutableRawPointer(floats + i).storeBytes(of: SIMD8<Float>(h), as: SIMD8<Float>.self)
+          i += 8
+        }
+      }
+      best = (Swift.min(best.bits, bits), Swift.min(best.library, library))
+    }
+    return best.library * 2 < best.bits
+  }()
+
   /// Widens `count` bfloat16 values (bit patterns) to `Float`.
   public static func widen(
     bfloat16 src: UnsafePointer<UInt16>, to dst: UnsafeMutablePointer<Float>, count: Int
@@ -116,6 +159,13 @@ public enum HalfConversion {
     float16 src: UnsafePointer<UInt16>, to dst: UnsafeMutablePointer<Float>, count: Int
   ) {
     var i = 0
+    if useHardwareFloat16 {
+      while i + 8 <= count {
+        let h = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float16>.self)
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: SIMD8<Float>(h), as: SIMD8<Float>.self)
+        i += 8
+      }
+    }
     while i + 16 <= count {
       storeFloatBits(float16ToFloatBits(loadBits(src + i)), dst + i)
       i += 16
@@ -131,6 +181,13 @@ public enum HalfConversion {
     _ src: UnsafePointer<Float>, toFloat16 dst: UnsafeMutablePointer<UInt16>, count: Int
   ) {
     var i = 0
+    if useHardwareFloat16 {
+      while i + 8 <= count {
+        let f = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+        UnsafeMutableRawPointer(dst + i).storeBytes(of: SIMD8<Float16>(f), as: SIMD8<Float16>.self)
+        i += 8
+      }
+    }
     while i + 16 <= count {
       storeBits(floatToFloat16Bits(loadFloatBits(src + i)), dst + i)
       i += 16

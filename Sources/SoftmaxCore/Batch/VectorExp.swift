@@ -13,7 +13,8 @@
 ///   Sterbenz's lemma, so is `x − n·ln2_hi`; `ln2_lo` carries the rest of `ln 2`.
 /// * `e^r ≈ 1 + r + r²·q(r)`. For `Float`, `q` has degree 4 (a degree-6 polynomial overall), fitted near-minimax for
 ///   relative error on `[−ln2/2, ln2/2]`: approximation error ≈ 3.4e−9 (0.03 ulp), ≤ 0.8 ulp once evaluated in
-///   `Float`. For `Double`, `q` is the Taylor series of `(e^r − 1 − r)/r²` up to `r^11` (degree 13 overall):
+///   `Float`. (A degree-5 fit was tried: 0.86 ε approximation error, 1.46 ε once evaluated in `Float`, too much of
+///   the 4-ulp end-to-end budget for two operations saved per vector.) For `Double`, `q` is the Taylor series of `(e^r − 1 − r)/r²` up to `r^11` (degree 13 overall):
 ///   truncation error `|r|^14/14! ≈ 4e−18`, far below half an ulp. Horner's rule with a separate multiply and add, so
 ///   no software `fma` is called on targets without FMA.
 /// * `2^n` is built from bits, `(n + bias) << significandBits`, split as `2^n1 · 2^n2` with `n1 = ⌊n/2⌋`: both
@@ -27,6 +28,13 @@
 public enum VectorExp {
   // MARK: Float
 
+  /// The `Float` vector type of the batch kernels. Swift has no compile-time test for AVX, so one width serves both
+  /// builds: sixteen lanes (four xmm registers per value in the baseline SSE2 build, two ymm with AVX2) measured a few
+  /// per cent faster than eight in both, despite some spilling under SSE2 (BENCHMARKS.md).
+  public typealias FloatVector = SIMD16<Float>
+  /// Bit patterns of a ``FloatVector``.
+  public typealias FloatBits = SIMD16<Int32>
+
   @usableFromInline static let floatMagic: Float = 12_582_912  // 1.5·2^23
   @usableFromInline static let floatLog2e: Float = 1.442_695_04
   @usableFromInline static let floatLn2Hi: Float = 0.693_359_375  // 355/512: 9 significand bits
@@ -38,7 +46,7 @@ public enum VectorExp {
   /// `x_i − M` there, so the result is `e^{x_i − M}` for the exact difference. Lanes where `x < −104` (including
   /// `−∞`) return `+0` whatever the correction.
   @inlinable @inline(__always)
-  public static func exp(_ x: SIMD16<Float>, correction: SIMD16<Float> = .zero) -> SIMD16<Float> {
+  public static func exp(_ x: FloatVector, correction: FloatVector = .zero) -> FloatVector {
     let low = x .< -104
     var x = x.replacing(with: -104, where: low)
     x = x.replacing(with: 100, where: x .> 100)
@@ -49,42 +57,63 @@ public enum VectorExp {
     r = r - nf * floatLn2Lo
     r = r + c
     // q(r) ≈ (e^r − 1 − r)/r², near-minimax for relative error of e^r on |r| ≤ ln2/2.
-    var q = SIMD16<Float>(repeating: 0.001_377_957_873_046_398_2)
+    var q = FloatVector(repeating: 0.001_377_957_873_046_398_2)
     q = q * r + 0.008_368_866_518_139_84
     q = q * r + 0.041_669_022_291_898_73
     q = q * r + 0.166_665_196_418_762_2
     q = q * r + 0.499_999_910_593_032_84
     let p = (r + (r * r) * q) + 1
     // n is in the low bits of k's bit pattern; k and the magic number share their exponent.
-    let n = unsafeBitCast(k, to: SIMD16<Int32>.self) &- 0x4B40_0000
+    let n = unsafeBitCast(k, to: FloatBits.self) &- 0x4B40_0000
     let n1 = n &>> 1
     let n2 = n &- n1
-    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: SIMD16<Float>.self)
-    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: SIMD16<Float>.self)
+    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: FloatVector.self)
+    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: FloatVector.self)
     return (p * s1) * s2
   }
 
   /// `e^(x + correction)` for sixteen `Float` lanes known to satisfy `−86 ≤ x ≤ 88` (no clamping, no underflow):
-  /// the same polynomial as ``exp(_:correction:)-(SIMD16<Float>,_)``, but `2^n` is applied by adding `n` to the
+  /// the same polynomial as ``exp(_:correction:)-(FloatVector,_)``, but `2^n` is applied by adding `n` to the
   /// exponent field of `e^r` (one integer add), which is valid because the result is a normal number.
   @inlinable @inline(__always)
-  public static func expNormalRange(_ x: SIMD16<Float>, correction: SIMD16<Float> = .zero)
-    -> SIMD16<Float>
+  public static func expNormalRange(_ x: FloatVector, correction: FloatVector = .zero)
+    -> FloatVector
   {
     let k = x * floatLog2e + floatMagic
     let nf = k - floatMagic
     var r = x - nf * floatLn2Hi
     r = r - nf * floatLn2Lo
     r = r + correction
-    var q = SIMD16<Float>(repeating: 0.001_377_957_873_046_398_2)
+    var q = FloatVector(repeating: 0.001_377_957_873_046_398_2)
     q = q * r + 0.008_368_866_518_139_84
     q = q * r + 0.041_669_022_291_898_73
     q = q * r + 0.166_665_196_418_762_2
     q = q * r + 0.499_999_910_593_032_84
     let p = (r + (r * r) * q) + 1
-    let n = unsafeBitCast(k, to: SIMD16<Int32>.self) &- 0x4B40_0000
+    let n = unsafeBitCast(k, to: FloatBits.self) &- 0x4B40_0000
     return unsafeBitCast(
-      unsafeBitCast(p, to: SIMD16<Int32>.self) &+ (n &<< 23), to: SIMD16<Float>.self)
+      unsafeBitCast(p, to: FloatBits.self) &+ (n &<< 23), to: FloatVector.self)
+  }
+
+  /// `e^{x − n_S·ln 2}` for lanes with `|x| ≤ 1024` whose result is a normal number: `n_S` comes in as
+  /// `exponentBias = 0x4B40_0000 + n_S` and is subtracted from `n` in the same integer operation that extracts `n`
+  /// from the rounding sum, so the shift by `n_S·ln 2` costs nothing and — unlike `x − M` — introduces no rounding
+  /// error: the argument is reduced from `x` itself, exactly (Cody–Waite, as in ``exp(_:correction:)``).
+  @inlinable @inline(__always)
+  public static func expShifted(_ x: FloatVector, exponentBias: FloatBits) -> FloatVector {
+    let k = x * floatLog2e + floatMagic
+    let nf = k - floatMagic
+    var r = x - nf * floatLn2Hi
+    r = r - nf * floatLn2Lo
+    var q = FloatVector(repeating: 0.001_377_957_873_046_398_2)
+    q = q * r + 0.008_368_866_518_139_84
+    q = q * r + 0.041_669_022_291_898_73
+    q = q * r + 0.166_665_196_418_762_2
+    q = q * r + 0.499_999_910_593_032_84
+    let p = (r + (r * r) * q) + 1
+    let n = unsafeBitCast(k, to: FloatBits.self) &- exponentBias
+    return unsafeBitCast(
+      unsafeBitCast(p, to: FloatBits.self) &+ (n &<< 23), to: FloatVector.self)
   }
 
   // MARK: Double
@@ -131,7 +160,7 @@ public enum VectorExp {
   }
 
   /// `e^(x + correction)` for eight `Double` lanes known to satisfy `−700 ≤ x ≤ 700` (no clamping, no underflow); see
-  /// ``expNormalRange(_:correction:)-(SIMD16<Float>,_)``.
+  /// ``expNormalRange(_:correction:)-(FloatVector,_)``.
   @inlinable @inline(__always)
   public static func expNormalRange(_ x: SIMD8<Double>, correction: SIMD8<Double> = .zero) -> SIMD8<
     Double
