@@ -11,6 +11,7 @@
 
 #include <langinfo.h>
 #include <locale.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <ncursesw/curses.h>
@@ -121,6 +122,13 @@ static inline int sml_put_cell_ext(int y, int x, wchar_t ch, attr_t attrs, int p
   int p = pair;
   setcchar(&cell, text, attrs, (short)(pair <= 32767 ? pair : 0), &p);
   return mvadd_wch(y, x, &cell);
+}
+
+/// Keeps large arrays on the heap instead of fresh mmap'd pages: every keystroke on a 131,072-class vector allocates
+/// megabyte arrays, and with glibc's default 128 KB threshold each one costs hundreds of page faults.
+static inline void sml_tune_malloc(void) {
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 }
 
 #endif

@@ -20,13 +20,13 @@ public enum CrossEntropy {
         y[t] = 1
         return y
       }
-      let e = T(eps)
+      let e = T(rounding: eps)
       let share = e / T(c)
       var y = [T](repeating: share, count: c)
       y[t] = (1 - e) + share
       return y
     case .distribution(let q):
-      return q.map { T($0) }
+      return q.map { T(rounding: $0) }
     }
   }
 

@@ -69,12 +69,17 @@ public struct Evaluation: Sendable {
   /// The naive and online traces are computed step by step in the problem's precision, failures included. The
   /// stable quantities (max-subtracted softmax, log-sum-exp, loss, gradient, step) are computed in a wider format
   /// (`Float80` for float64 where the platform has it, `Double` otherwise) and rounded once, so each is the
-  /// precision's best answer, correct to the last digit in all but near-tie cases.
+  /// precision's best answer, correct to the last digit in all but near-tie cases. Above `wideLimit` classes, float64
+  /// skips `Float80` (about 8× slower per exponential) and relies on its compensated sums alone: within about an ulp.
   public init(_ problem: Problem) {
     switch problem.precision {
     case .float64:
       #if arch(x86_64) || arch(i386)
-        self.init(problem, Double.self, wide: Float80.self)
+        if problem.classes <= Evaluation.wideLimit {
+          self.init(problem, Double.self, wide: Float80.self)
+        } else {
+          self.init(problem, Double.self, wide: Double.self)
+        }
       #else
         self.init(problem, Double.self, wide: Double.self)
       #endif
@@ -86,24 +91,24 @@ public struct Evaluation: Sendable {
 
   init<T: SoftmaxScalar, W: SoftmaxScalar>(_ problem: Problem, _: T.Type, wide: W.Type) {
     self.problem = problem
-    let tau = T(problem.temperature)
-    let x = problem.logits.map { T($0) }
+    let tau = T(rounding: problem.temperature)
+    let x = problem.logits.map { T(rounding: $0) }
     let z = Evaluation.scale(x, tau)
     let y: [T] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
     let naiveT = Softmax.naive(z)
     let onlineT = Softmax.online(z)
 
     // The trusted path, in W, rounded once to T.
-    let tauW = W(problem.temperature)
-    let zW = problem.logits.map { W($0) / tauW }
+    let tauW = W(rounding: problem.temperature)
+    let zW = problem.logits.map { W(rounding: $0) / tauW }
     let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
     let stableW = Softmax.stable(zW)
-    let lseW = Softmax.logSumExp(zW)
+    let lseW = Softmax.logSumExp(stable: stableW)
     let lossW = CrossEntropy.stableLoss(zW, target: yW, lse: lseW)
     let gradW = CrossEntropy.accurateGradient(
-      probabilities: stableW.probabilities, target: yW, temperature: tauW, upstream: W(problem.upstream))
-    func narrow(_ v: W) -> Double { Double(T(v)) }
-    func narrow(_ v: [W]) -> [Double] { v.map { Double(T($0)) } }
+      probabilities: stableW.probabilities, target: yW, temperature: tauW, upstream: W(rounding: problem.upstream))
+    func narrow(_ v: W) -> Double { T(converting: v).double }
+    func narrow(_ v: [W]) -> [Double] { v.map { T(converting: $0).double } }
 
     scaled = z.doubles
     targetDistribution = y.doubles
@@ -120,7 +125,7 @@ public struct Evaluation: Sendable {
     logSoftmax = narrow(Softmax.logSoftmax(zW, lse: lseW))
     loss = narrow(lossW)
     lossNaive = Double(CrossEntropy.lossFromProbabilities(naiveT.probabilities, target: y))
-    let stableT = stable.probabilities.map { T($0) }
+    let stableT = stable.probabilities.map { T(rounding: $0) }
     lossFromStableSoftmax = Double(CrossEntropy.lossFromProbabilities(stableT, target: y))
     if let masked = y.indices.first(where: { y[$0] != 0 && z[$0] == -.infinity }) {
       lossNote =
@@ -128,17 +133,17 @@ public struct Evaluation: Sendable {
     } else {
       lossNote = nil
     }
-    let grad = gradW.map { T($0) }
+    let grad = gradW.map { T(converting: $0) }
     gradient = grad.doubles
     overflow = OverflowReport(z: z, naive: naiveT, precision: problem.precision)
 
     // One gradient step x − η·∇ with the gradient as shown, rounded once into the precision; a finite logit must stay
     // finite.
-    let eta = W(problem.learningRate)
+    let eta = W(rounding: problem.learningRate)
     var stepped = x
     var refusal: String? = nil
     for n in x.indices {
-      stepped[n] = T(W(x[n]) - eta * W(grad[n]))
+      stepped[n] = T(converting: W(converting: x[n]) - eta * W(converting: grad[n]))
       if x[n].isFinite && !stepped[n].isFinite && refusal == nil {
         refusal =
           "the step would make logit \(n) non-finite in \(problem.precision.rawValue) "
@@ -151,12 +156,15 @@ public struct Evaluation: Sendable {
     stepRefusal = refusal
     updatedLogits = stepped.doubles
     if refusal == nil {
-      let steppedZ = stepped.map { W($0) / tauW }
+      let steppedZ = stepped.map { W(converting: $0) / tauW }
       updatedLoss = narrow(CrossEntropy.stableLoss(steppedZ, target: yW, lse: Softmax.logSumExp(steppedZ)))
     } else {
       updatedLoss = .nan
     }
   }
+
+  /// The largest vector for which float64's trusted path runs in `Float80`.
+  public static let wideLimit = 4096
 
   /// `z = x/τ`, skipping the division when `τ = 1` so the logits are used exactly.
   @inlinable
@@ -171,9 +179,9 @@ public struct Evaluation: Sendable {
     let s = stable.probabilities
     let tau = problem.temperature
     func entry<T: SoftmaxScalar>(_: T.Type) -> Double {
-      let si = T(s[i])
-      let sn = T(s[n])
-      return Double((i == n ? si * (1 - si) : -(si * sn)) / T(tau))
+      let si = T(rounding: s[i])
+      let sn = T(rounding: s[n])
+      return ((i == n ? si * (1 - si) : -(si * sn)) / T(rounding: tau)).double
     }
     switch problem.precision {
     case .float64: return entry(Double.self)
@@ -202,7 +210,7 @@ public struct Evaluation: Sendable {
   public func jacobianVectorProduct(_ v: [Double]) -> [Double] {
     func product<T: SoftmaxScalar>(_: T.Type) -> [Double] {
       CrossEntropy.jacobianVectorProduct(
-        softmax.map { T($0) }, v.map { T($0) }, temperature: T(problem.temperature)
+        softmax.map { T(rounding: $0) }, v.map { T(rounding: $0) }, temperature: T(rounding: problem.temperature)
       ).doubles
     }
     switch problem.precision {
@@ -219,9 +227,9 @@ public struct Evaluation: Sendable {
       var total: T = 0
       let s = softmax
       for i in s.indices where targetDistribution[i] != 0 {
-        total += (-T(targetDistribution[i]) / T(s[i])) * T(jacobian(i, n))
+        total += (-T(rounding: targetDistribution[i]) / T(rounding: s[i])) * T(rounding: jacobian(i, n))
       }
-      return Double(T(problem.upstream) * total)
+      return (T(rounding: problem.upstream) * total).double
     }
     switch problem.precision {
     case .float64: return product(Double.self)
@@ -236,8 +244,8 @@ public struct Evaluation: Sendable {
   public func finiteDifference(_ n: Int) -> FiniteDifference? {
     guard problem.logits[n].isFinite else { return nil }
     func estimate<T: SoftmaxScalar>(_: T.Type) -> FiniteDifference {
-      let x = problem.logits.map { T($0) }
-      let tau = T(problem.temperature)
+      let x = problem.logits.map { T(rounding: $0) }
+      let tau = T(rounding: problem.temperature)
       let y: [T] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
       let scale = Swift.max(1, abs(Double(x[n])))
       let h = T(Double.root(Double(T.ulpOfOne), 3) * scale)
@@ -251,7 +259,7 @@ public struct Evaluation: Sendable {
       let down = x[n] - h
       let plus = loss(up)
       let minus = loss(down)
-      let g = T(problem.upstream)
+      let g = T(rounding: problem.upstream)
       let est = g * (plus - minus) / (up - down)
       let eps = Double(T.ulpOfOne)
       // Truncation error ~ h²·|c'''|/6 with |c'''| ≲ 1/τ³, rounding error ~ ε·|c|/h: both ~ ε^{2/3} at this h.

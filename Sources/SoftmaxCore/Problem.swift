@@ -51,10 +51,12 @@ public struct Problem: Sendable, Equatable {
   ///
   /// `-inf` is allowed (a masked class); NaN, `+inf` and values that overflow the precision are refused.
   public static func checkLogit(_ x: Double, index: Int?, precision: Precision) throws(InputError) -> Double {
+    // Fast path: a finite value that stays finite in the precision (no message is built).
+    let rounded = precision.round(x)
+    if rounded.isFinite || rounded == -.infinity && x == -.infinity { return rounded }
     let name = index.map { "logit \($0)" } ?? "logit"
     if x.isNaN { throw InputError("\(name) is NaN: not allowed (use -inf to mask a class)") }
     if x == .infinity { throw InputError("\(name) is +inf: only -inf (a masked class) is allowed") }
-    let rounded = precision.round(x)
     if rounded.isInfinite && x.isFinite {
       throw InputError(
         "\(name) = \(DecimalFormat.compact(x)) is not finite in \(precision.rawValue) "

@@ -173,6 +173,16 @@ public enum Softmax {
     return LogSumExp(max: m, argmax: k, rest: rest.value, logSum: logSum, value: m + logSum)
   }
 
+  /// The same split log-sum-exp read off a finished max-subtracted trace, without recomputing any exponential.
+  @inlinable
+  public static func logSumExp<T: SoftmaxScalar>(stable: StableTrace<T>) -> LogSumExp<T> {
+    var rest = CompensatedSum<T>()
+    for j in stable.exps.indices where j != stable.argmax { rest.add(stable.exps[j]) }
+    let logSum = T.log(onePlus: rest.high) + rest.low / (1 + rest.high)
+    return LogSumExp(
+      max: stable.max, argmax: stable.argmax, rest: rest.value, logSum: logSum, value: stable.max + logSum)
+  }
+
   /// `log s_i = z_i − LSE(z)`, never `−inf` unless `z_i` is a masked class.
   @inlinable
   public static func logSoftmax<T: SoftmaxScalar>(_ z: [T], lse: LogSumExp<T>) -> [T] {

@@ -380,7 +380,7 @@ enum DescentView {
     let nw = Swift.min(fmt.width, 10)
     let iw = Swift.max(1, String(c - 1).count)
     var columns: [(String, Int)] = [
-      ("i", iw + 2), ("x_i now", nw), ("Δ since start", Swift.max(nw, 13)), ("start", nw),
+      ("i", iw + 2), ("x_i now", nw), ("Δ from start", Swift.max(nw, 13)), ("start", nw),
     ]
     var total = 0
     var fitting = 0

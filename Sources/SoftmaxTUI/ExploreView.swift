@@ -21,7 +21,7 @@ struct ExploreLayout {
     let h = body.height
     let tableWant = c + 3
     let jacobianWant = c + 4  // header, rows, legend
-    let lossWant = 7
+    let lossWant = c <= 8 ? 9 : 7
     var tableHeight: Int
     var lossHeight: Int
     if tableWant + jacobianWant + lossWant <= h {
@@ -153,7 +153,10 @@ enum ExploreView {
         right(after, afterX, nw, y, ctx.muted)
       }
       if i == state.selection {
-        buf.restyle(Rect(x: inner.x, y: y, width: inner.width, height: 1)) { $0.attributes.insert(.reverse) }
+        // In 256 colours the whole row gets a background; otherwise only the text columns are reversed, so the
+        // bars keep their shape.
+        let width = ctx.colorMode == .extended ? inner.width : columnsX.s + nw - inner.x
+        buf.restyle(Rect(x: inner.x, y: y, width: width, height: 1)) { ctx.highlightRow(&$0) }
       }
     }
   }
@@ -250,7 +253,7 @@ enum ExploreView {
       let t = ev.problem.target
       lines.append(("", .plain))
       lines.append(("chain rule: ∂c/∂x_\(n) = −(1/s_T)·∂s_T/∂x_\(n)", ctx.label))
-      lines.append(("= −(1/\(fmt(s[t])))·\(fmt(ev.jacobian(t, n)))", .plain))
+      lines.append(("= −(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))", .plain))
       lines.append(("= \(fmt(ev.chainRule(n)))", .plain))
       lines.append(("closed form s_n − δ_Tn = \(fmt(ev.gradient[n]))", .plain))
     }
@@ -294,7 +297,7 @@ enum ExploreView {
     let yValue = ev.targetDistribution[n]
     var gradLine = "∂l/∂x_\(n) = \(g)(s_\(n) − \(yName))\(tau) = "
     if p.upstream != 1 { gradLine += "\(fmt(p.upstream))·" }
-    gradLine += "(\(fmt(ev.softmax[n])) − \(fmt(yValue)))"
+    gradLine += "(\(fmt(ev.softmax[n])) − \(parenthesized(fmt(yValue))))"
     if p.temperature != 1 { gradLine += "/\(fmt(p.temperature))" }
     gradLine += " = \(fmt(ev.gradient[n]))"
     lines.append((gradLine, .plain))
@@ -308,6 +311,12 @@ enum ExploreView {
           + "(Δc = \(fmt(ev.updatedLoss - ev.loss))) · Σx \(fmt(sumBefore)) → \(fmt(sumAfter)) · press s",
         .plain))
     }
+    if p.classes <= 8 {
+      let grads = ev.gradient.map { fmt($0) }.joined(separator: ", ")
+      let total = ev.gradient.reduce(0, +)
+      lines.append(("∇ = [\(grads)]   Σ_n ∂l/∂x_n = \(fmt(total))" + (p.isOneHot ? " (one-hot: 0 up to rounding)" : ""), .plain))
+      lines.append(("log s = z − LSE(z) = [\(ev.logSoftmax.map { fmt($0) }.joined(separator: ", "))]", ctx.muted))
+    }
     lines.append(("naive: " + ev.overflow.diagnosis, ev.overflow.outcome == .fine ? ctx.muted : ctx.error))
     var y = inner.y
     for line in lines {
@@ -318,6 +327,11 @@ enum ExploreView {
       }
     }
   }
+}
+
+/// A number ready to follow an operator: negatives in parentheses, with a true minus sign (`·(−0.05989)`).
+func parenthesized(_ number: String) -> String {
+  number.hasPrefix("-") ? "(−" + number.dropFirst() + ")" : number
 }
 
 /// Splits text into lines of at most `width` scalars at spaces, indenting continuation lines by two.

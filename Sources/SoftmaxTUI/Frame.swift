@@ -83,7 +83,12 @@ public enum Frame {
     text += "  ±\(fmt(state.nudgeStep))  │ naive: "
     var x = buf.write(ctx.text(text), x: 0, y: y, style: ctx.statusBar)
     let naive = ev.overflow.label
-    let naiveStyle = ev.overflow.outcome == .fine ? ctx.statusBar : Style(foreground: .default, attributes: [.bold])
+    let naiveStyle =
+      ev.overflow.outcome == .fine
+      ? ctx.statusBar
+      : (ctx.colorMode == .none
+        ? Style(attributes: [.reverse, .bold])
+        : Style(foreground: .indexed(231), background: .red, attributes: [.bold]))
     x = buf.write(ctx.text(naive == "ok" ? "ok" : "⚠ " + naive), x: x, y: y, style: naiveStyle)
     x = buf.write(ctx.text(" │ "), x: x, y: y, style: ctx.statusBar)
     let help = ctx.text(" ? help ")

@@ -311,11 +311,11 @@ enum StabilityView {
         let mark =
           (index == state.selection ? ctx.selectionMark : " ") + (isTarget ? ctx.targetMark : " ")
         buf.write(
-          mark + ctx.prose(label), x: inner.x, y: y, style: isTarget ? ctx.target : .plain,
+          mark + " " + ctx.prose(label), x: inner.x, y: y, style: isTarget ? ctx.target : .plain,
           clip: Rect(x: inner.x, y: y, width: labelWidth - 1, height: 1))
       case .loss(let label, _), .limit(let label, _):
         buf.write(
-          "  " + ctx.prose(label), x: inner.x, y: y, style: .plain,
+          "   " + ctx.prose(label), x: inner.x, y: y, style: .plain,
           clip: Rect(x: inner.x, y: y, width: labelWidth - 1, height: 1))
       case .lossError:
         buf.write(ctx.prose("    error"), x: inner.x, y: y, style: ctx.muted, clip: inner)

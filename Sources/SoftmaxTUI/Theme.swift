@@ -72,6 +72,16 @@ public struct RenderContext: Sendable {
   var label: Style { Style(attributes: .bold) }
   var muted: Style { colorMode == .none ? Style(attributes: .dim) : Style(foreground: colorMode == .extended ? .indexed(245) : .white, attributes: colorMode == .basic ? .dim : []) }
   var selected: Style { Style(attributes: .reverse) }
+
+  /// Marks the selected row without hiding its bars: a grey background in 256 colours, reverse video otherwise.
+  func highlightRow(_ style: inout Style) {
+    if colorMode == .extended {
+      style.background = .indexed(238)
+      style.attributes.insert(.bold)
+    } else {
+      style.attributes.insert(.reverse)
+    }
+  }
   var target: Style {
     colorMode == .none ? Style(attributes: [.bold, .underline]) : Style(foreground: .yellow, attributes: .bold)
   }

@@ -32,14 +32,10 @@ struct BenchCommand: ParsableCommand {
       """
   )
 
-  /// Set by the UI layer before the command runs (e.g. in main.swift) to measure frame rendering; `--ui` calls it
-  /// with whether `--quick` was given and reports what it returns in `frames`. When it is nil, `--ui` reports no
-  /// frames and says so.
-  nonisolated(unsafe) static var frameBenchmark: ((_ quick: Bool) -> [FrameResult])?
 
   @Option(
     help:
-      "Kernels to run, comma-separated: naive, stable, online, fused, scalar-swift, scalar-c, or all."
+      "Kernels to run, comma-separated: naive, stable, online, fused, scalar-swift, scalar-c, all, or none (with --ui: frames only)."
   )
   var kernel: String = "all"
 
@@ -87,12 +83,8 @@ struct BenchCommand: ParsableCommand {
     var frames: [FrameResult] = []
     var frameNote: String?
     if ui {
-      if let hook = BenchCommand.frameBenchmark {
-        frames = hook(quick)
-      } else {
-        frameNote =
-          "--ui: no frame benchmark is registered in this build (BenchCommand.frameBenchmark is nil)."
-      }
+      frames = FrameBenchmark.run(quick: quick)
+      frameNote = FrameBenchmark.memoryNote()
     }
     if json {
       print(BenchReport.json(results, frames: frames))
@@ -106,6 +98,7 @@ struct BenchCommand: ParsableCommand {
 
   func parseKernels(_ s: String) throws -> [BenchKernel] {
     if s.lowercased() == "all" { return BenchKernel.allCases }
+    if s.lowercased() == "none" { return [] }
     return try s.split(separator: ",").map { name in
       guard let k = BenchKernel(rawValue: name.trimmingCharacters(in: .whitespaces).lowercased())
       else {

@@ -1,3 +1,4 @@
+import CNcursesw
 import Foundation
 import SoftmaxCore
 import SoftmaxReport
@@ -8,6 +9,7 @@ import SoftmaxTUI
 /// Prints one line and returns 1 when there is no terminal. Export requests (`w`) are carried out here, the only
 /// place with file I/O: the Markdown worked example is written to a temporary file and renamed into place.
 func runExplorer(problem: Problem, noColor: Bool, ascii: Bool, tour: Bool) -> Int32 {
+  sml_tune_malloc()
   let terminal: NcursesTerminal
   do {
     terminal = try NcursesTerminal(options: TerminalOptions(noColor: noColor, asciiOnly: ascii))

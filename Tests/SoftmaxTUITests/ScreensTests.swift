@@ -186,7 +186,7 @@ struct StabilityTests {
     #expect(f64.naive.probabilities.allSatisfy { $0.isNaN })
     let buf = screen(e, 80, 24)
     let col = try #require(column("•float64", width: 14, in: buf))
-    for label in ["s_0", "s_1", "Ts_2"] {
+    for label in ["s_0", "s_1", "T s_2"] {
       let row = try #require(find(label, in: buf))
       #expect(cells(buf, col.x, row.y) == "NaN✗", "row \(label)")
     }

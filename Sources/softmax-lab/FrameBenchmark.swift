@@ -1,0 +1,74 @@
+import CNcursesw
+import Foundation
+import SoftmaxCore
+import SoftmaxTUI
+
+/// Times what one keystroke costs in the explorer: `update` (with the evaluation it triggers), rendering the whole
+/// screen into a buffer, and the diff against the previous frame that decides which cells go to the terminal.
+///
+/// The keystroke alternates `+` and `-` on the selected logit, so every frame recomputes the evaluation — the most
+/// expensive kind of key (cursor moves only re-render).
+enum FrameBenchmark {
+  static let sizes: [(Int, Int)] = [(80, 24), (120, 40), (200, 60)]
+  static let classCounts = [3, 64, 131_072]
+
+  static func run(quick: Bool) -> [FrameResult] {
+    sml_tune_malloc()  // as the explorer does
+    var results: [FrameResult] = []
+    for c in classCounts {
+      let logits = c == 3 ? [1.0, 2, 3] : SeededRandom.logits(count: c, seed: 11, scale: 2)
+      guard let problem = try? Problem(logits: logits, target: c / 2).validated() else { continue }
+      for screen in Screen.allCases {
+        for (w, h) in sizes {
+          let frames = quick ? (c > 1000 ? 5 : 40) : (c > 1000 ? 21 : 301)
+          results.append(measure(problem, screen: screen, width: w, height: h, frames: frames))
+        }
+      }
+    }
+    return results
+  }
+
+  static func measure(_ problem: Problem, screen: Screen, width: Int, height: Int, frames: Int) -> FrameResult {
+    var explorer = Explorer(problem: problem)
+    explorer.handle(.resize(width: width, height: height))
+    explorer.perform(.showScreen(screen))
+    let context = RenderContext(colorMode: .extended, unicode: true)
+    var previous = Buffer(width: width, height: height)
+    var current = Buffer(width: width, height: height)
+    explorer.render(into: &previous, width: width, height: height, context: context)
+    var times: [Double] = []
+    times.reserveCapacity(frames)
+    var changedCells = 0
+    for k in 0..<frames {
+      let start = DispatchTime.now().uptimeNanoseconds
+      explorer.handle(.key(.character(k % 2 == 0 ? "+" : "-")))
+      explorer.render(into: &current, width: width, height: height, context: context)
+      changedCells &+= diff(previous, current)
+      swap(&previous, &current)
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    times.sort()
+    let median = times[times.count / 2]
+    let p99 = times[Swift.min(times.count - 1, Int((Double(times.count) * 0.99).rounded(.up)) - 1)]
+    // Keep the diff result observable so the work is not optimised away.
+    if changedCells == Int.min { print("") }
+    return FrameResult(
+      view: screen.title.lowercased(), width: width, height: height, classes: problem.classes, msMedian: median,
+      msP99: p99)
+  }
+
+  /// Cells that differ between two frames (what the ncurses backend would send).
+  static func diff(_ a: Buffer, _ b: Buffer) -> Int {
+    guard a.width == b.width, a.height == b.height else { return b.cells.count }
+    var n = 0
+    for i in b.cells.indices where a.cells[i] != b.cells[i] { n += 1 }
+    return n
+  }
+
+  /// The process's peak resident memory so far, for the report.
+  static func memoryNote() -> String {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return "max RSS of this bench process (including the 131,072-class frames): \(usage.ru_maxrss / 1024) MB"
+  }
+}
