@@ -317,7 +317,8 @@ enum ExploreView {
       lines.append(("∇ = [\(grads)]   Σ_n ∂l/∂x_n = \(fmt(total))" + (p.isOneHot ? " (one-hot: 0 up to rounding)" : ""), .plain))
       lines.append(("log s = z − LSE(z) = [\(ev.logSoftmax.map { fmt($0) }.joined(separator: ", "))]", ctx.muted))
     }
-    lines.append(("naive: " + ev.overflow.diagnosis, ev.overflow.outcome == .fine ? ctx.muted : ctx.error))
+    let diagnosis = ev.overflow.outcome == .fine ? ev.overflow.diagnosis : "naive: " + ev.overflow.diagnosis
+    lines.append((diagnosis, ev.overflow.outcome == .fine ? ctx.muted : ctx.error))
     var y = inner.y
     for line in lines {
       for piece in wrap(ctx.text(line.0), width: inner.width) {
