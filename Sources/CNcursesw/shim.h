@@ -128,7 +128,7 @@ static inline int sml_put_cell_ext(int y, int x, wchar_t ch, attr_t attrs, int p
 /// megabyte arrays, and with glibc's default 128 KB threshold each one costs hundreds of page faults.
 static inline void sml_tune_malloc(void) {
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 }
 
 #endif

@@ -108,7 +108,10 @@ public struct Evaluation: Sendable {
     let gradW = CrossEntropy.accurateGradient(
       probabilities: stableW.probabilities, target: yW, temperature: tauW, upstream: W(rounding: problem.upstream))
     func narrow(_ v: W) -> Double { T(converting: v).double }
-    func narrow(_ v: [W]) -> [Double] { v.map { T(converting: $0).double } }
+    func narrow(_ v: [W]) -> [Double] {
+      if T.self == W.self { return v.doubles }  // nothing to round: share or widen without a second pass
+      return v.map { T(converting: $0).double }
+    }
 
     scaled = z.doubles
     targetDistribution = y.doubles

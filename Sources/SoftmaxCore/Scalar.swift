@@ -48,5 +48,8 @@ extension BFloat16: SoftmaxScalar {
 
 extension Array where Element: SoftmaxScalar {
   /// The values converted to `Double` (exact for every precision the lab uses).
-  @inlinable public var doubles: [Double] { map { $0.double } }
+  @inlinable public var doubles: [Double] {
+    if let same = self as? [Double] { return same }  // float64: share the storage, no copy
+    return map { $0.double }
+  }
 }

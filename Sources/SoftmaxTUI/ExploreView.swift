@@ -130,7 +130,7 @@ enum ExploreView {
       buf.write(mark, x: x, y: y, style: isTarget ? ctx.target : ctx.label, clip: inner)
       right(String(i), columnsX.i, iw, y, isTarget ? ctx.target : .plain)
       if let e = state.edit, e.field == .logit(i) {
-        let t = e.text + (ctx.unicode ? "▏" : "_")
+        let t = ctx.text(e.text) + (ctx.unicode ? "▏" : "_")
         let w = Swift.max(nw, t.unicodeScalars.count)
         buf.fill(Rect(x: columnsX.x + nw - w, y: y, width: w, height: 1), with: Cell(" ", style: ctx.editing))
         right(t, columnsX.x + nw - w, w, y, ctx.editing)

@@ -71,7 +71,7 @@ public enum Frame {
     if let e = state.edit {
       let prompt = ctx.text(" edit \(e.field.label) = ")
       var x = buf.write(prompt, x: 0, y: y, style: ctx.statusBar)
-      x = buf.write(e.text + (ctx.unicode ? "▏" : "_"), x: x, y: y, style: ctx.editing)
+      x = buf.write(ctx.text(e.text) + (ctx.unicode ? "▏" : "_"), x: x, y: y, style: ctx.editing)
       var hint = "   Enter confirms · Esc cancels"
       if let m = state.message, m.isError { hint = "   " + m.text }
       buf.write(ctx.text(hint), x: x, y: y, style: state.message?.isError == true ? ctx.error : ctx.statusBar)

@@ -12,6 +12,15 @@ struct EvalCommand: ParsableCommand {
         softmax-lab eval --logits 1,2,3 --target 2
         softmax-lab eval --logits=-1,0,1 --format json
         softmax-lab eval --random 1000 --seed 7 --precision float16 --format markdown > handout.md
+
+      What input means:
+        Numbers: decimals, exponents, hex floats (0x1p-3), a leading + or −, and inf/∞. -inf (or −∞) masks a
+        class; NaN and +inf are refused. Every value is rounded to the nearest value of --precision: -0 stays -0,
+        a denormal is kept where the precision has it and otherwise rounds to 0 (1e-400 reads as 0), and a value
+        beyond the precision's largest finite one is refused.
+        Lists: commas and/or spaces, tabs or newlines (LF or CRLF); one trailing comma is ignored; # starts a
+        comment; a file may begin with a UTF-8 byte-order mark; blank lines are skipped.
+        Limits: at most 1048576 (2^20) classes; --logits-file reads at most 128 MiB.
       """
   )
 

@@ -66,6 +66,9 @@ enum AtomicFile {
   /// Writes `text` to a temporary file beside `path`, flushes it, and renames it over `path`.
   /// On failure the temporary file is removed and any existing file at `path` is left untouched.
   static func write(_ text: String, to path: String) throws {
+    // Past a file-size limit (`ulimit -f`, a quota-like full disk) write() would raise SIGXFSZ and kill the process,
+    // losing the session and leaving the terminal in program mode; ignored, write() fails with EFBIG and is reported.
+    signal(SIGXFSZ, SIG_IGN)
     let dir = (path as NSString).deletingLastPathComponent
     let name = (path as NSString).lastPathComponent
     let temp = (dir.isEmpty ? "." : dir) + "/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

@@ -50,7 +50,7 @@ struct ExplorerTmuxTests {
 
     try t.type("q")
     #expect(try t.waitForFile("status") == "0")
-    #expect(t.read("stty.after") == t.read("stty.before"))
+    #expect(try t.waitForFile("stty.after") == t.read("stty.before"))
     let flags = try t.paneFlags()
     #expect(!flags.alternate)
   }
@@ -76,7 +76,7 @@ struct ExplorerTmuxTests {
     try t.waitFor("0.6652")
     try t.keys("C-c")
     #expect(try t.waitForFile("status") == "0")
-    #expect(t.read("stty.after") == t.read("stty.before"))
+    #expect(try t.waitForFile("stty.after") == t.read("stty.before"))
   }
 
   @Test func suspendAndResume() throws {
@@ -95,7 +95,7 @@ struct ExplorerTmuxTests {
     try t.type("stty -g > stty.after")
     try t.keys("Enter")
     _ = try t.waitForFile("stty.after")
-    #expect(t.read("stty.after") == t.read("stty.before"))
+    #expect(try t.waitForFile("stty.after") == t.read("stty.before"))
   }
 
   @Test func resizeStormAndTinyStart() throws {

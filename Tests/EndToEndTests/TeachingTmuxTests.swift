@@ -52,7 +52,7 @@ struct TeachingTmuxTests {
 
     try t.type("q")
     #expect(try t.waitForFile("status") == "0")
-    #expect(t.read("stty.after") == t.read("stty.before"))
+    #expect(try t.waitForFile("stty.after") == t.read("stty.before"))
   }
 
   @Test func tourAdvancesAndGoesBack() throws {
@@ -69,6 +69,6 @@ struct TeachingTmuxTests {
     try t.waitFor("Tour 3/")
     try t.type("q")
     #expect(try t.waitForFile("status") == "0")
-    #expect(t.read("stty.after") == t.read("stty.before"))
+    #expect(try t.waitForFile("stty.after") == t.read("stty.before"))
   }
 }
