@@ -43,8 +43,11 @@ public enum DecimalFormat {
       r = pow10(d - 1)
     }
     // The d digits of r, most significant first.
-    var digitsBuffer: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-      UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var digitsBuffer:
+      (
+        UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+        UInt8, UInt8, UInt8, UInt8
+      ) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     withUnsafeMutableBytes(of: &digitsBuffer) { buf in
       var v = UInt64(r)
       for k in stride(from: d - 1, through: 0, by: -1) {
@@ -104,4 +107,3 @@ public enum DecimalFormat {
     return result
   }
 }
-

@@ -191,7 +191,6 @@ public enum Softmax {
   }
 }
 
-
 /// `a + b` as the rounded sum and its exact rounding error (Knuth's two-sum; valid in any binary format that rounds to
 /// nearest). With an infinite operand the error is reported as 0.
 @inlinable

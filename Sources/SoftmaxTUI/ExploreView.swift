@@ -65,7 +65,9 @@ struct ExploreLayout {
 
 /// The main screen: logits, softmax, gradient and step in one table; the Jacobian heatmap with an inspector; the loss.
 enum ExploreView {
-  static func render(_ state: AppState, _ ev: Evaluation, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {
+  static func render(
+    _ state: AppState, _ ev: Evaluation, into buf: inout Buffer, body: Rect, context ctx: RenderContext
+  ) {
     let layout = ExploreLayout(state: state, body: body)
     let fmt = NumberStyle(precision: state.problem.precision, full: state.fullDigits)
     renderTable(state, ev, layout, fmt, &buf, ctx)
@@ -167,7 +169,9 @@ enum ExploreView {
     _ state: AppState, _ ev: Evaluation, _ layout: ExploreLayout, _ buf: inout Buffer, _ ctx: RenderContext
   ) {
     let r = layout.jacobian
-    let title = ev.problem.temperature == 1 ? "Jacobian ∂s_i/∂x_n = s_i δ_in − s_i s_n" : "Jacobian ∂s_i/∂x_n = (s_i δ_in − s_i s_n)/τ"
+    let title =
+      ev.problem.temperature == 1
+      ? "Jacobian ∂s_i/∂x_n = s_i δ_in − s_i s_n" : "Jacobian ∂s_i/∂x_n = (s_i δ_in − s_i s_n)/τ"
     buf.box(r, title: title, context: ctx)
     guard r.height > 3, r.width > 4 else { return }
     let inner = Rect(x: r.x + 1, y: r.y + 1, width: r.width - 2, height: r.height - 2)
@@ -179,7 +183,9 @@ enum ExploreView {
     for (k, n) in layout.jacobianColumns.enumerated() {
       let label = "n=\(n)"
       let x = layout.jacobianFirstX + k * layout.cellWidth
-      buf.write(label, x: x + Swift.max(0, layout.cellWidth - label.count - 1), y: inner.y, style: n == state.cursorN ? ctx.label : ctx.muted, clip: inner)
+      buf.write(
+        label, x: x + Swift.max(0, layout.cellWidth - label.count - 1), y: inner.y,
+        style: n == state.cursorN ? ctx.label : ctx.muted, clip: inner)
     }
     legend(&buf, inner, ctx)
     for (row, i) in layout.jacobianRows.enumerated() {
@@ -207,7 +213,8 @@ enum ExploreView {
     let y = inner.maxY - 1
     var x = inner.x
     if ctx.colorMode == .none {
-      buf.write(ctx.text("sign shown; bold = strong · rows sum to 0 · symmetric"), x: x, y: y, style: ctx.muted, clip: inner)
+      buf.write(
+        ctx.text("sign shown; bold = strong · rows sum to 0 · symmetric"), x: x, y: y, style: ctx.muted, clip: inner)
       return
     }
     x = buf.write("  −  ", x: x, y: y, style: ctx.heat(-1, scale: 1), clip: inner)
@@ -277,15 +284,19 @@ enum ExploreView {
     let p = ev.problem
     var lines: [(String, Style)] = []
     let t = p.target
-    let naiveAgrees = ev.lossNaive == ev.loss || abs(ev.lossNaive - ev.loss) <= 4 * p.precision.facts.ulpOfOne * abs(ev.loss)
+    let naiveAgrees =
+      ev.lossNaive == ev.loss || abs(ev.lossNaive - ev.loss) <= 4 * p.precision.facts.ulpOfOne * abs(ev.loss)
     let naive = naiveAgrees ? "   (naive: \(fmt(ev.lossNaive)) ✓)" : "   naive −log s_T = \(fmt(ev.lossNaive)) ✗"
     if p.isOneHot {
-      lines.append(("c = −log s_T = −log \(fmt(ev.softmax[t])) = \(fmt(ev.loss))" + naive, naiveAgrees ? ctx.label : ctx.error))
+      lines.append(
+        ("c = −log s_T = −log \(fmt(ev.softmax[t])) = \(fmt(ev.loss))" + naive, naiveAgrees ? ctx.label : ctx.error))
       let lse = ev.logSumExp
       let xT = ev.scaled[t]
-      lines.append((
-        "  = LSE(z) − z_T = M + log Σ e^{z_j−M} − z_T = \(fmt(lse.max)) + \(fmt(lse.logSum)) − \(fmt(xT)) = \(fmt(ev.loss))",
-        .plain))
+      lines.append(
+        (
+          "  = LSE(z) − z_T = M + log Σ e^{z_j−M} − z_T = \(fmt(lse.max)) + \(fmt(lse.logSum)) − \(fmt(xT)) = \(fmt(ev.loss))",
+          .plain
+        ))
     } else {
       lines.append(("c = −Σ y_i log s_i = \(fmt(ev.loss))" + naive, naiveAgrees ? ctx.label : ctx.error))
     }
@@ -306,15 +317,18 @@ enum ExploreView {
     } else {
       let sumBefore = p.logits.reduce(0, +)
       let sumAfter = ev.updatedLogits.reduce(0, +)
-      lines.append((
-        "one step x ← x − η·∇, η = \(fmt(p.learningRate)): c \(fmt(ev.loss)) → \(fmt(ev.updatedLoss)) "
-          + "(Δc = \(fmt(ev.updatedLoss - ev.loss))) · Σx \(fmt(sumBefore)) → \(fmt(sumAfter)) · press s",
-        .plain))
+      lines.append(
+        (
+          "one step x ← x − η·∇, η = \(fmt(p.learningRate)): c \(fmt(ev.loss)) → \(fmt(ev.updatedLoss)) "
+            + "(Δc = \(fmt(ev.updatedLoss - ev.loss))) · Σx \(fmt(sumBefore)) → \(fmt(sumAfter)) · press s",
+          .plain
+        ))
     }
     if p.classes <= 8 {
       let grads = ev.gradient.map { fmt($0) }.joined(separator: ", ")
       let total = ev.gradient.reduce(0, +)
-      lines.append(("∇ = [\(grads)]   Σ_n ∂l/∂x_n = \(fmt(total))" + (p.isOneHot ? " (one-hot: 0 up to rounding)" : ""), .plain))
+      lines.append(
+        ("∇ = [\(grads)]   Σ_n ∂l/∂x_n = \(fmt(total))" + (p.isOneHot ? " (one-hot: 0 up to rounding)" : ""), .plain))
       lines.append(("log s = z − LSE(z) = [\(ev.logSoftmax.map { fmt($0) }.joined(separator: ", "))]", ctx.muted))
     }
     let diagnosis = ev.overflow.outcome == .fine ? ev.overflow.diagnosis : "naive: " + ev.overflow.diagnosis

@@ -49,10 +49,13 @@ public enum Frame {
     }
   }
 
-  static func renderTopBar(_ state: AppState, _ ev: Evaluation, _ buf: inout Buffer, width: Int, context ctx: RenderContext) {
+  static func renderTopBar(
+    _ state: AppState, _ ev: Evaluation, _ buf: inout Buffer, width: Int, context ctx: RenderContext
+  ) {
     buf.fill(Rect(x: 0, y: 0, width: width, height: 1), with: Cell(" ", style: ctx.statusBar))
     let compact = width < 100
-    var x = buf.write(compact ? " Softmax Lab" : " Softmax Lab ", x: 0, y: 0, style: Style(attributes: [.reverse, .bold]))
+    var x = buf.write(
+      compact ? " Softmax Lab" : " Softmax Lab ", x: 0, y: 0, style: Style(attributes: [.reverse, .bold]))
     for screen in Screen.allCases {
       let label = compact ? "\(screen.rawValue) \(screen.title)" : " \(screen.rawValue) \(screen.title) "
       let st = screen == state.screen ? Style(attributes: [.bold]) : ctx.statusBar
@@ -120,4 +123,3 @@ public enum Frame {
       style: ctx.muted, clip: inner)
   }
 }
-

@@ -2,7 +2,8 @@ import SoftmaxCore
 
 /// The four screens of the explorer.
 public enum Screen: Int, CaseIterable, Sendable {
-  case explore = 1, derivation, stability, descent
+  case explore = 1
+  case derivation, stability, descent
 
   public var title: String {
     switch self {

@@ -70,7 +70,11 @@ public struct RenderContext: Sendable {
   var title: Style { Style(attributes: .bold) }
   var frame: Style { colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(244) : .white) }
   var label: Style { Style(attributes: .bold) }
-  var muted: Style { colorMode == .none ? Style(attributes: .dim) : Style(foreground: colorMode == .extended ? .indexed(245) : .white, attributes: colorMode == .basic ? .dim : []) }
+  var muted: Style {
+    colorMode == .none
+      ? Style(attributes: .dim)
+      : Style(foreground: colorMode == .extended ? .indexed(245) : .white, attributes: colorMode == .basic ? .dim : [])
+  }
   var selected: Style { Style(attributes: .reverse) }
 
   /// Marks the selected row without hiding its bars: a grey background in 256 colours, reverse video otherwise.
@@ -85,11 +89,19 @@ public struct RenderContext: Sendable {
   var target: Style {
     colorMode == .none ? Style(attributes: [.bold, .underline]) : Style(foreground: .yellow, attributes: .bold)
   }
-  var error: Style { colorMode == .none ? Style(attributes: [.bold, .reverse]) : Style(foreground: .red, attributes: .bold) }
+  var error: Style {
+    colorMode == .none ? Style(attributes: [.bold, .reverse]) : Style(foreground: .red, attributes: .bold)
+  }
   var good: Style { colorMode == .none ? Style(attributes: .bold) : Style(foreground: .green, attributes: .bold) }
-  var positiveBar: Style { colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(33) : .blue) }
-  var negativeBar: Style { colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(203) : .red) }
-  var probabilityBar: Style { colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(78) : .green) }
+  var positiveBar: Style {
+    colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(33) : .blue)
+  }
+  var negativeBar: Style {
+    colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(203) : .red)
+  }
+  var probabilityBar: Style {
+    colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(78) : .green)
+  }
   var editing: Style { Style(attributes: [.reverse, .bold]) }
   var statusBar: Style { Style(attributes: .reverse) }
 

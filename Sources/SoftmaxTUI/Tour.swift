@@ -27,7 +27,8 @@ public enum Tour {
       screen: .explore, problem: Problem(logits: [1, 2, 3], target: 0)),
     Step(
       title: "The Jacobian",
-      text: "∂s_i/∂x_n = s_i δ_in − s_i s_n. On the diagonal it is s_i(1 − s_i) > 0 (blue); off it, −s_i s_n < 0 (red). "
+      text:
+        "∂s_i/∂x_n = s_i δ_in − s_i s_n. On the diagonal it is s_i(1 − s_i) > 0 (blue); off it, −s_i s_n < 0 (red). "
         + "Move the cell cursor with H J K L and read the formula with your numbers in the inspector.",
       screen: .explore, problem: Problem(logits: [1, 2, 3], target: 0), cursor: (1, 1)),
     Step(
@@ -57,7 +58,8 @@ public enum Tour {
       screen: .descent, problem: Problem(logits: [1, 2, 3], target: 0, learningRate: 1)),
     Step(
       title: "Overflow",
-      text: "Shift invariance lets us add a constant to every logit, but the naive formula disagrees: e^{1002} overflows "
+      text:
+        "Shift invariance lets us add a constant to every logit, but the naive formula disagrees: e^{1002} overflows "
         + "float64 (above 709.78), σ = inf and inf/inf = NaN. Subtracting M = max x gives the same s as for [1, 2, 3].",
       screen: .stability, problem: Problem(logits: [1000, 1001, 1002], target: 2)),
     Step(

@@ -44,7 +44,8 @@ extension AppState {
         nudgeStep = candidate
         message = StatusMessage("step size \(DecimalFormat.compact(nudgeStep))")
       } else {
-        message = StatusMessage("step size stays \(DecimalFormat.compact(nudgeStep)) (limits 2^-20…2^20)", isError: true)
+        message = StatusMessage(
+          "step size stays \(DecimalFormat.compact(nudgeStep)) (limits 2^-20…2^20)", isError: true)
       }
     case .setTarget:
       if problem.softTarget != nil {

@@ -32,7 +32,6 @@ struct BenchCommand: ParsableCommand {
       """
   )
 
-
   @Option(
     help:
       "Kernels to run, comma-separated: naive, stable, online, fused, scalar-swift, scalar-c, all, or none (with --ui: frames only)."

@@ -46,7 +46,8 @@ struct TeachingTmuxTests {
     #expect(leftovers.isEmpty)
     // The same content as `eval --format markdown` for that problem.
     let bin = try softmaxLabBinary()
-    let (status, out, _) = try run(bin, ["eval", "--logits", "1000,1001,1002", "--target", "2", "--format", "markdown"])
+    let (status, out, _) = try run(
+      bin, ["eval", "--logits", "1000,1001,1002", "--target", "2", "--format", "markdown"])
     #expect(status == 0)
     #expect(out == markdown)
 

@@ -155,7 +155,8 @@ final class TmuxSession {
 
   /// The process id of the program running in the pane (a child of the pane's shell).
   func programPID() throws -> Int32 {
-    let shell = try tmux(["display-message", "-p", "-t", name, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    let shell = try tmux(["display-message", "-p", "-t", name, "#{pane_pid}"]).trimmingCharacters(
+      in: .whitespacesAndNewlines)
     let deadline = Date().addingTimeInterval(10)
     while Date() < deadline {
       let (_, out, _) = try run("/usr/bin/pgrep", ["-P", shell, "-f", "softmax-lab"])

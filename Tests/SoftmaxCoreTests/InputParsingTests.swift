@@ -385,8 +385,7 @@ struct InputNumberListTests {
     #expect(throws: InputError("too many logits: 1048577 given, the limit is 1048576 (2^20)")) {
       try NumberListParser.parseList(atLimit + "1")
     }
-    #expect(throws: InputError("too many soft targets: 1048578 given, the limit is 1048576 (2^20)"))
-    {
+    #expect(throws: InputError("too many soft targets: 1048578 given, the limit is 1048576 (2^20)")) {
       try NumberListParser.parseList(atLimit + "1 x", what: "soft target")
     }
   }

@@ -235,7 +235,8 @@ struct Properties {
     #expect(ev.updatedLogits == zip([1.0, 2, 3], ev.gradient).map { $0 - 0.5 * $1 })
     // Σx is unchanged up to rounding, since the gradient sums to 0.
     #expect(abs(ev.updatedLogits.reduce(0, +) - 6) <= 1e-14)
-    let refused = try evaluate(Problem(logits: [0, 5], target: 0, precision: .float16, upstream: 60000, learningRate: 2))
+    let refused = try evaluate(
+      Problem(logits: [0, 5], target: 0, precision: .float16, upstream: 60000, learningRate: 2))
     #expect(refused.stepRefusal != nil)
     #expect(refused.stepped == nil)
   }

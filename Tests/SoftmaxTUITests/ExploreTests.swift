@@ -202,7 +202,8 @@ struct ExploreRenderTests {
   @Test func snapshotAsciiNoColor() throws {
     var e = try explorer([1000, 1001, 1002], target: 2)
     type("HK", into: &e)
-    assertSnapshot(screen(e, 80, 24, RenderContext(colorMode: .none, unicode: false)).text, named: "explore-80x24-ascii")
+    assertSnapshot(
+      screen(e, 80, 24, RenderContext(colorMode: .none, unicode: false)).text, named: "explore-80x24-ascii")
   }
 
   @Test func numbersOnScreenMatchTheCore() throws {
@@ -229,12 +230,22 @@ struct ExploreRenderTests {
     let neg = try #require(find("-0.163", in: buf))
     let blues: Set<UInt8> = [17, 18, 19, 20, 21]
     let reds: Set<UInt8> = [52, 88, 124, 160, 196]
-    if case .indexed(let b) = buf[pos.x, pos.y].style.background { #expect(blues.contains(b)) } else { Issue.record("no background") }
-    if case .indexed(let r) = buf[neg.x, neg.y].style.background { #expect(reds.contains(r)) } else { Issue.record("no background") }
+    if case .indexed(let b) = buf[pos.x, pos.y].style.background {
+      #expect(blues.contains(b))
+    } else {
+      Issue.record("no background")
+    }
+    if case .indexed(let r) = buf[neg.x, neg.y].style.background {
+      #expect(reds.contains(r))
+    } else {
+      Issue.record("no background")
+    }
     // Stronger magnitude, more intense colour: +0.223 (diagonal at T) vs +0.0819.
     let strong = try #require(find("+0.223", in: buf))
     let weak = try #require(find("+0.0819", in: buf))
-    if case .indexed(let a) = buf[strong.x, strong.y].style.background, case .indexed(let b) = buf[weak.x, weak.y].style.background {
+    if case .indexed(let a) = buf[strong.x, strong.y].style.background,
+      case .indexed(let b) = buf[weak.x, weak.y].style.background
+    {
       #expect(a > b)
     }
     // The cursor cell is reversed.

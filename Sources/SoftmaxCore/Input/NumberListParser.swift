@@ -205,8 +205,7 @@ public enum NumberListParser {
   }
 
   /// Whether `bytes` (ASCII) equals `word` (lowercase ASCII letters) ignoring case.
-  static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ word: StaticString) -> Bool
-  {
+  static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ word: StaticString) -> Bool {
     guard bytes.count == word.utf8CodeUnitCount else { return false }
     return word.withUTF8Buffer { wordBytes in
       for k in 0..<bytes.count where bytes[k] | 0x20 != wordBytes[k] {
