@@ -79,6 +79,9 @@ public struct PrecisionComparison: Sendable {
 
   public static let order: [Precision] = [.float16, .bfloat16, .float32, .float64]
 
+  /// Per column: how many logits rounding into that precision changed, and the first one changed (if any).
+  public let rounding: [(changed: Int, first: Int?)]
+
   public init(_ problem: Problem) {
     self.problem = problem
     var result: [(precision: Precision, result: Result<Evaluation, InputError>)] = []
@@ -92,5 +95,15 @@ public struct PrecisionComparison: Sendable {
       }
     }
     columns = result
+    rounding = result.map { column in
+      guard case .success(let ev) = column.result else { return (0, nil) }
+      var changed = 0
+      var first: Int?
+      for (i, x) in problem.logits.enumerated() where ev.problem.logits[i] != x {
+        changed += 1
+        if first == nil { first = i }
+      }
+      return (changed, first)
+    }
   }
 }

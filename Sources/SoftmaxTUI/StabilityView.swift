@@ -450,8 +450,15 @@ enum StabilityView {
   // MARK: Diagnosis
 
   static func diagnosisLines(_ comparison: PrecisionComparison, _ ctx: RenderContext) -> [ProseLine] {
-    comparison.columns.map { column in
+    zip(comparison.columns, comparison.rounding).map { column, rounding in
       let name = DerivationView.pad(column.precision.rawValue + ":", 10)
+      var note = ""
+      if rounding.changed > 0, let i = rounding.first, case .success(let e) = column.result {
+        // Say when the column computes on different inputs (bfloat16 rounds 1001 and 1002 to 1000).
+        note =
+          " (\(rounding.changed) input\(rounding.changed == 1 ? "" : "s") rounded, e.g. x_\(i): "
+          + "\(DecimalFormat.compact(comparison.problem.logits[i])) → \(DecimalFormat.compact(e.problem.logits[i])))"
+      }
       switch column.result {
       case .failure(let e):
         return ProseLine(name + "cannot hold the input: " + e.message, ctx.muted, indent: 10)
@@ -461,7 +468,7 @@ enum StabilityView {
           ? Style.plain : (e.overflow.outcome == .inaccurate ? ctx.warning : ctx.error)
         let mark =
           e.overflow.outcome == .fine ? "✓ " : (e.overflow.outcome == .inaccurate ? "~ " : "✗ ")
-        return ProseLine(name + mark + e.overflow.diagnosis, style, indent: 12)
+        return ProseLine(name + mark + e.overflow.diagnosis + note, style, indent: 12)
       }
     }
   }
