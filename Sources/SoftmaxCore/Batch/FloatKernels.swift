@@ -189,7 +189,7 @@ private func rowExpSum(
 private func rowExpSumShifted(
   _ x: UnsafePointer<Scalar>, _ c: Int, _ nS: Int32, _ out: UnsafeMutablePointer<Scalar>
 ) -> Double {
-  let bias = Bits(repeating: 0x4B40_0000 &+ nS)
+  let magic = Vec(repeating: VectorExp.shiftedMagic(nS))
   var total = SIMD16<Double>()
   var i = 0
   let full = c - c % lanes
@@ -198,8 +198,8 @@ private func rowExpSumShifted(
     var acc0 = Vec()
     var acc1 = Vec()
     while i + 2 * lanes <= end {
-      let e0 = VectorExp.expShifted(load(x + i), exponentBias: bias)
-      let e1 = VectorExp.expShifted(load(x + i + lanes), exponentBias: bias)
+      let e0 = VectorExp.expShifted(load(x + i), magic: magic)
+      let e1 = VectorExp.expShifted(load(x + i + lanes), magic: magic)
       store(e0, out + i)
       store(e1, out + i + lanes)
       acc0 += e0
@@ -207,7 +207,7 @@ private func rowExpSumShifted(
       i += 2 * lanes
     }
     if i < end {
-      let e0 = VectorExp.expShifted(load(x + i), exponentBias: bias)
+      let e0 = VectorExp.expShifted(load(x + i), magic: magic)
       store(e0, out + i)
       acc0 += e0
       i += lanes
@@ -216,7 +216,7 @@ private func rowExpSumShifted(
   }
   if i < c {
     // Pad with a value of the row (a valid input), then drop the padding lanes from the sum.
-    var e = VectorExp.expShifted(loadPartial(x + i, c - i, fill: x[i]), exponentBias: bias)
+    var e = VectorExp.expShifted(loadPartial(x + i, c - i, fill: x[i]), magic: magic)
     for l in (c - i)..<lanes { e[l] = 0 }
     storePartial(e, out + i, c - i)
     widenAdd(&total, e)

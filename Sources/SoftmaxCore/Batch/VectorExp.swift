@@ -95,14 +95,24 @@ public enum VectorExp {
       unsafeBitCast(p, to: FloatBits.self) &+ (n &<< 23), to: FloatVector.self)
   }
 
-  /// `e^{x − n_S·ln 2}` for lanes with `|x| ≤ 1024` whose result is a normal number: `n_S` comes in as
-  /// `exponentBias = 0x4B40_0000 + n_S` and is subtracted from `n` in the same integer operation that extracts `n`
-  /// from the rounding sum, so the shift by `n_S·ln 2` costs nothing and — unlike `x − M` — introduces no rounding
-  /// error: the argument is reduced from `x` itself, exactly (Cody–Waite, as in ``exp(_:correction:)``).
+  /// The rounding constant of ``expShifted(_:magic:)`` for a shift by `n_S·ln 2`: `1.5·2^23 + ((−n_S) mod 512)`. It is
+  /// an integer below `2^24` whose unit is the last place, so `x·log2(e) + magic` still rounds to the nearest integer
+  /// `n` (for `|x·log2 e| ≤ 2^21`), and the sum's bit pattern is `0x4B40_0000 + ((−n_S) mod 512) + n`; shifted left by
+  /// 23 bits, only `(n − n_S)·2^23 (mod 2^32)` remains (`0x4B40_0000·2^23` vanishes mod `2^32`).
   @inlinable @inline(__always)
-  public static func expShifted(_ x: FloatVector, exponentBias: FloatBits) -> FloatVector {
-    let k = x * floatLog2e + floatMagic
-    let nf = k - floatMagic
+  public static func shiftedMagic(_ nS: Int32) -> Float {
+    Float(0x00C0_0000 &+ ((0 &- nS) & 511))
+  }
+
+  /// `e^{x − n_S·ln 2}` for lanes with `|x| ≤ 1024` whose result is a normal number, with `magic` from
+  /// ``shiftedMagic(_:)``: the shift by `n_S·ln 2` rides in the rounding constant, so it costs nothing (the bit pattern
+  /// of the rounding sum, shifted into the exponent field, is already `n − n_S`: one shift and one integer add apply
+  /// `2^{n − n_S}`, modulo `2^32`, which is exact because the result is normal) and — unlike `x − M` — introduces no
+  /// rounding error: the argument is reduced from `x` itself, exactly (Cody–Waite, as in ``exp(_:correction:)``).
+  @inlinable @inline(__always)
+  public static func expShifted(_ x: FloatVector, magic: FloatVector) -> FloatVector {
+    let k = x * floatLog2e + magic
+    let nf = k - magic
     var r = x - nf * floatLn2Hi
     r = r - nf * floatLn2Lo
     var q = FloatVector(repeating: 0.001_377_957_873_046_398_2)
@@ -111,9 +121,9 @@ public enum VectorExp {
     q = q * r + 0.166_665_196_418_762_2
     q = q * r + 0.499_999_910_593_032_84
     let p = (r + (r * r) * q) + 1
-    let n = unsafeBitCast(k, to: FloatBits.self) &- exponentBias
     return unsafeBitCast(
-      unsafeBitCast(p, to: FloatBits.self) &+ (n &<< 23), to: FloatVector.self)
+      unsafeBitCast(p, to: FloatBits.self) &+ (unsafeBitCast(k, to: FloatBits.self) &<< 23),
+      to: FloatVector.self)
   }
 
   // MARK: Double
