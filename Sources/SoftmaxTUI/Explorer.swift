@@ -33,7 +33,7 @@ public struct Explorer: Sendable {
   public mutating func perform(_ action: Action) {
     let before = state.problem
     if state.message != nil, action != .tick { state.message = nil }
-    state.apply(action)
+    state.apply(action, current: evaluation)
     if state.problem != before { evaluation = Evaluation(state.problem) }
     refreshComparison()
   }

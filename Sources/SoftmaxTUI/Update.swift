@@ -12,7 +12,10 @@ public func update(_ state: AppState, _ action: Action) -> AppState {
 
 extension AppState {
   /// Applies an action in place (the body of `update`).
-  public mutating func apply(_ action: Action) {
+  ///
+  /// `current`, when given, must be the evaluation of `problem`; actions that need it (a gradient step) use it
+  /// instead of computing it again.
+  public mutating func apply(_ action: Action, current: Evaluation? = nil) {
     switch action {
     case .quit: quitRequested = true
     case .toggleHelp: showHelp.toggle()
@@ -57,7 +60,7 @@ extension AppState {
       }
     case .addClass: addClass()
     case .removeClass: removeClass()
-    case .step: takeStep()
+    case .step: takeStep(current)
     case .cyclePrecision:
       var p = problem
       p.precision = problem.precision.next
@@ -283,8 +286,8 @@ extension AppState {
     }
   }
 
-  mutating func takeStep() {
-    let ev = Evaluation(problem)
+  mutating func takeStep(_ current: Evaluation?) {
+    let ev = current.flatMap { $0.problem == problem ? $0 : nil } ?? Evaluation(problem)
     guard let next = ev.stepped else {
       message = StatusMessage("step refused: \(ev.stepRefusal ?? "not finite")", isError: true)
       return
