@@ -37,7 +37,7 @@ public enum BatchSoftmax {
     case fused
   }
 
-  @inline(__always)
+  @usableFromInline @inline(__always)
   static func checkShape(_ count: Int, _ rows: Int, _ classes: Int, _ name: StaticString) {
     precondition(rows >= 0 && classes >= 1, "BatchSoftmax: need rows >= 0 and classes >= 1")
     precondition(count >= rows * classes, "\(name)")
