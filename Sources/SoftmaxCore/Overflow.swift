@@ -35,39 +35,72 @@ public struct OverflowReport: Sendable, Equatable {
 
   /// Reads the report off a naive trace computed in precision `T`.
   public init<T: SoftmaxScalar>(z: [T], naive: NaiveTrace<T>, precision: Precision) {
-    let facts = precision.facts
-    overflowing = []
-    underflowing = []
-    subnormal = []
-    var largestOverflow = -T.infinity
-    for i in z.indices {
-      let e = naive.exps[i]
+    var scan = Scan()
+    let leastNormal = precision.facts.leastNormal
+    for i in z.indices { scan.add(index: i, z: z[i].double, exp: naive.exps[i].double, leastNormal: leastNormal) }
+    let (k, zk) = Softmax.argmax(z)
+    self.init(
+      scan, sum: naive.sum.double, largest: (zk.double, naive.exps[k].double), count: z.count, z: { z[$0].double },
+      precision: precision)
+  }
+
+  /// What the report needs from one pass over the naive exponentials, gathered element by element.
+  public struct Scan: Sendable {
+    var overflowing: [Int] = []
+    var underflowing: [Int] = []
+    var subnormal: [Int] = []
+    var largestOverflow = -Double.infinity
+
+    public init() {}
+
+    /// Records class `index` with its scaled logit `z` and its naive `e^z` (a value of the precision, whose least
+    /// normal magnitude is `leastNormal`).
+    @inlinable @inline(__always)
+    public mutating func add(index: Int, z: Double, exp e: Double, leastNormal: Double) {
       if e == .infinity {
-        overflowing.append(i)
-        largestOverflow = Swift.max(largestOverflow, z[i])
-      } else if e == 0 && z[i] != -.infinity {
-        underflowing.append(i)
-      } else if e.isSubnormal {
-        subnormal.append(i)
+        record(overflow: index, z: z)
+      } else if e == 0 {
+        if z != -.infinity { recordUnderflow(index) }
+      } else if e < leastNormal {
+        recordSubnormal(index)
       }
     }
-    sumOverflows = naive.sum == .infinity
+
+    @usableFromInline mutating func record(overflow index: Int, z: Double) {
+      overflowing.append(index)
+      largestOverflow = Swift.max(largestOverflow, z)
+    }
+    @usableFromInline mutating func recordUnderflow(_ index: Int) { underflowing.append(index) }
+    @usableFromInline mutating func recordSubnormal(_ index: Int) { subnormal.append(index) }
+  }
+
+  /// The report from a finished scan: `sum` is the naive `σ`, `largest` the largest `z` (first on ties) with its
+  /// naive `e^z`, `z` reads one scaled logit.
+  public init(
+    _ scan: Scan, sum: Double, largest: (z: Double, exp: Double), count: Int, z: (Int) -> Double,
+    precision: Precision
+  ) {
+    let facts = precision.facts
+    overflowing = scan.overflowing
+    underflowing = scan.underflowing
+    subnormal = scan.subnormal
+    let largestOverflow = scan.largestOverflow
+    sumOverflows = sum == .infinity
     sumOverflowsWithFiniteTerms = sumOverflows && overflowing.isEmpty
-    sumIsZero = naive.sum == 0
+    sumIsZero = sum == 0
     let name = precision.rawValue
     let fmt = DecimalFormat.compact
     if !overflowing.isEmpty {
       outcome = .nan
       label = "overflow"
       diagnosis =
-        "e^{\(fmt(Double(largestOverflow)))} overflows \(name) above \(fmt(Self.rounded(facts.expOverflow))): "
-        + "σ = inf, so inf/inf = NaN" + (overflowing.count < z.count ? " and finite/inf = 0 elsewhere" : "")
+        "e^{\(fmt(largestOverflow))} overflows \(name) above \(fmt(Self.rounded(facts.expOverflow))): "
+        + "σ = inf, so inf/inf = NaN" + (overflowing.count < count ? " and finite/inf = 0 elsewhere" : "")
     } else if sumOverflowsWithFiniteTerms {
       outcome = .zeros
       label = "sum overflow"
-      let (k, zk) = Softmax.argmax(z)
       diagnosis =
-        "every e^{z_i} is finite (e^{\(fmt(Double(zk)))} = \(fmt(Double(naive.exps[k])))) but σ overflows \(name)'s "
+        "every e^{z_i} is finite (e^{\(fmt(largest.z))} = \(fmt(largest.exp))) but σ overflows \(name)'s "
         + "max \(fmt(facts.maxFinite)): s = finite/inf = 0 everywhere"
     } else if sumIsZero {
       outcome = .nan
@@ -79,21 +112,20 @@ public struct OverflowReport: Sendable, Equatable {
       label = "underflow"
       let i = underflowing[0]
       diagnosis =
-        "e^{\(fmt(Double(z[i])))} underflows to 0 in \(name) (below \(fmt(Self.rounded(facts.expZero)))): "
+        "e^{\(fmt(z(i)))} underflows to 0 in \(name) (below \(fmt(Self.rounded(facts.expZero)))): "
         + "\(underflowing.count) naive s_i \(underflowing.count == 1 ? "is" : "are") exactly 0"
     } else if !subnormal.isEmpty {
       outcome = .inaccurate
       label = "subnormal"
       let i = subnormal[0]
       diagnosis =
-        "e^{\(fmt(Double(z[i])))} is subnormal in \(name) (below \(fmt(Self.rounded(facts.expSubnormal)))): "
+        "e^{\(fmt(z(i)))} is subnormal in \(name) (below \(fmt(Self.rounded(facts.expSubnormal)))): "
         + "it keeps fewer than \(facts.significandBits) bits, so naive s_\(i) loses accuracy"
     } else {
       outcome = .fine
       label = "ok"
-      let (_, zk) = Softmax.argmax(z)
       diagnosis =
-        "naive softmax is fine here: largest z = \(fmt(Double(zk))) < \(fmt(Self.rounded(facts.expOverflow))) "
+        "naive softmax is fine here: largest z = \(fmt(largest.z)) < \(fmt(Self.rounded(facts.expOverflow))) "
         + "and no e^{z_i} underflows"
     }
   }

@@ -1,3 +1,4 @@
+import Dispatch
 import SoftmaxCore
 
 /// The explorer as a running program sees it: the state plus a cache of the evaluation it renders.
@@ -34,21 +35,37 @@ public struct Explorer: Sendable {
     let before = state.problem
     if state.message != nil, action != .tick { state.message = nil }
     state.apply(action, current: evaluation)
-    if state.problem != before { evaluation = Evaluation(state.problem) }
+    if state.problem != before { reevaluate() }
     refreshComparison()
   }
 
-  /// Computes the per-precision evaluations when the Stability screen needs them and they are stale.
+  /// Recomputes the evaluation for a changed problem; on the Stability screen, together with the other precisions'
+  /// columns, side by side on the available cores.
+  mutating func reevaluate() {
+    if state.screen == .stability {
+      (evaluation, comparison) = PrecisionComparison.evaluate(state.problem)
+    } else {
+      evaluation = Evaluation(state.problem)
+    }
+  }
+
+  /// Computes the per-precision columns when the Stability screen needs them and they are stale, and the reference
+  /// losses when the loss section is shown first.
   mutating func refreshComparison() {
     guard state.screen == .stability else { return }
-    if comparison?.problem != state.problem { comparison = PrecisionComparison(state.problem) }
+    if comparison?.problem != state.problem {
+      comparison = PrecisionComparison(state.problem, own: evaluation)
+    }
+    if state.stabilitySection == .loss, comparison?.exactLosses == nil {
+      comparison?.computeExactLosses()
+    }
   }
 
   /// Replaces the state wholesale (the tour sets up each lesson this way).
   public mutating func setState(_ newState: AppState) {
     let changed = newState.problem != state.problem
     state = newState
-    if changed { evaluation = Evaluation(state.problem) }
+    if changed { reevaluate() }
     refreshComparison()
   }
 
@@ -74,36 +91,112 @@ public struct Explorer: Sendable {
 public struct PrecisionComparison: Sendable {
   /// The problem as given (in its own precision).
   public let problem: Problem
-  /// In the order float16, bfloat16, float32, float64: the evaluation, or why the precision cannot hold the input.
-  public let columns: [(precision: Precision, result: Result<Evaluation, InputError>)]
+  /// In the order float16, bfloat16, float32, float64: the column, or why the precision cannot hold the input.
+  public let columns: [(precision: Precision, result: Result<PrecisionColumn, InputError>)]
 
   public static let order: [Precision] = [.float16, .bfloat16, .float32, .float64]
 
   /// Per column: how many logits rounding into that precision changed, and the first one changed (if any).
   public let rounding: [(changed: Int, first: Int?)]
 
-  public init(_ problem: Problem) {
-    self.problem = problem
-    var result: [(precision: Precision, result: Result<Evaluation, InputError>)] = []
-    for precision in PrecisionComparison.order {
-      var p = problem
-      p.precision = precision
-      do throws(InputError) {
-        result.append((precision, .success(Evaluation(try p.validated()))))
-      } catch {
-        result.append((precision, .failure(error)))
-      }
+  /// Per column, the loss of its rounded inputs in `Float80` (the reference of the loss section), once computed.
+  public private(set) var exactLosses: [Double?]?
+
+  /// The columns of `problem`; `own`, the explorer's evaluation of the same problem, serves as its own precision's
+  /// column. The other columns are computed side by side on the available cores.
+  public init(_ problem: Problem, own: Evaluation? = nil) {
+    let reuse = own.flatMap { $0.problem == problem ? $0 : nil }
+    let results = Self.parallel(PrecisionComparison.order.count) { k -> Result<PrecisionColumn, InputError> in
+      let precision = PrecisionComparison.order[k]
+      if let reuse, precision == problem.precision { return .success(PrecisionColumn(reuse)) }
+      return Self.column(problem, precision)
     }
-    columns = result
-    rounding = result.map { column in
-      guard case .success(let ev) = column.result else { return (0, nil) }
+    self.init(problem, results)
+  }
+
+  private init(_ problem: Problem, _ results: [Result<PrecisionColumn, InputError>]) {
+    self.problem = problem
+    columns = zip(PrecisionComparison.order, results).map { ($0, $1) }
+    rounding = results.map { result in
+      guard case .success(let column) = result else { return (0, nil) }
       var changed = 0
       var first: Int?
-      for (i, x) in problem.logits.enumerated() where ev.problem.logits[i] != x {
+      let given = problem.logits
+      let rounded = column.problem.logits
+      for i in given.indices where rounded[i] != given[i] {
         changed += 1
         if first == nil { first = i }
       }
       return (changed, first)
     }
   }
+
+  /// The evaluation of `problem` and the Stability lab's columns, all computed side by side: the five jobs (the
+  /// evaluation, four columns of which the own precision's reuses the evaluation) run on the available cores.
+  public static func evaluate(_ problem: Problem) -> (Evaluation, PrecisionComparison) {
+    let others = order.filter { $0 != problem.precision }
+    let jobs = parallel(others.count + 1) { k -> Job in
+      k == 0 ? .evaluation(Evaluation(problem)) : .column(column(problem, others[k - 1]))
+    }
+    guard case .evaluation(let evaluation) = jobs[0] else { preconditionFailure("job 0 is the evaluation") }
+    var columns = jobs.dropFirst().compactMap { job -> Result<PrecisionColumn, InputError>? in
+      if case .column(let c) = job { return c }
+      return nil
+    }[...]
+    let results = order.map { precision in
+      precision == problem.precision ? .success(PrecisionColumn(evaluation)) : columns.removeFirst()
+    }
+    return (evaluation, PrecisionComparison(problem, results))
+  }
+
+  private enum Job: Sendable {
+    case evaluation(Evaluation)
+    case column(Result<PrecisionColumn, InputError>)
+  }
+
+  /// Computes the reference loss of every column (one `Float80` pass each, side by side).
+  public mutating func computeExactLosses() {
+    let columns = self.columns
+    exactLosses = Self.parallel(columns.count) { k -> Double? in
+      guard case .success(let column) = columns[k].result else { return nil }
+      return StabilityView.exactLoss(column.problem)
+    }
+  }
+
+  static func column(_ problem: Problem, _ precision: Precision) -> Result<PrecisionColumn, InputError> {
+    var p = problem
+    p.precision = precision
+    do throws(InputError) {
+      return .success(PrecisionColumn(try p.validated()))
+    } catch {
+      return .failure(error)
+    }
+  }
+
+  /// `body(0..<count)`, run side by side on the available cores; the results in index order.
+  static func parallel<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    let slots = Slots<T>(count)
+    DispatchQueue.concurrentPerform(iterations: count) { k in slots.set(k, body(k)) }
+    return slots.values()
+  }
+}
+
+/// Result slots for `concurrentPerform`: iteration `k` writes only slot `k`, and the slots are read only after every
+/// iteration has returned, so the unsynchronised writes never race.
+private final class Slots<T: Sendable>: @unchecked Sendable {
+  private let storage: UnsafeMutableBufferPointer<T?>
+
+  init(_ count: Int) {
+    storage = .allocate(capacity: count)
+    storage.initialize(repeating: nil)
+  }
+
+  deinit {
+    storage.deinitialize()
+    storage.deallocate()
+  }
+
+  func set(_ k: Int, _ value: T) { storage[k] = value }
+
+  func values() -> [T] { storage.map { $0! } }
 }

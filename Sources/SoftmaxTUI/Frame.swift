@@ -27,7 +27,8 @@ public enum Frame {
     case .derivation: DerivationView.render(state, ev, into: &buf, body: body, context: ctx)
     case .stability:
       StabilityView.render(
-        state, ev, comparison: comparison ?? PrecisionComparison(state.problem), into: &buf, body: body, context: ctx)
+        state, ev, comparison: comparison ?? PrecisionComparison(state.problem, own: ev), into: &buf, body: body,
+        context: ctx)
     case .descent: DescentView.render(state, ev, into: &buf, body: body, context: ctx)
     }
     if let step = state.tourStep { TourOverlay.render(step: step, into: &buf, body: body, context: ctx) }

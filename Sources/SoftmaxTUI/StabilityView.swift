@@ -25,8 +25,9 @@ public enum StabilitySection: Int, CaseIterable, Sendable {
 /// online softmax step by step, the loss three ways with its error in ulps, where `e^x` leaves each format, and a
 /// one-line diagnosis per precision.
 ///
-/// Per frame the work is O(visible cells), plus (only while the loss section is on screen) one O(C) pass per precision
-/// for the reference loss in `Float80`.
+/// Per frame the work is O(visible cells): the columns come from ``PrecisionComparison`` (lean above 4,096 classes,
+/// with per-class values recomputed for the visible rows), and the `Float80` reference losses are computed once per
+/// problem when the loss section is first (per frame only when it merely follows another section, at small `C`).
 enum StabilityView {
   static func render(
     _ state: AppState, _ ev: Evaluation, comparison: PrecisionComparison, into buf: inout Buffer,
@@ -132,10 +133,10 @@ enum StabilityView {
     /// A section heading spanning the table.
     case heading(String)
     /// One value per precision for class `index` (nil: a scalar of the whole vector).
-    case value(label: String, index: Int?, kind: ValueKind, get: (Evaluation) -> Double)
+    case value(label: String, index: Int?, kind: ValueKind, get: (PrecisionColumn) -> Double)
     /// A loss and, on the row under it, its error in ulps against the Float80 reference.
-    case loss(label: String, get: (Evaluation) -> Double)
-    case lossError(get: (Evaluation) -> Double)
+    case loss(label: String, get: (PrecisionColumn) -> Double)
+    case lossError(get: (PrecisionColumn) -> Double)
     /// A threshold of the format, which needs no evaluation.
     case limit(label: String, get: (PrecisionFacts) -> Double)
   }
@@ -162,7 +163,7 @@ enum StabilityView {
     let v = tau ? "z" : "x"
     var out: [Row] = []
     func group(
-      _ label: (Int) -> String, _ kind: ValueKind, _ get: @escaping (Evaluation, Int) -> Double
+      _ label: (Int) -> String, _ kind: ValueKind, _ get: @escaping (PrecisionColumn, Int) -> Double
     ) {
       for i in window {
         out.append(.value(label: label(i), index: i, kind: kind, get: { get($0, i) }))
@@ -170,22 +171,22 @@ enum StabilityView {
     }
     switch section {
     case .naive:
-      group({ "e^{\(v)_\($0)}" }, .underflowable, { $0.naive.exps[$1] })
-      out.append(.value(label: "σ = Σ e^{\(v)_j}", index: nil, kind: .sum, get: { $0.naive.sum }))
-      group({ "s_\($0)" }, .underflowable, { $0.naive.probabilities[$1] })
+      group({ "e^{\(v)_\($0)}" }, .underflowable, { $0.naiveExp($1) })
+      out.append(.value(label: "σ = Σ e^{\(v)_j}", index: nil, kind: .sum, get: { $0.naiveSum }))
+      group({ "s_\($0)" }, .underflowable, { $0.naiveProbability($1) })
     case .stable:
-      out.append(.value(label: "M = max \(v)", index: nil, kind: .plain, get: { $0.stable.max }))
-      group({ "\(v)_\($0) − M" }, .plain, { $0.stable.shifted[$1] })
-      group({ "e^{\(v)_\($0)−M}" }, .underflowable, { $0.stable.exps[$1] })
-      out.append(.value(label: "Σ e^{\(v)_j−M}", index: nil, kind: .sum, get: { $0.stable.sum }))
-      group({ "s_\($0)" }, .underflowable, { $0.stable.probabilities[$1] })
+      out.append(.value(label: "M = max \(v)", index: nil, kind: .plain, get: { $0.stableMax }))
+      group({ "\(v)_\($0) − M" }, .plain, { $0.shifted($1) })
+      group({ "e^{\(v)_\($0)−M}" }, .underflowable, { $0.stableExp($1) })
+      out.append(.value(label: "Σ e^{\(v)_j−M}", index: nil, kind: .sum, get: { $0.stableSum }))
+      group({ "s_\($0)" }, .underflowable, { $0.stableProbability($1) })
     case .online:
-      group({ "m_\($0)" }, .plain, { $0.online.runningMax[$1] })
-      group({ "d_\($0)" }, .plain, { $0.online.runningSum[$1] })
-      group({ "s_\($0)" }, .underflowable, { $0.online.probabilities[$1] })
+      group({ "m_\($0)" }, .plain, { $0.runningMax($1) })
+      group({ "d_\($0)" }, .plain, { $0.runningSum($1) })
+      group({ "s_\($0)" }, .underflowable, { $0.onlineProbability($1) })
     case .loss:
       let target = soft ? "−Σ y log " : "−log "
-      out.append(.loss(label: "exact (Float80)", get: exactLoss))
+      out.append(.loss(label: "exact (Float80)", get: { exactLoss($0.problem) }))
       out.append(.loss(label: target + "naive s" + (soft ? "" : "_T"), get: { $0.lossNaive }))
       out.append(.lossError(get: { $0.lossNaive }))
       out.append(
@@ -293,7 +294,9 @@ enum StabilityView {
       }
       return []
     }
+    // The reference losses: precomputed by the explorer when the loss section is first, otherwise per frame.
     var exactCache: [Int: Double] = [:]
+    for (k, x) in (comparison.exactLosses ?? []).enumerated() { exactCache[k] = x }
     var messageRow = 0
     for (rowIndex, row) in rowList.enumerated() {
       let y = inner.y + 1 + rowIndex
@@ -356,7 +359,7 @@ enum StabilityView {
 
   /// The text and style of one value cell.
   static func cell(
-    _ row: Row, _ e: Evaluation, column: Int, cache: inout [Int: Double], state: AppState,
+    _ row: Row, _ e: PrecisionColumn, column: Int, cache: inout [Int: Double], state: AppState,
     context ctx: RenderContext
   ) -> (String, Style) {
     let fmt = NumberStyle(precision: e.problem.precision, full: state.fullDigits)
@@ -366,7 +369,7 @@ enum StabilityView {
       return (DecimalFormat.significant(get(e.problem.precision.facts)), ctx.muted)
     case .value(_, let index, let kind, let get):
       let v = get(e)
-      let masked = index.map { e.scaled[$0] == -.infinity } ?? false
+      let masked = index.map { e.scaled($0) == -.infinity } ?? false
       return marked(
         v, fmt: fmt, zeroIsUnderflow: (kind == .underflowable && !masked) || kind == .sum, e, ctx)
     case .loss(let label, let get):
@@ -389,7 +392,7 @@ enum StabilityView {
 
   /// A number with its mark: `inf↑`, `0↓` (underflow), `NaN✗`, `~` (subnormal), and the matching style.
   static func marked(
-    _ v: Double, fmt: NumberStyle, zeroIsUnderflow: Bool, _ e: Evaluation, _ ctx: RenderContext
+    _ v: Double, fmt: NumberStyle, zeroIsUnderflow: Bool, _ e: PrecisionColumn, _ ctx: RenderContext
   ) -> (String, Style) {
     if v.isNaN { return ("NaN✗", ctx.error) }
     if v == .infinity { return ("inf↑", ctx.error) }
@@ -403,20 +406,20 @@ enum StabilityView {
 
   // MARK: Reference loss
 
-  static func exact(_ e: Evaluation, column: Int, cache: inout [Int: Double]) -> Double {
+  static func exact(_ e: PrecisionColumn, column: Int, cache: inout [Int: Double]) -> Double {
     if let x = cache[column] { return x }
-    let x = exactLoss(e)
+    let x = exactLoss(e.problem)
     cache[column] = x
     return x
   }
 
   /// The loss of this evaluation's (already rounded) inputs in `Float80` where available: the reference the three
   /// computed losses are measured against.
-  static func exactLoss(_ e: Evaluation) -> Double {
+  static func exactLoss(_ p: Problem) -> Double {
     #if arch(x86_64) || arch(i386)
-      return reference(e.problem, Float80.self)
+      return reference(p, Float80.self)
     #else
-      return reference(e.problem, Double.self)
+      return reference(p, Double.self)
     #endif
   }
 

@@ -1,0 +1,142 @@
+import Testing
+
+@testable import SoftmaxCore
+
+/// The lean column recomputes per-class values on demand; every one must be bit for bit the full evaluation's.
+@Suite struct PrecisionColumnTests {
+  /// Equal bit patterns, or both NaN.
+  func same(_ a: Double, _ b: Double) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+
+  func expectIdentical(_ problem: Problem, sourceLocation: SourceLocation = #_sourceLocation) {
+    let full = Evaluation(problem)
+    let lean = PrecisionColumn(lean: problem)
+    #expect(lean.isLean)
+    let name = "\(problem.precision) C=\(problem.classes)"
+    #expect(lean.overflow == full.overflow, "\(name): overflow report", sourceLocation: sourceLocation)
+    let scalars: [(String, Double, Double)] = [
+      ("naive σ", lean.naiveSum, full.naive.sum), ("M", lean.stableMax, full.stable.max),
+      ("stable σ", lean.stableSum, full.stable.sum), ("loss", lean.loss, full.loss),
+      ("naive loss", lean.lossNaive, full.lossNaive),
+      ("stable-softmax loss", lean.lossFromStableSoftmax, full.lossFromStableSoftmax),
+    ]
+    for (label, a, b) in scalars {
+      #expect(same(a, b), "\(name): \(label) lean \(a) full \(b)", sourceLocation: sourceLocation)
+    }
+    var mismatches: [String] = []
+    for i in 0..<problem.classes {
+      let pairs: [(String, Double, Double)] = [
+        ("z", lean.scaled(i), full.scaled[i]), ("naive e", lean.naiveExp(i), full.naive.exps[i]),
+        ("naive s", lean.naiveProbability(i), full.naive.probabilities[i]),
+        ("shifted", lean.shifted(i), full.stable.shifted[i]), ("stable e", lean.stableExp(i), full.stable.exps[i]),
+        ("stable s", lean.stableProbability(i), full.stable.probabilities[i]),
+        ("m", lean.runningMax(i), full.online.runningMax[i]), ("d", lean.runningSum(i), full.online.runningSum[i]),
+        ("online s", lean.onlineProbability(i), full.online.probabilities[i]),
+      ]
+      for (label, a, b) in pairs where !same(a, b) {
+        mismatches.append("\(label)[\(i)]: lean \(a) full \(b)")
+      }
+    }
+    #expect(mismatches.isEmpty, "\(name): \(mismatches.prefix(5))", sourceLocation: sourceLocation)
+  }
+
+  @Test(arguments: [Precision.float32, .bfloat16, .float16])
+  func leanMatchesFullEvaluation(precision: Precision) throws {
+    var rng = PropRNG(seed: 77)
+    for round in 0..<24 {
+      let c = [1, 2, 7, 127, 128, 129, 300, 1000][round % 8]
+      let scale = [1.0, 4, 30, 300][round % 4]
+      var logits = (0..<c).map { _ in rng.normal() * scale }
+      if c > 2 && round % 3 == 0 { logits[rng.int(0...(c - 1))] = -.infinity }
+      var p = Problem(logits: logits, target: rng.int(0...(c - 1)), precision: precision)
+      if round % 5 == 1 { p.temperature = 0.7 }
+      if round % 6 == 2 { p.labelSmoothing = 0.1 }
+      if round % 7 == 3 { p.softTarget = (0..<c).map { $0 % 2 == 0 ? 2.0 / Double(c + 1) : 0 } }
+      guard let v = try? p.validated() else { continue }
+      expectIdentical(v)
+    }
+  }
+
+  @Test func leanMatchesFullEvaluationAtFloat64AboveTheWideLimit() throws {
+    // Above the limit the full float64 evaluation also uses Double for its trusted path.
+    var rng = PropRNG(seed: 5)
+    let c = Evaluation.wideLimit + 333
+    let logits = (0..<c).map { _ in rng.normal() * 50 }
+    expectIdentical(try Problem(logits: logits, target: 17).validated())
+    var smoothed = Problem(logits: logits, target: 3, temperature: 2.5, labelSmoothing: 0.2)
+    smoothed.logits[9] = -.infinity
+    expectIdentical(try smoothed.validated())
+  }
+
+  @Test func overflowAndUnderflowCasesMatch() throws {
+    // float16 overflows at 11.09; bfloat16 keeps float32's range; huge negative logits underflow everywhere.
+    let cases: [[Double]] = [
+      [12, 1, 0, -3], [11, 11, 0], [-20, -30, -100], [100, 200, 300], [1000, -1000, 0], [-.infinity, 3, 3],
+    ]
+    for logits in cases {
+      for precision in [Precision.float32, .bfloat16, .float16] {
+        guard let p = try? Problem(logits: logits, target: 1, precision: precision).validated() else { continue }
+        expectIdentical(p)
+      }
+    }
+  }
+
+  @Test func columnChoosesLeanOnlyAboveTheLimit() throws {
+    let small = try Problem(logits: [1, 2, 3], target: 0, precision: .float16).validated()
+    #expect(!PrecisionColumn(small).isLean)
+    let big = try Problem(
+      logits: (0..<(Evaluation.wideLimit + 1)).map { Double($0 % 13) }, target: 0, precision: .float16
+    ).validated()
+    #expect(PrecisionColumn(big).isLean)
+  }
+}
+
+@Suite struct HalfInFloatTests {
+  func check(_ f: Float, sourceLocation: SourceLocation = #_sourceLocation) {
+    let fast = HalfInFloat.round(f)
+    let library = Float(Float16(f))
+    #expect(
+      fast.bitPattern == library.bitPattern || (fast.isNaN && library.isNaN),
+      "\(f) (0x\(String(f.bitPattern, radix: 16))): fast \(fast), Float16 \(library)", sourceLocation: sourceLocation)
+  }
+
+  @Test func roundsEveryHalfValueAndTheFloatsAroundIt() {
+    // Every float16 value, the midpoints to its neighbour (ties) and the floats just beside them.
+    for bits in UInt16.min...UInt16.max {
+      let h = Float16(bitPattern: bits)
+      guard h.isFinite else { continue }
+      let v = Float(h)
+      check(v)
+      check(v.nextUp)
+      check(v.nextDown)
+      let next = Float(h.nextUp)
+      if next.isFinite {
+        let mid = v + (next - v) / 2
+        check(mid)
+        check(mid.nextUp)
+        check(mid.nextDown)
+      }
+    }
+  }
+
+  @Test func roundsTheEdgesOfTheRange() {
+    let edges: [Float] = [
+      65504, 65519, 65519.998, 65520, 65536, 1e30, .greatestFiniteMagnitude, .infinity, -.infinity, .nan,
+      0x1p-14, Float(0x1p-14).nextDown, 0x1p-24, 0x1p-25, Float(0x1p-25).nextUp, 0x1p-26, 0x1.8p-24,
+      .leastNonzeroMagnitude, 0, -0.0, -0x1p-25, -Float(0x1p-25).nextUp, -65520,
+    ]
+    for f in edges {
+      check(f)
+    }
+  }
+
+  @Test func roundsRandomFloats() {
+    var rng = PropRNG(seed: 16)
+    for _ in 0..<200_000 {
+      let bits = UInt32(truncatingIfNeeded: rng.next())
+      // Bias toward float16's range: exponents near 0 (the interesting region), plus anything at all.
+      let f = Float(bitPattern: bits)
+      check(f)
+      check(Float(sign: f.sign, exponent: Int(bits % 48) - 28, significand: 1 + Float(bits >> 9) * 0x1p-23))
+    }
+  }
+}
