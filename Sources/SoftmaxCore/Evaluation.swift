@@ -95,18 +95,26 @@ public struct Evaluation: Sendable {
     let x = problem.logits.map { T(rounding: $0) }
     let z = Evaluation.scale(x, tau)
     let y: [T] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
-    let naiveT = Softmax.naive(z)
-    let onlineT = Softmax.online(z)
-
-    // The trusted path, in W, rounded once to T.
-    let tauW = W(rounding: problem.temperature)
-    let zW = problem.logits.map { W(rounding: $0) / tauW }
     let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
-    let stableW = Softmax.stable(zW)
-    let lseW = Softmax.logSumExp(stable: stableW)
-    let lossW = CrossEntropy.stableLoss(zW, target: yW, lse: lseW)
-    let gradW = CrossEntropy.accurateGradient(
-      probabilities: stableW.probabilities, target: yW, temperature: tauW, upstream: W(rounding: problem.upstream))
+
+    // Two independent jobs: (0) the trusted path in W, rounded once to T, with the gradient step it leads to, and
+    // (1) the naive and online traces step by step in T. Large vectors run them side by side.
+    let run = { @Sendable (k: Int) -> EvaluationJob<T, W> in
+      k == 0
+        ? .trusted(Evaluation.trusted(problem, x: x, tau: tau, yW: yW, T.self, W.self))
+        : .traces(Evaluation.traces(problem, z: z, y: y))
+    }
+    var trusted: EvaluationJob<T, W>.Trusted?
+    var traces: EvaluationJob<T, W>.Traces?
+    let jobs = problem.classes >= Evaluation.parallelThreshold ? Parallel.map(2, run) : [run(0), run(1)]
+    for job in jobs {
+      switch job {
+      case .trusted(let t): trusted = t
+      case .traces(let t): traces = t
+      }
+    }
+    guard let trusted, let traces else { preconditionFailure("both jobs have run") }
+    let (stableW, lseW) = (trusted.stable, trusted.lse)
     func narrow(_ v: W) -> Double { T(converting: v).double }
     func narrow(_ v: [W]) -> [Double] {
       if T.self == W.self { return v.doubles }  // nothing to round: share or widen without a second pass
@@ -115,33 +123,54 @@ public struct Evaluation: Sendable {
 
     scaled = z.doubles
     targetDistribution = y.doubles
+    let naiveT = traces.naive
     naive = NaiveTrace(exps: naiveT.exps.doubles, sum: Double(naiveT.sum), probabilities: naiveT.probabilities.doubles)
     stable = StableTrace(
       max: narrow(stableW.max), argmax: stableW.argmax, shifted: narrow(stableW.shifted), exps: narrow(stableW.exps),
       sum: narrow(stableW.sum), probabilities: narrow(stableW.probabilities))
     online = OnlineTrace(
-      runningMax: onlineT.runningMax.doubles, runningSum: onlineT.runningSum.doubles,
-      probabilities: onlineT.probabilities.doubles)
+      runningMax: traces.online.runningMax.doubles, runningSum: traces.online.runningSum.doubles,
+      probabilities: traces.online.probabilities.doubles)
     logSumExp = LogSumExp(
       max: narrow(lseW.max), argmax: lseW.argmax, rest: narrow(lseW.rest), logSum: narrow(lseW.logSum),
       value: narrow(lseW.value))
-    logSoftmax = narrow(Softmax.logSoftmax(zW, lse: lseW))
-    loss = narrow(lossW)
-    lossNaive = Double(CrossEntropy.lossFromProbabilities(naiveT.probabilities, target: y))
-    let stableT = stable.probabilities.map { T(rounding: $0) }
-    lossFromStableSoftmax = Double(CrossEntropy.lossFromProbabilities(stableT, target: y))
+    logSoftmax = narrow(Softmax.logSoftmax(trusted.zW, lse: lseW))
+    loss = narrow(trusted.loss)
+    lossNaive = traces.lossNaive
+    overflow = traces.overflow
+    var lossStable: T = 0
+    for i in y.indices where y[i] != 0 {
+      // −Σ y_i log s_i with s_i the stable softmax as shown (rounded once into T).
+      lossStable -= y[i] * T.log(T(converting: stableW.probabilities[i]))
+    }
+    lossFromStableSoftmax = Double(lossStable)
     if let masked = y.indices.first(where: { y[$0] != 0 && z[$0] == -.infinity }) {
       lossNote =
         "target class \(masked) is masked (-inf): s_\(masked) = 0 exactly, so c = -log 0 = +inf"
     } else {
       lossNote = nil
     }
-    let grad = gradW.map { T(converting: $0) }
-    gradient = grad.doubles
-    overflow = OverflowReport(z: z, naive: naiveT, precision: problem.precision)
+    gradient = trusted.gradient.doubles
+    stepRefusal = trusted.stepRefusal
+    updatedLogits = trusted.stepped.doubles
+    updatedLoss = trusted.updatedLoss.map(narrow) ?? .nan
+  }
 
-    // One gradient step x − η·∇ with the gradient as shown, rounded once into the precision; a finite logit must stay
-    // finite.
+  /// The trusted quantities: max-subtracted softmax, log-sum-exp, loss and gradient in the wider W, the gradient
+  /// rounded once into T, and one step `x − η·∇` with that gradient, rounded once into T (a finite logit must stay
+  /// finite), with the loss after it.
+  private static func trusted<T: SoftmaxScalar, W: SoftmaxScalar>(
+    _ problem: Problem, x: [T], tau: T, yW: [W], _: T.Type, _: W.Type
+  ) -> EvaluationJob<T, W>.Trusted {
+    let tauW = W(rounding: problem.temperature)
+    let zW = problem.logits.map { W(rounding: $0) / tauW }
+    let stableW = Softmax.stable(zW)
+    let lseW = Softmax.logSumExp(stable: stableW)
+    let lossW = CrossEntropy.stableLoss(zW, target: yW, lse: lseW)
+    let gradW = CrossEntropy.accurateGradient(
+      probabilities: stableW.probabilities, target: yW, temperature: tauW, upstream: W(rounding: problem.upstream))
+    let grad = gradW.map { T(converting: $0) }
+
     let eta = W(rounding: problem.learningRate)
     var stepped = x
     var refusal: String? = nil
@@ -156,18 +185,32 @@ public struct Evaluation: Sendable {
     if refusal == nil, stepped.contains(where: { ($0 / tau) == .infinity }) {
       refusal = "after the step some x/τ is not finite in \(problem.precision.rawValue)"
     }
-    stepRefusal = refusal
-    updatedLogits = stepped.doubles
+    var updatedLoss: W? = nil
     if refusal == nil {
       let steppedZ = stepped.map { W(converting: $0) / tauW }
-      updatedLoss = narrow(CrossEntropy.stableLoss(steppedZ, target: yW, lse: Softmax.logSumExp(steppedZ)))
-    } else {
-      updatedLoss = .nan
+      updatedLoss = CrossEntropy.stableLoss(steppedZ, target: yW, lse: Softmax.logSumExp(steppedZ))
     }
+    return .init(
+      zW: zW, stable: stableW, lse: lseW, loss: lossW, gradient: grad, stepped: stepped, stepRefusal: refusal,
+      updatedLoss: updatedLoss)
+  }
+
+  /// The naive and online traces step by step in T, with what naive softmax does to the loss and its overflow report.
+  private static func traces<T: SoftmaxScalar, W: SoftmaxScalar>(_ problem: Problem, z: [T], y: [T])
+    -> EvaluationJob<T, W>.Traces
+  {
+    let naive = Softmax.naive(z)
+    return .init(
+      naive: naive, online: Softmax.online(z),
+      lossNaive: Double(CrossEntropy.lossFromProbabilities(naive.probabilities, target: y)),
+      overflow: OverflowReport(z: z, naive: naive, precision: problem.precision))
   }
 
   /// The largest vector for which float64's trusted path runs in `Float80`.
   public static let wideLimit = 4096
+
+  /// From this many classes the traces and the trusted path are computed side by side.
+  public static let parallelThreshold = 8192
 
   /// `z = x/τ`, skipping the division when `τ = 1` so the logits are used exactly.
   @inlinable
@@ -288,4 +331,26 @@ public struct Evaluation: Sendable {
     p.logits = updatedLogits
     return p
   }
+}
+
+/// The results of ``Evaluation``'s two jobs.
+private enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
+  struct Trusted: Sendable {
+    var zW: [W]
+    var stable: StableTrace<W>
+    var lse: LogSumExp<W>
+    var loss: W
+    var gradient: [T]
+    var stepped: [T]
+    var stepRefusal: String?
+    var updatedLoss: W?
+  }
+  struct Traces: Sendable {
+    var naive: NaiveTrace<T>
+    var online: OnlineTrace<T>
+    var lossNaive: Double
+    var overflow: OverflowReport
+  }
+  case trusted(Trusted)
+  case traces(Traces)
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import SoftmaxCore
 
 /// The explorer as a running program sees it: the state plus a cache of the evaluation it renders.
@@ -106,7 +105,7 @@ public struct PrecisionComparison: Sendable {
   /// column. The other columns are computed side by side on the available cores.
   public init(_ problem: Problem, own: Evaluation? = nil) {
     let reuse = own.flatMap { $0.problem == problem ? $0 : nil }
-    let results = Self.parallel(PrecisionComparison.order.count) { k -> Result<PrecisionColumn, InputError> in
+    let results = Parallel.map(PrecisionComparison.order.count) { k -> Result<PrecisionColumn, InputError> in
       let precision = PrecisionComparison.order[k]
       if let reuse, precision == problem.precision { return .success(PrecisionColumn(reuse)) }
       return Self.column(problem, precision)
@@ -135,7 +134,7 @@ public struct PrecisionComparison: Sendable {
   /// evaluation, four columns of which the own precision's reuses the evaluation) run on the available cores.
   public static func evaluate(_ problem: Problem) -> (Evaluation, PrecisionComparison) {
     let others = order.filter { $0 != problem.precision }
-    let jobs = parallel(others.count + 1) { k -> Job in
+    let jobs = Parallel.map(others.count + 1) { k -> Job in
       k == 0 ? .evaluation(Evaluation(problem)) : .column(column(problem, others[k - 1]))
     }
     guard case .evaluation(let evaluation) = jobs[0] else { preconditionFailure("job 0 is the evaluation") }
@@ -157,7 +156,7 @@ public struct PrecisionComparison: Sendable {
   /// Computes the reference loss of every column (one `Float80` pass each, side by side).
   public mutating func computeExactLosses() {
     let columns = self.columns
-    exactLosses = Self.parallel(columns.count) { k -> Double? in
+    exactLosses = Parallel.map(columns.count) { k -> Double? in
       guard case .success(let column) = columns[k].result else { return nil }
       return StabilityView.exactLoss(column.problem)
     }
@@ -172,31 +171,4 @@ public struct PrecisionComparison: Sendable {
       return .failure(error)
     }
   }
-
-  /// `body(0..<count)`, run side by side on the available cores; the results in index order.
-  static func parallel<T: Sendable>(_ count: Int, _ body: @Sendable (Int) -> T) -> [T] {
-    let slots = Slots<T>(count)
-    DispatchQueue.concurrentPerform(iterations: count) { k in slots.set(k, body(k)) }
-    return slots.values()
-  }
-}
-
-/// Result slots for `concurrentPerform`: iteration `k` writes only slot `k`, and the slots are read only after every
-/// iteration has returned, so the unsynchronised writes never race.
-private final class Slots<T: Sendable>: @unchecked Sendable {
-  private let storage: UnsafeMutableBufferPointer<T?>
-
-  init(_ count: Int) {
-    storage = .allocate(capacity: count)
-    storage.initialize(repeating: nil)
-  }
-
-  deinit {
-    storage.deinitialize()
-    storage.deallocate()
-  }
-
-  func set(_ k: Int, _ value: T) { storage[k] = value }
-
-  func values() -> [T] { storage.map { $0! } }
 }

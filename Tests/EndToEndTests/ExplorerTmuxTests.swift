@@ -111,8 +111,10 @@ struct ExplorerTmuxTests {
       try t.type(k % 2 == 0 ? "j" : "k")
     }
     try t.tmux(["resize-window", "-t", t.name, "-x", "120", "-y", "40"])
-    let screen = try t.waitFor("Jacobian")
-    for v in ["0.09003", "0.2447", "0.6652"] { #expect(screen.contains(v)) }
+    // The last frames of the storm may still be on their way: wait for the settled 120×40 screen.
+    let values = ["0.09003", "0.2447", "0.6652"]
+    let screen = try t.waitFor { s in s.contains("Jacobian") && values.allSatisfy { s.contains($0) } }
+    for v in values { #expect(screen.contains(v)) }
     try t.type("q")
     #expect(try t.waitForFile("status") == "0")
   }
