@@ -87,14 +87,13 @@ public enum Softmax {
   /// Softmax straight from the definition. Overflows when some `z_i > ln(max finite)`; gives `0/0` when all underflow.
   @inlinable
   public static func naive<T: SoftmaxScalar>(_ z: [T]) -> NaiveTrace<T> {
-    var exps = [T](repeating: 0, count: z.count)
     var sum: T = 0
-    for i in z.indices {
-      exps[i] = T.exp(z[i])
-      sum += exps[i]
+    let exps = filled(z.count) { i in
+      let e = T.exp(z[i])
+      sum += e
+      return e
     }
-    var probabilities = [T](repeating: 0, count: z.count)
-    for i in z.indices { probabilities[i] = exps[i] / sum }
+    let probabilities = filled(z.count) { exps[$0] / sum }
     return NaiveTrace(exps: exps, sum: sum, probabilities: probabilities)
   }
 
@@ -119,18 +118,23 @@ public enum Softmax {
   @inlinable
   public static func stable<T: SoftmaxScalar>(_ z: [T]) -> StableTrace<T> {
     let (k, m) = argmax(z)
-    var shifted = [T](repeating: 0, count: z.count)
-    var exps = [T](repeating: 0, count: z.count)
     var sum = CompensatedSum<T>()
-    for i in z.indices {
-      // A masked class (−∞) stays −∞ after the shift and contributes exactly 0.
-      let (d, err) = twoSum(z[i], -m)
-      shifted[i] = d
-      exps[i] = expCompensated(d, err)
-      sum.add(exps[i])
+    var exps: [T] = []
+    let shifted = [T](unsafeUninitializedCapacity: z.count) { shiftedBuffer, shiftedCount in
+      exps = [T](unsafeUninitializedCapacity: z.count) { expsBuffer, expsCount in
+        for i in z.indices {
+          // A masked class (−∞) stays −∞ after the shift and contributes exactly 0.
+          let (d, err) = twoSum(z[i], -m)
+          let e = expCompensated(d, err)
+          shiftedBuffer.initializeElement(at: i, to: d)
+          expsBuffer.initializeElement(at: i, to: e)
+          sum.add(e)
+        }
+        expsCount = z.count
+      }
+      shiftedCount = z.count
     }
-    var probabilities = [T](repeating: 0, count: z.count)
-    for i in z.indices { probabilities[i] = sum.divide(exps[i]) }
+    let probabilities = filled(z.count) { sum.divide(exps[$0]) }
     return StableTrace(
       max: m, argmax: k, shifted: shifted, exps: exps, sum: sum.value, probabilities: probabilities)
   }
@@ -138,24 +142,28 @@ public enum Softmax {
   /// Softmax in one pass over the input for the normaliser, then one for the output (Milakov & Gimelshein, 2018).
   @inlinable
   public static func online<T: SoftmaxScalar>(_ z: [T]) -> OnlineTrace<T> {
-    var runningMax = [T](repeating: 0, count: z.count)
-    var runningSum = [T](repeating: 0, count: z.count)
     var m = -T.infinity
     var d: T = 0
-    for j in z.indices {
-      let zj = z[j]
-      if zj > m {
-        // The old sum was relative to the old maximum: rescale it by e^{m − m'} (0 when nothing was seen yet).
-        d = (m == -T.infinity ? 0 : d * T.exp(m - zj)) + 1
-        m = zj
-      } else if zj != -T.infinity {
-        d += T.exp(zj - m)
+    var runningSum: [T] = []
+    let runningMax = [T](unsafeUninitializedCapacity: z.count) { maxBuffer, maxCount in
+      runningSum = [T](unsafeUninitializedCapacity: z.count) { sumBuffer, sumCount in
+        for j in z.indices {
+          let zj = z[j]
+          if zj > m {
+            // The old sum was relative to the old maximum: rescale it by e^{m − m'} (0 when nothing was seen yet).
+            d = (m == -T.infinity ? 0 : d * T.exp(m - zj)) + 1
+            m = zj
+          } else if zj != -T.infinity {
+            d += T.exp(zj - m)
+          }
+          maxBuffer.initializeElement(at: j, to: m)
+          sumBuffer.initializeElement(at: j, to: d)
+        }
+        sumCount = z.count
       }
-      runningMax[j] = m
-      runningSum[j] = d
+      maxCount = z.count
     }
-    var probabilities = [T](repeating: 0, count: z.count)
-    for i in z.indices { probabilities[i] = T.exp(z[i] - m) / d }
+    let probabilities = filled(z.count) { T.exp(z[$0] - m) / d }
     return OnlineTrace(runningMax: runningMax, runningSum: runningSum, probabilities: probabilities)
   }
 
@@ -231,5 +239,14 @@ public struct CompensatedSum<T: SoftmaxScalar>: Sendable {
   @inlinable public func divide(_ x: T) -> T {
     let q = x / high
     return low == 0 ? q : q - q * (low / high)
+  }
+}
+
+/// `[value(0), value(1), …, value(count − 1)]`, written straight into fresh storage (no zero fill first).
+@inlinable
+func filled<T>(_ count: Int, _ value: (Int) -> T) -> [T] {
+  [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+    for i in 0..<count { buffer.initializeElement(at: i, to: value(i)) }
+    initialized = count
   }
 }
