@@ -21,6 +21,9 @@ public struct Explorer: Sendable {
     refreshComparison()
   }
 
+  /// A one-class evaluation that stands in while the real one is recomputed.
+  private static let placeholder = Evaluation(Problem(logits: [0]))
+
   /// Handles one event; returns false when the explorer should quit.
   @discardableResult
   public mutating func handle(_ event: Event) -> Bool {
@@ -41,6 +44,9 @@ public struct Explorer: Sendable {
   /// Recomputes the evaluation for a changed problem; on the Stability screen, together with the other precisions'
   /// columns, side by side on the available cores.
   mutating func reevaluate() {
+    // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB.
+    evaluation = Explorer.placeholder
+    comparison = nil
     if state.screen == .stability {
       (evaluation, comparison) = PrecisionComparison.evaluate(state.problem)
     } else {
