@@ -129,7 +129,7 @@ struct BenchCommand: ParsableCommand {
     switch s.lowercased() {
     case "auto": return [KernelISA.selected]
     case "both":
-      if KernelISA.x86_64_v3.isSupported { return [.baseline, .x86_64_v3] }
+      if KernelISA.v3.isSupported { return [.baseline, .v3] }
       FileHandle.standardError.write(
         Data("note: --isa both: this CPU or build has no x86-64-v3 kernels; measuring baseline only\n".utf8))
       return [.baseline]

@@ -458,14 +458,14 @@ import Testing
 
     @Test(
       .disabled(
-        if: !KernelISA.x86_64_v3.isSupported,
+        if: !KernelISA.v3.isSupported,
         "this CPU, OS or build cannot run x86-64-v3 (AVX2+FMA+F16C): the v3 kernel checks are skipped, baseline only"
       ))
     func v3KernelsAreTestedOnThisCPU() {
-      #expect(testedISAs == [.baseline, .x86_64_v3])
+      #expect(testedISAs == [.baseline, .v3])
       // The two tables really reach the two compiled copies of the kernel module.
       #expect(!KernelISA.baseline.usesFusedMultiplyAdd)
-      #expect(KernelISA.x86_64_v3.usesFusedMultiplyAdd)
+      #expect(KernelISA.v3.usesFusedMultiplyAdd)
     }
 
     @Test func detectedISAAgreesWithProcCpuinfo() throws {
@@ -480,15 +480,15 @@ import Testing
           "cx16", "lahf_lm",
         ]
         let missing = v3.filter { !flags.contains($0) }
-        let expected: KernelISA = missing.isEmpty && KernelISA.v3IsCompiledIn ? .x86_64_v3 : .baseline
+        let expected: KernelISA = missing.isEmpty && KernelISA.v3IsCompiledIn ? .v3 : .baseline
         #expect(KernelISA.detected == expected, "cpuinfo lacks \(missing)")
       #endif
     }
 
     @Test func isaNamesParse() {
       #expect(KernelISA(name: "baseline") == .baseline)
-      #expect(KernelISA(name: "V3") == .x86_64_v3)
-      #expect(KernelISA(name: "x86-64-v3") == .x86_64_v3)
+      #expect(KernelISA(name: "V3") == .v3)
+      #expect(KernelISA(name: "x86-64-v3") == .v3)
       #expect(KernelISA(name: "avx512") == nil)
       #expect(KernelISA.baseline.isSupported)
     }
@@ -504,7 +504,7 @@ import Testing
           upstream: input.upstream, isa: .baseline)
         let b = runBatch(
           kernel, precision, input.x, rows: rows, classes: classes, targets: input.targets,
-          upstream: input.upstream, isa: .x86_64_v3)
+          upstream: input.upstream, isa: .v3)
         let e = worstUlps(b.out, a.out.map { Float80($0) }, precision)
         #expect(e <= 4, "\(kernel) \(precision): v3 vs baseline \(e) ulps")
       }

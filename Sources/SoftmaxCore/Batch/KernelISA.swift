@@ -9,15 +9,15 @@ internal import CCPUID
 public enum KernelISA: String, CaseIterable, Sendable, CustomStringConvertible {
   /// Baseline x86-64 (SSE2), or whatever the package is built for on other architectures. Always supported.
   case baseline
-  /// x86-64-v3: AVX2 + FMA + F16C (`-target-cpu haswell`). Eight-lane ymm vectors, fused multiply-adds in the
+  /// x86-64-v3: AVX2 + FMA + F16C (`-target-cpu haswell`). 256-bit ymm vectors, fused multiply-adds in the
   /// exponential, hardware binary16 conversions.
-  case x86_64_v3 = "v3"
+  case v3
 
   /// `baseline` or `x86-64-v3`.
   public var description: String {
     switch self {
     case .baseline: "baseline"
-    case .x86_64_v3: "x86-64-v3"
+    case .v3: "x86-64-v3"
     }
   }
 
@@ -25,7 +25,7 @@ public enum KernelISA: String, CaseIterable, Sendable, CustomStringConvertible {
   public init?(name: String) {
     switch name.lowercased() {
     case "baseline": self = .baseline
-    case "v3", "x86-64-v3", "x86_64_v3": self = .x86_64_v3
+    case "v3", "x86-64-v3", "x86_64_v3": self = .v3
     default: return nil
     }
   }
@@ -43,16 +43,16 @@ public enum KernelISA: String, CaseIterable, Sendable, CustomStringConvertible {
   public var isSupported: Bool {
     switch self {
     case .baseline: true
-    case .x86_64_v3: KernelISA.cpuHasV3
+    case .v3: KernelISA.cpuHasV3
     }
   }
 
   /// cpuid and xgetbv, read once: the whole x86-64-v3 feature set, with the OS saving the YMM state.
   private static let cpuHasV3: Bool = v3IsCompiledIn && ccpuid_x86_64_v3_supported() != 0
 
-  /// The best instruction set this CPU supports: ``x86_64_v3`` when compiled in and the CPU and OS support it,
+  /// The best instruction set this CPU supports: ``v3`` when compiled in and the CPU and OS support it,
   /// ``baseline`` otherwise. Computed once per process.
-  public static let detected: KernelISA = cpuHasV3 ? .x86_64_v3 : .baseline
+  public static let detected: KernelISA = cpuHasV3 ? .v3 : .baseline
 
   /// The instruction set used when a call does not name one: the environment variable `SOFTMAX_LAB_ISA`
   /// (`baseline` or `v3`) when it is set to a supported value, ``detected`` otherwise. Read once per process; see

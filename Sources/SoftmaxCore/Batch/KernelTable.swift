@@ -36,7 +36,7 @@ struct KernelTable: Sendable {
   @inline(__always) static func of(_ isa: KernelISA) -> KernelTable {
     switch isa.checked() {
     case .baseline: baseline
-    case .x86_64_v3: v3!
+    case .v3: KernelTable.v3!
     }
   }
 
