@@ -1,6 +1,32 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// SoftmaxCore's batch kernels, compiled twice from the same source: the baseline x86-64 copy and, on x86-64 hosts,
+/// an x86-64-v3 copy (AVX2 + FMA + F16C) that `BatchSoftmax` calls only when cpuid says the CPU supports it.
+/// `Sources/SoftmaxKernelsV3` is a symlink to `Sources/SoftmaxKernels`. swiftc 6.3 rejects `-target-cpu x86-64-v3`
+/// (the clang importer does not know the name), so `haswell` is used: its feature set is the x86-64-v3 set (plus
+/// AES, PCLMUL, RDRAND, FSGSBASE, XSAVEOPT and INVPCID, which are only reached through intrinsics that this Swift
+/// code does not use). This manifest is compiled for the host, so other architectures build without the v3 copy.
+var kernelTargets: [Target] = [
+  .target(
+    name: "SoftmaxKernels",
+    dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+  )
+]
+var kernelDependencies: [Target.Dependency] = ["SoftmaxKernels"]
+#if arch(x86_64)
+  kernelTargets.append(
+    .target(
+      name: "SoftmaxKernelsV3",
+      dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+      swiftSettings: [
+        .define("SOFTMAX_V3"), .define("SOFTMAX_FMA"), .define("SOFTMAX_F16C"),
+        .unsafeFlags(["-target-cpu", "haswell"]),
+      ]
+    ))
+  kernelDependencies.append("SoftmaxKernelsV3")
+#endif
+
 let package = Package(
   name: "softmax-lab",
   platforms: [.macOS(.v13)],
@@ -17,8 +43,10 @@ let package = Package(
     // Pure math: softmax, log-sum-exp, losses, Jacobian, gradient, precision facts. No I/O.
     .target(
       name: "SoftmaxCore",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+      dependencies: [.product(name: "RealModule", package: "swift-numerics"), "CCPUID"] + kernelDependencies
     ),
+    // cpuid/xgetbv detection of the x86-64-v3 feature set, and the SOFTMAX_LAB_ISA override, for `KernelISA`.
+    .target(name: "CCPUID"),
     // Reports of an evaluation as text, JSON, Markdown and LaTeX (pure string building; no I/O).
     .target(name: "SoftmaxReport", dependencies: ["SoftmaxCore"]),
     // State, actions, key map, update and views rendering into an in-memory buffer. No ncurses.
@@ -49,6 +77,6 @@ let package = Package(
       name: "EndToEndTests",
       dependencies: ["softmax-lab", "SoftmaxCore"]
     ),
-  ],
+  ] + kernelTargets,
   swiftLanguageModes: [.v6]
 )

@@ -1,10 +1,12 @@
+import Foundation
 import RealModule
 import Testing
 
 @testable import SoftmaxCore
 
 // Correctness of the batch kernels (BatchSoftmax) against the generic core (`Softmax.stable`, `Softmax.logSumExp`)
-// evaluated in Float80, for every kernel and precision. No timing assertions.
+// evaluated in Float80, for every kernel and precision, in both compiled copies (baseline x86-64 and x86-64-v3; the
+// latter only where the CPU supports it, see `v3KernelsAreTestedOnThisCPU`). No timing assertions.
 
 #if arch(x86_64) && !os(Windows) && !os(Android)
 
@@ -55,12 +57,21 @@ import Testing
     }
   }
 
+  /// The kernel copies this machine can run: baseline always, x86-64-v3 when the CPU and OS support it.
+  let testedISAs = KernelISA.allCases.filter(\.isSupported)
+
+  /// Every tested ISA with every precision.
+  let isaPrecisions = testedISAs.flatMap { isa in BatchPrecision.allCases.map { (isa, $0) } }
+
+  /// Every tested ISA with float32 and float64.
+  let isaWidePrecisions = testedISAs.flatMap { isa in [BatchPrecision.float32, .float64].map { (isa, $0) } }
+
   /// Runs one kernel over `rows × classes` logits (already representable in `precision`); returns the probabilities
   /// (or, for `fused`, the gradient) and the per-row losses as Doubles.
   func runBatch(
     _ kernel: BatchSoftmax.Kernel, _ precision: BatchPrecision, _ x: [Double], rows: Int,
     classes: Int,
-    targets: [Int] = [], upstream: [Double] = []
+    targets: [Int] = [], upstream: [Double] = [], isa: KernelISA
   ) -> (out: [Double], loss: [Double]) {
     let n = rows * classes
     let targets = targets.isEmpty ? [Int](repeating: 0, count: rows) : targets
@@ -74,16 +85,16 @@ import Testing
       xs.withUnsafeBufferPointer { xp in
         out.withUnsafeMutableBufferPointer { op in
           switch kernel {
-          case .naive: BatchSoftmax.naive(xp, rows: rows, classes: classes, into: op)
-          case .stable: BatchSoftmax.stable(xp, rows: rows, classes: classes, into: op)
-          case .online: BatchSoftmax.online(xp, rows: rows, classes: classes, into: op)
+          case .naive: BatchSoftmax.naive(xp, rows: rows, classes: classes, into: op, isa: isa)
+          case .stable: BatchSoftmax.stable(xp, rows: rows, classes: classes, into: op, isa: isa)
+          case .online: BatchSoftmax.online(xp, rows: rows, classes: classes, into: op, isa: isa)
           case .fused:
             targets.withUnsafeBufferPointer { tp in
               gs.withUnsafeBufferPointer { gp in
                 loss.withUnsafeMutableBufferPointer { lp in
                   BatchSoftmax.fused(
                     xp, rows: rows, classes: classes, targets: tp, upstream: gp, loss: lp,
-                    gradient: op)
+                    gradient: op, isa: isa)
                 }
               }
             }
@@ -97,16 +108,16 @@ import Testing
       x.withUnsafeBufferPointer { xp in
         out.withUnsafeMutableBufferPointer { op in
           switch kernel {
-          case .naive: BatchSoftmax.naive(xp, rows: rows, classes: classes, into: op)
-          case .stable: BatchSoftmax.stable(xp, rows: rows, classes: classes, into: op)
-          case .online: BatchSoftmax.online(xp, rows: rows, classes: classes, into: op)
+          case .naive: BatchSoftmax.naive(xp, rows: rows, classes: classes, into: op, isa: isa)
+          case .stable: BatchSoftmax.stable(xp, rows: rows, classes: classes, into: op, isa: isa)
+          case .online: BatchSoftmax.online(xp, rows: rows, classes: classes, into: op, isa: isa)
           case .fused:
             targets.withUnsafeBufferPointer { tp in
               upstream.withUnsafeBufferPointer { gp in
                 loss.withUnsafeMutableBufferPointer { lp in
                   BatchSoftmax.fused(
                     xp, rows: rows, classes: classes, targets: tp, upstream: gp, loss: lp,
-                    gradient: op)
+                    gradient: op, isa: isa)
                 }
               }
             }
@@ -137,14 +148,13 @@ import Testing
                 loss.withUnsafeMutableBufferPointer { lp in
                   BatchSoftmax.fused(
                     format, xp, rows: rows, classes: classes, targets: tp, upstream: gp, loss: lp,
-                    gradient: op,
-                    workspace: workspace)
+                    gradient: op, workspace: workspace, isa: isa)
                 }
               }
             }
           } else {
             BatchSoftmax.softmax(
-              kernel, format, xp, rows: rows, classes: classes, into: op, workspace: workspace)
+              kernel, format, xp, rows: rows, classes: classes, into: op, workspace: workspace, isa: isa)
           }
         }
       }
@@ -206,8 +216,8 @@ import Testing
   }
 
   @Suite struct BatchKernelTests {
-    @Test(arguments: BatchPrecision.allCases)
-    func everyKernelMatchesTheCoreOnShortAndOddRows(precision: BatchPrecision) {
+    @Test(arguments: isaPrecisions)
+    func everyKernelMatchesTheCoreOnShortAndOddRows(isa: KernelISA, precision: BatchPrecision) {
       // C = 1 … 33 covers rows shorter than a SIMD width, exact multiples and every tail length; 100 and 257 more.
       for classes in Array(1...33) + [100, 257] {
         let rows = 3
@@ -218,7 +228,7 @@ import Testing
           for kernel in BatchSoftmax.Kernel.allCases {
             let got = runBatch(
               kernel, precision, input.x, rows: rows, classes: classes, targets: input.targets,
-              upstream: input.upstream)
+              upstream: input.upstream, isa: isa)
             for r in 0..<rows {
               let row = Array(input.x[(r * classes)..<((r + 1) * classes)])
               let ref = coreReference(row, target: input.targets[r], upstream: input.upstream[r])
@@ -228,16 +238,16 @@ import Testing
                 let e = worstUlps(out, ref.grad, precision)
                 #expect(
                   e <= budget,
-                  "\(kernel) \(precision) C=\(classes) masked=\(masked) gradient: \(e) ulps")
+                  "\(isa) \(kernel) \(precision) C=\(classes) masked=\(masked) gradient: \(e) ulps")
                 let le = worstUlps([got.loss[r]], [ref.loss], precision)
-                #expect(le <= budget, "\(kernel) \(precision) C=\(classes) loss: \(le) ulps")
+                #expect(le <= budget, "\(isa) \(kernel) \(precision) C=\(classes) loss: \(le) ulps")
               } else {
                 let e = worstUlps(out, ref.s, precision)
                 #expect(
-                  e <= budget, "\(kernel) \(precision) C=\(classes) masked=\(masked): \(e) ulps")
+                  e <= budget, "\(isa) \(kernel) \(precision) C=\(classes) masked=\(masked): \(e) ulps")
               }
               for i in 0..<classes where row[i] == -.infinity {
-                #expect(out[i] == 0, "\(kernel) \(precision): a masked class must get exactly 0")
+                #expect(out[i] == 0, "\(isa) \(kernel) \(precision): a masked class must get exactly 0")
               }
             }
           }
@@ -245,11 +255,11 @@ import Testing
       }
     }
 
-    @Test(arguments: BatchPrecision.allCases)
-    func oneClassIsCertain(precision: BatchPrecision) {
+    @Test(arguments: isaPrecisions)
+    func oneClassIsCertain(isa: KernelISA, precision: BatchPrecision) {
       for kernel in BatchSoftmax.Kernel.allCases {
         let got = runBatch(
-          kernel, precision, [2.5, -7, 0], rows: 3, classes: 1, upstream: [1, 1, 1])
+          kernel, precision, [2.5, -7, 0], rows: 3, classes: 1, upstream: [1, 1, 1], isa: isa)
         if kernel == .fused {
           #expect(got.out == [0, 0, 0])
           #expect(got.loss == [0, 0, 0])
@@ -259,18 +269,19 @@ import Testing
       }
     }
 
-    @Test func largeLogitsOverflowOnlyTheNaiveKernel() {
+    @Test(arguments: testedISAs)
+    func largeLogitsOverflowOnlyTheNaiveKernel(isa: KernelISA) {
       let x: [Double] = [1000, 999, 998, -1000, 3000, 2999, 0, 1]
       for precision in [BatchPrecision.float32, .float64] {
         for kernel in [BatchSoftmax.Kernel.stable, .online, .fused] {
           let got = runBatch(
-            kernel, precision, x, rows: 2, classes: 4, targets: [1, 2], upstream: [1, 1])
+            kernel, precision, x, rows: 2, classes: 4, targets: [1, 2], upstream: [1, 1], isa: isa)
           for r in 0..<2 {
             let row = Array(x[(r * 4)..<(r * 4 + 4)])
             let ref = coreReference(row, target: [1, 2][r], upstream: 1)
             let want = kernel == .fused ? ref.grad : ref.s
             let e = worstUlps(Array(got.out[(r * 4)..<(r * 4 + 4)]), want, precision)
-            #expect(e <= 4, "\(kernel) \(precision) row \(r): \(e) ulps")
+            #expect(e <= 4, "\(isa) \(kernel) \(precision) row \(r): \(e) ulps")
           }
           if kernel == .fused {
             #expect(got.loss[0].isFinite && got.loss[1].isFinite)
@@ -281,50 +292,53 @@ import Testing
         }
       }
       // float32 naive: e^1000 = inf, so inf/inf = NaN at the overflowing entries (and the whole first row overflows).
-      let naive32 = runBatch(.naive, .float32, [1000, 0, 1, 2], rows: 1, classes: 4)
+      let naive32 = runBatch(.naive, .float32, [1000, 0, 1, 2], rows: 1, classes: 4, isa: isa)
       #expect(naive32.out[0].isNaN)
       #expect(naive32.out[1...] == [0, 0, 0])
       // float64 survives 700 but not 710.
-      let naive64 = runBatch(.naive, .float64, [700, 699, 710, 0], rows: 2, classes: 2)
+      let naive64 = runBatch(.naive, .float64, [700, 699, 710, 0], rows: 2, classes: 2, isa: isa)
       #expect(naive64.out[0].isFinite && naive64.out[1].isFinite)
       #expect(naive64.out[2].isNaN && naive64.out[3] == 0)
     }
 
-    @Test func naiveUnderflowThresholdsFollowTheFormat() {
+    @Test(arguments: testedISAs)
+    func naiveUnderflowThresholdsFollowTheFormat(isa: KernelISA) {
       // e^{−100} ≈ 3.7e−44 is a float32 subnormal: naive still gives 1/2 each. e^{−110} rounds to 0: 0/0 = NaN.
-      let ok = runBatch(.naive, .float32, [-100, -100], rows: 1, classes: 2)
+      let ok = runBatch(.naive, .float32, [-100, -100], rows: 1, classes: 2, isa: isa)
       #expect(ok.out == [0.5, 0.5])
-      let under = runBatch(.naive, .float32, [-110, -110], rows: 1, classes: 2)
+      let under = runBatch(.naive, .float32, [-110, -110], rows: 1, classes: 2, isa: isa)
       #expect(under.out.allSatisfy { $0.isNaN })
       for kernel in [BatchSoftmax.Kernel.stable, .online] {
-        #expect(runBatch(kernel, .float32, [-110, -110], rows: 1, classes: 2).out == [0.5, 0.5])
+        #expect(runBatch(kernel, .float32, [-110, -110], rows: 1, classes: 2, isa: isa).out == [0.5, 0.5])
       }
     }
 
-    @Test func subnormalProbabilitiesAreRoundedNotFlushed() {
+    @Test(arguments: testedISAs)
+    func subnormalProbabilitiesAreRoundedNotFlushed(isa: KernelISA) {
       // s_1 = e^{−95}/(1 + e^{−95}) ≈ 5.5e−42, a float32 subnormal; the stable kernels take the full-range exp here.
       let want = Double(Float(Double.exp(-95)))
       for kernel in [BatchSoftmax.Kernel.stable, .online] {
-        let got = runBatch(kernel, .float32, [0, -95], rows: 1, classes: 2)
+        let got = runBatch(kernel, .float32, [0, -95], rows: 1, classes: 2, isa: isa)
         #expect(got.out[0] == 1)
         #expect(abs(got.out[1] - want) <= 0x1p-149, "\(kernel): \(got.out[1]) vs \(want)")
       }
     }
 
-    @Test func maskedTargetGivesInfiniteLoss() {
+    @Test(arguments: testedISAs)
+    func maskedTargetGivesInfiniteLoss(isa: KernelISA) {
       let got = runBatch(
-        .fused, .float32, [0, -.infinity, 1], rows: 1, classes: 3, targets: [1], upstream: [1])
+        .fused, .float32, [0, -.infinity, 1], rows: 1, classes: 3, targets: [1], upstream: [1], isa: isa)
       #expect(got.loss[0] == .infinity)
       #expect(got.out[1] == -1)
     }
 
-    @Test(arguments: [BatchPrecision.float32, .float64])
-    func fusedIsWithinFourUlpsOnBenchLikeRows(precision: BatchPrecision) {
+    @Test(arguments: isaWidePrecisions)
+    func fusedIsWithinFourUlpsOnBenchLikeRows(isa: KernelISA, precision: BatchPrecision) {
       let (rows, classes) = (8, 4096)
       let input = batchInput(rows: rows, classes: classes, precision: precision, seed: 99)
       let got = runBatch(
         .fused, precision, input.x, rows: rows, classes: classes, targets: input.targets,
-        upstream: input.upstream)
+        upstream: input.upstream, isa: isa)
       for r in 0..<rows {
         let row = Array(input.x[(r * classes)..<((r + 1) * classes)])
         let ref = coreReference(row, target: input.targets[r], upstream: input.upstream[r])
@@ -335,8 +349,8 @@ import Testing
       }
     }
 
-    @Test(arguments: [BatchPrecision.float32, .float64])
-    func fusedIsWithinFourUlpsOnShiftedAndLargeRows(precision: BatchPrecision) {
+    @Test(arguments: isaWidePrecisions)
+    func fusedIsWithinFourUlpsOnShiftedAndLargeRows(isa: KernelISA, precision: BatchPrecision) {
       // Offsets around the float32 shifted path's limit (|M| ≤ 512) and its range limit (min − M ≥ −86), and a
       // dominant target with a tiny loss (the `rest < e_T` branch), each over a row with a tail.
       let classes = 37
@@ -351,7 +365,7 @@ import Testing
         }
         let got = runBatch(
           .fused, precision, input.x, rows: 2, classes: classes, targets: input.targets,
-          upstream: input.upstream)
+          upstream: input.upstream, isa: isa)
         for r in 0..<2 {
           let row = Array(input.x[(r * classes)..<((r + 1) * classes)])
           var ref = coreReference(row, target: input.targets[r], upstream: input.upstream[r])
@@ -364,9 +378,9 @@ import Testing
           }
           let out = Array(got.out[(r * classes)..<((r + 1) * classes)])
           let e = worstUlps(out, ref.grad, precision)
-          #expect(e <= 4, "offset \(offset) spread \(spread) dominant \(dominant): gradient \(e) ulps")
+          #expect(e <= 4, "\(isa) offset \(offset) spread \(spread) dominant \(dominant): gradient \(e) ulps")
           let le = worstUlps([got.loss[r]], [ref.loss], precision)
-          #expect(le <= 4, "offset \(offset) spread \(spread) dominant \(dominant): loss \(le) ulps")
+          #expect(le <= 4, "\(isa) offset \(offset) spread \(spread) dominant \(dominant): loss \(le) ulps")
         }
       }
     }
@@ -381,11 +395,12 @@ import Testing
       }
     }
 
-    @Test func float32LossOver131072ClassesIsAccurate() {
+    @Test(arguments: testedISAs)
+    func float32LossOver131072ClassesIsAccurate(isa: KernelISA) {
       let classes = 131_072
       let input = batchInput(rows: 1, classes: classes, precision: .float32, seed: 7)
       let got = runBatch(
-        .fused, .float32, input.x, rows: 1, classes: classes, targets: input.targets, upstream: [1])
+        .fused, .float32, input.x, rows: 1, classes: classes, targets: input.targets, upstream: [1], isa: isa)
       let ref = coreReference(input.x, target: input.targets[0], upstream: 1)
       let rel = abs(got.loss[0] - Double(ref.loss)) / Double(ref.loss)
       #expect(rel <= 1e-6, "relative loss error \(rel)")
@@ -393,13 +408,14 @@ import Testing
       #expect(e <= 4, "gradient: \(e) ulps")
     }
 
-    @Test func bfloat16ConversionsRoundToNearestEven() {
+    @Test(arguments: testedISAs)
+    func bfloat16ConversionsRoundToNearestEven(isa: KernelISA) {
       // Every bfloat16 widens exactly and narrows back to itself (NaNs stay NaN).
       var bits = [UInt16](0...UInt16.max)
       var floats = [Float](repeating: 0, count: bits.count)
-      HalfConversion.widen(bfloat16: &bits, to: &floats, count: bits.count)
+      HalfConversion.widen(bfloat16: &bits, to: &floats, count: bits.count, isa: isa)
       var back = [UInt16](repeating: 0, count: bits.count)
-      HalfConversion.narrow(&floats, toBFloat16: &back, count: bits.count)
+      HalfConversion.narrow(&floats, toBFloat16: &back, count: bits.count, isa: isa)
       for i in bits.indices {
         #expect(floats[i].bitPattern == UInt32(bits[i]) << 16)
         if floats[i].isNaN {
@@ -415,10 +431,11 @@ import Testing
       #expect(HalfConversion.bfloat16Bits(.greatestFiniteMagnitude) == 0x7F80)
     }
 
-    @Test func float16ConversionsMatchTheStandardLibrary() {
+    @Test(arguments: testedISAs)
+    func float16ConversionsMatchTheStandardLibrary(isa: KernelISA) {
       var bits = [UInt16](0...UInt16.max)
       var floats = [Float](repeating: 0, count: bits.count)
-      HalfConversion.widen(float16: &bits, to: &floats, count: bits.count)
+      HalfConversion.widen(float16: &bits, to: &floats, count: bits.count, isa: isa)
       for i in bits.indices {
         let want = Float(Float16(bitPattern: bits[i]))
         #expect(floats[i].bitPattern == want.bitPattern || (floats[i].isNaN && want.isNaN))
@@ -431,9 +448,65 @@ import Testing
         samples.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0xC7FF_FFFF))
       }
       var out = [UInt16](repeating: 0, count: samples.count)
-      HalfConversion.narrow(&samples, toFloat16: &out, count: samples.count)
+      HalfConversion.narrow(&samples, toFloat16: &out, count: samples.count, isa: isa)
       for i in samples.indices where !samples[i].isNaN {
-        #expect(out[i] == Float16(samples[i]).bitPattern, "\(samples[i])")
+        #expect(out[i] == Float16(samples[i]).bitPattern, "\(isa) \(samples[i])")
+      }
+    }
+
+    // MARK: Instruction sets
+
+    @Test(
+      .disabled(
+        if: !KernelISA.v3.isSupported,
+        "this CPU, OS or build cannot run x86-64-v3 (AVX2+FMA+F16C): the v3 kernel checks are skipped, baseline only"
+      ))
+    func v3KernelsAreTestedOnThisCPU() {
+      #expect(testedISAs == [.baseline, .v3])
+      // The two tables really reach the two compiled copies of the kernel module.
+      #expect(!KernelISA.baseline.usesFusedMultiplyAdd)
+      #expect(KernelISA.v3.usesFusedMultiplyAdd)
+    }
+
+    @Test func detectedISAAgreesWithProcCpuinfo() throws {
+      #if os(Linux)
+        let text = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(line.split(separator: ":", maxSplits: 1).last!.split(separator: " ").map(String.init))
+        // The x86-64-v3 feature set under its /proc/cpuinfo names (abm = LZCNT, pni = SSE3). Linux lists avx/avx2
+        // only when the kernel enables the YMM state, which the detection checks with xgetbv.
+        let v3 = [
+          "avx", "avx2", "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt", "sse4_1", "sse4_2", "ssse3", "pni",
+          "cx16", "lahf_lm",
+        ]
+        let missing = v3.filter { !flags.contains($0) }
+        let expected: KernelISA = missing.isEmpty && KernelISA.v3IsCompiledIn ? .v3 : .baseline
+        #expect(KernelISA.detected == expected, "cpuinfo lacks \(missing)")
+      #endif
+    }
+
+    @Test func isaNamesParse() {
+      #expect(KernelISA(name: "baseline") == .baseline)
+      #expect(KernelISA(name: "V3") == .v3)
+      #expect(KernelISA(name: "x86-64-v3") == .v3)
+      #expect(KernelISA(name: "avx512") == nil)
+      #expect(KernelISA.baseline.isSupported)
+    }
+
+    @Test(arguments: [BatchPrecision.float32, .float64])
+    func bothISAsAgreeToAnUlpOrTwo(precision: BatchPrecision) {
+      guard testedISAs.count == 2 else { return }
+      let (rows, classes) = (4, 1000)
+      let input = batchInput(rows: rows, classes: classes, precision: precision, seed: 11, maskedFraction: 0.1)
+      for kernel in BatchSoftmax.Kernel.allCases {
+        let a = runBatch(
+          kernel, precision, input.x, rows: rows, classes: classes, targets: input.targets,
+          upstream: input.upstream, isa: .baseline)
+        let b = runBatch(
+          kernel, precision, input.x, rows: rows, classes: classes, targets: input.targets,
+          upstream: input.upstream, isa: .v3)
+        let e = worstUlps(b.out, a.out.map { Float80($0) }, precision)
+        #expect(e <= 4, "\(kernel) \(precision): v3 vs baseline \(e) ulps")
       }
     }
   }

@@ -1,13 +1,18 @@
 /// Batched softmax and cross-entropy kernels over row-major `rows × classes` buffers.
 ///
 /// These are the fast counterparts of the teaching formulas in ``Softmax`` and ``CrossEntropy``: the same math, but
-/// over a whole batch, without allocation, sixteen `Float` (eight `Double`) lanes at a time with the polynomial
-/// ``VectorExp``. Every kernel reads row `r` from `logits[r·classes ..< (r+1)·classes]` and writes the same range of
-/// its output; the output may not overlap the input.
+/// over a whole batch, without allocation, a vector at a time with a polynomial exponential (`VectorExp` in the
+/// SoftmaxKernels module). Every kernel reads row `r` from `logits[r·classes ..< (r+1)·classes]` and writes the same
+/// range of its output; the output may not overlap the input.
+///
+/// Instruction sets: the kernels are compiled twice, for baseline x86-64 (sixteen `Float` lanes in xmm registers,
+/// separate multiply and add) and for x86-64-v3 (AVX2 + FMA + F16C); every entry point takes an `isa:` argument,
+/// by default ``KernelISA/selected`` (the best the CPU supports, or the `SOFTMAX_LAB_ISA` override). Both copies
+/// meet the same accuracy bounds; their results may differ in the last bit (fused multiply-adds round once).
 ///
 /// | kernel | passes over a row | `e^{·}` per element |
 /// |---|---|---|
-/// | ``naive(_:rows:classes:into:)-(UnsafeBufferPointer<Float>,_,_,_)`` | exp + sum, divide | 1 (overflows for `x > ln(max)`) |
+/// | ``naive(_:rows:classes:into:isa:)-(UnsafeBufferPointer<Float>,_,_,_,_)`` | exp + sum, divide | 1 (overflows for `x > ln(max)`) |
 /// | `stable` | max, exp + sum (stored), scale | 1 |
 /// | `online` | running max + rescaled sum, exp + scale | 3 (two in the first pass, one in the second) |
 /// | `fused` | max, exp + sum (stored), scale − target | 1, and it also writes the loss |
@@ -41,5 +46,118 @@ public enum BatchSoftmax {
   static func checkShape(_ count: Int, _ rows: Int, _ classes: Int, _ name: StaticString) {
     precondition(rows >= 0 && classes >= 1, "BatchSoftmax: need rows >= 0 and classes >= 1")
     precondition(count >= rows * classes, "\(name)")
+  }
+
+  // MARK: Float and Double entry points
+
+  /// Naive softmax of each row, `s_i = e^{x_i} / Σ_j e^{x_j}`, exactly as the formula reads (a true division).
+  ///
+  /// Overflows (`inf/inf = NaN` at the overflowing entries, `0` elsewhere) when some `x_i > ln(greatestFinite)`, and
+  /// gives `0/0 = NaN` when every `e^{x_i}` underflows — that is what it is here to show.
+  public static func naive(
+    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<Float>, isa: KernelISA = .selected
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.naive: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.naive: output too short")
+    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
+    KernelTable.of(isa).naiveFloat(x, rows, classes, out)
+  }
+
+  /// Stable softmax of each row in three passes: `M = max x`, then `e^{x_i − M}` stored and summed, then scaled by
+  /// `1/σ`. Never overflows; `−∞` entries give exactly 0.
+  public static func stable(
+    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<Float>, isa: KernelISA = .selected
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.stable: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.stable: output too short")
+    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
+    KernelTable.of(isa).stableFloat(x, rows, classes, out)
+  }
+
+  /// Online softmax of each row in two passes over the input: a lane-wise running max `m` and running sum
+  /// `d ← d·e^{m − m'} + e^{x − m'}`, merged across lanes; then `e^{x_i − M}/σ`. Three exponentials per element.
+  public static func online(
+    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<Float>, isa: KernelISA = .selected
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.online: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.online: output too short")
+    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
+    KernelTable.of(isa).onlineFloat(x, rows, classes, out)
+  }
+
+  /// Softmax + cross-entropy forward and backward in one kernel.
+  ///
+  /// For each row `r` with target class `T = targets[r]` and upstream gradient `g = upstream[r]`:
+  /// `loss[r] = LSE(x) − x_T` (computed as `(M − x_T) + log σ` in `Double`) and
+  /// `gradient[r·C + n] = g·(s_n − δ_nT)`. The target entry is formed as `−g·(σ − e_T)/σ`, so it keeps its relative
+  /// accuracy when `s_T` is close to 1. A masked target (`x_T = −∞`) gives `loss = +inf`.
+  public static func fused(
+    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
+    targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<Float>,
+    loss: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>,
+    isa: KernelISA = .selected
+  ) {
+    checkFused(logits.count, gradient.count, targets.count, upstream.count, loss.count, rows, classes)
+    guard let x = logits.baseAddress, let out = gradient.baseAddress, rows > 0 else { return }
+    KernelTable.of(isa).fusedFloat(
+      x, rows, classes, targets.baseAddress!, upstream.baseAddress!, loss.baseAddress!, out)
+  }
+
+  /// Naive softmax of each row; see the `Float` overload.
+  public static func naive(
+    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<Double>, isa: KernelISA = .selected
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.naive: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.naive: output too short")
+    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
+    KernelTable.of(isa).naiveDouble(x, rows, classes, out)
+  }
+
+  /// Stable 3-pass softmax of each row; see the `Float` overload.
+  public static func stable(
+    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<Double>, isa: KernelISA = .selected
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.stable: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.stable: output too short")
+    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
+    KernelTable.of(isa).stableDouble(x, rows, classes, out)
+  }
+
+  /// Online 2-pass softmax of each row; see the `Float` overload.
+  public static func online(
+    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<Double>, isa: KernelISA = .selected
+  ) {
+    checkShape(logits.count, rows, classes, "BatchSoftmax.online: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.online: output too short")
+    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
+    KernelTable.of(isa).onlineDouble(x, rows, classes, out)
+  }
+
+  /// Softmax + cross-entropy loss and gradient of each row; see the `Float` overload.
+  public static func fused(
+    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
+    targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<Double>,
+    loss: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>,
+    isa: KernelISA = .selected
+  ) {
+    checkFused(logits.count, gradient.count, targets.count, upstream.count, loss.count, rows, classes)
+    guard let x = logits.baseAddress, let out = gradient.baseAddress, rows > 0 else { return }
+    KernelTable.of(isa).fusedDouble(
+      x, rows, classes, targets.baseAddress!, upstream.baseAddress!, loss.baseAddress!, out)
+  }
+
+  static func checkFused(
+    _ logits: Int, _ gradient: Int, _ targets: Int, _ upstream: Int, _ loss: Int, _ rows: Int, _ classes: Int
+  ) {
+    checkShape(logits, rows, classes, "BatchSoftmax.fused: logits too short")
+    checkShape(gradient, rows, classes, "BatchSoftmax.fused: gradient too short")
+    precondition(
+      targets >= rows && upstream >= rows && loss >= rows, "BatchSoftmax.fused: per-row arrays too short")
   }
 }

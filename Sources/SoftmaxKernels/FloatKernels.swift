@@ -1,13 +1,14 @@
 import RealModule
 
-// The Float kernels. DoubleKernels.swift is the same code for SIMD8<Double>; keep the two in sync.
+// The Float kernels. DoubleKernels.swift is the same code for SIMD8<Double>; keep the two in sync. This file is
+// compiled twice (SoftmaxKernels and, through a symlink, SoftmaxKernelsV3; see Package.swift).
 
 private typealias Vec = VectorExp.FloatVector
 private typealias Bits = VectorExp.FloatBits
 private typealias Scalar = Float
 private let lanes = Vec.scalarCount
 /// Vectors summed in `Float` lanes before the block is added to the `Double` total (each lane adds at most 16 terms
-/// in single precision).
+/// in single precision, whatever the vector width).
 private let block = 16
 
 // MARK: - Vector helpers
@@ -45,33 +46,60 @@ private let block = 16
   a.replacing(with: b, where: b .< a)
 }
 
-// The horizontal reductions halve the vector three times (shuffles and vector compare-selects) instead of walking
-// the sixteen lanes one after another; they and `rowSum` run once per row, which matters for short rows (C = 256).
+// The horizontal reductions halve the vector (shuffles and vector compare-selects) instead of walking the lanes one
+// after another; they and `rowSum` run once per row, which matters for short rows (C = 256).
 
-@inline(__always) private func horizontalMin(_ v: Vec) -> Scalar {
-  let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .< v.lowHalf)
-  let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .< a.lowHalf)
-  let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .< b.lowHalf)
-  return c[1] < c[0] ? c[1] : c[0]
-}
+#if SOFTMAX_FLOAT8
+  /// The running `Double` total of a row: one lane per `Float` lane.
+  private typealias Total = SIMD8<Double>
 
-@inline(__always) private func horizontalMax(_ v: Vec) -> Scalar {
-  let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
-  let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
-  let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
-  return c[1] > c[0] ? c[1] : c[0]
-}
+  @inline(__always) private func horizontalMin(_ v: Vec) -> Scalar {
+    let b = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .< v.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .< b.lowHalf)
+    return c[1] < c[0] ? c[1] : c[0]
+  }
 
-/// `Σ total[l]` by halving (a tree of vector adds).
-@inline(__always) private func rowSum(_ total: SIMD16<Double>) -> Double {
-  let a = total.lowHalf + total.highHalf
-  let b = a.lowHalf + a.highHalf
-  let c = b.lowHalf + b.highHalf
-  return c[0] + c[1]
-}
+  @inline(__always) private func horizontalMax(_ v: Vec) -> Scalar {
+    let b = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+    return c[1] > c[0] ? c[1] : c[0]
+  }
+
+  /// `Σ total[l]` by halving (a tree of vector adds).
+  @inline(__always) private func rowSum(_ total: Total) -> Double {
+    let b = total.lowHalf + total.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+  }
+#else
+  /// The running `Double` total of a row: one lane per `Float` lane.
+  private typealias Total = SIMD16<Double>
+
+  @inline(__always) private func horizontalMin(_ v: Vec) -> Scalar {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .< v.lowHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .< a.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .< b.lowHalf)
+    return c[1] < c[0] ? c[1] : c[0]
+  }
+
+  @inline(__always) private func horizontalMax(_ v: Vec) -> Scalar {
+    let a = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+    return c[1] > c[0] ? c[1] : c[0]
+  }
+
+  /// `Σ total[l]` by halving (a tree of vector adds).
+  @inline(__always) private func rowSum(_ total: Total) -> Double {
+    let a = total.lowHalf + total.highHalf
+    let b = a.lowHalf + a.highHalf
+    let c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+  }
+#endif
 
 /// The lanes of a block sum added to the running `Double` total.
-@inline(__always) private func widenAdd(_ total: inout SIMD16<Double>, _ v: Vec) {
+@inline(__always) private func widenAdd(_ total: inout Total, _ v: Vec) {
   for l in 0..<lanes { total[l] += Double(v[l]) }
 }
 
@@ -139,7 +167,7 @@ private func rowExpSum(
   normal: Bool
 ) -> Double {
   let negM = Vec(repeating: -m)
-  var total = SIMD16<Double>()
+  var total = Total()
   var i = 0
   let full = c - c % lanes
   while i < full {
@@ -190,7 +218,7 @@ private func rowExpSumShifted(
   _ x: UnsafePointer<Scalar>, _ c: Int, _ nS: Int32, _ out: UnsafeMutablePointer<Scalar>
 ) -> Double {
   let magic = Vec(repeating: VectorExp.shiftedMagic(nS))
-  var total = SIMD16<Double>()
+  var total = Total()
   var i = 0
   let full = c - c % lanes
   while i < full {
@@ -239,7 +267,7 @@ private func rowScale(_ out: UnsafeMutablePointer<Scalar>, _ c: Int, _ s: Scalar
 }
 
 private func rowNaive(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutablePointer<Scalar>) {
-  var total = SIMD16<Double>()
+  var total = Total()
   var i = 0
   let full = c - c % lanes
   while i < full {
@@ -313,10 +341,10 @@ private func rowOnline(_ x: UnsafePointer<Scalar>, _ c: Int, _ out: UnsafeMutabl
     onlineStep(&m0, &d0, &padded, loadPartial(x + i, c - i, fill: -.infinity))
     for j in i..<c where x[j] < rowMin { rowMin = x[j] }
   }
-  // Merge the 32 running (max, sum) pairs: M = max of the lane maxima, σ = Σ d_l·e^{m_l − M} (in Double).
+  // Merge the 2 × lanes running (max, sum) pairs: M = max of the lane maxima, σ = Σ d_l·e^{m_l − M} (in Double).
   let m = horizontalMax(vmax(m0, m1))
   let negM = Vec(repeating: -m)
-  var total = SIMD16<Double>()
+  var total = Total()
   widenAdd(&total, d0 * VectorExp.exp(m0 + negM))
   widenAdd(&total, d1 * VectorExp.exp(m1 + negM))
   let inv = Vec(repeating: Scalar(1 / rowSum(total)))
@@ -396,7 +424,7 @@ private func rowFusedShifted(
 private func rowSumExcept(_ out: UnsafeMutablePointer<Scalar>, _ c: Int, _ t: Int) -> Double {
   let saved = out[t]
   out[t] = 0
-  var total = SIMD16<Double>()
+  var total = Total()
   var i = 0
   let full = c - c % lanes
   while i < full {
@@ -417,89 +445,38 @@ private func rowSumExcept(_ out: UnsafeMutablePointer<Scalar>, _ c: Int, _ t: In
   return rowSum(total) + tail
 }
 
-// MARK: - Public batch entry points
+// MARK: - Entry points
 
-extension BatchSoftmax {
+extension BatchKernels {
   /// Naive softmax of each row, `s_i = e^{x_i} / Σ_j e^{x_j}`, exactly as the formula reads (a true division).
-  ///
-  /// Overflows (`inf/inf = NaN` at the overflowing entries, `0` elsewhere) when some `x_i > ln(greatestFinite)`, and
-  /// gives `0/0 = NaN` when every `e^{x_i}` underflows — that is what it is here to show.
   public static func naive(
-    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Float>
+    _ x: UnsafePointer<Float>, rows: Int, classes: Int, into out: UnsafeMutablePointer<Float>
   ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.naive: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.naive: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
     for r in 0..<rows { rowNaive(x + r * classes, classes, out + r * classes) }
   }
 
-  /// Stable softmax of each row in three passes: `M = max x`, then `e^{x_i − M}` stored and summed, then scaled by
-  /// `1/σ`. Never overflows; `−∞` entries give exactly 0.
+  /// Stable softmax of each row in three passes (max and min, exponentials stored and summed, scale).
   public static func stable(
-    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Float>
+    _ x: UnsafePointer<Float>, rows: Int, classes: Int, into out: UnsafeMutablePointer<Float>
   ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.stable: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.stable: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
     for r in 0..<rows { rowStable(x + r * classes, classes, out + r * classes) }
   }
 
-  /// Online softmax of each row in two passes over the input: a lane-wise running max `m` and running sum
-  /// `d ← d·e^{m − m'} + e^{x − m'}`, merged across lanes; then `e^{x_i − M}/σ`. Three exponentials per element.
+  /// Online softmax of each row in two passes (running max and rescaled sum, then the exponentials again).
   public static func online(
-    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Float>
+    _ x: UnsafePointer<Float>, rows: Int, classes: Int, into out: UnsafeMutablePointer<Float>
   ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.online: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.online: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
     for r in 0..<rows { rowOnline(x + r * classes, classes, out + r * classes) }
   }
 
-  /// Softmax + cross-entropy forward and backward in one kernel.
-  ///
-  /// For each row `r` with target class `T = targets[r]` and upstream gradient `g = upstream[r]`:
-  /// `loss[r] = LSE(x) − x_T` (computed as `(M − x_T) + log σ` in `Double`) and
-  /// `gradient[r·C + n] = g·(s_n − δ_nT)`. The target entry is formed as `−g·(σ − e_T)/σ`, so it keeps its relative
-  /// accuracy when `s_T` is close to 1. A masked target (`x_T = −∞`) gives `loss = +inf`.
+  /// Softmax + cross-entropy loss and gradient `g·(s − e_T)` of each row; the loss is rounded from `Double` once.
   public static func fused(
-    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
-    targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<Float>,
-    loss: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>
+    _ x: UnsafePointer<Float>, rows: Int, classes: Int, targets: UnsafePointer<Int>,
+    upstream: UnsafePointer<Float>, loss: UnsafeMutablePointer<Float>,
+    gradient: UnsafeMutablePointer<Float>
   ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.fused: logits too short")
-    checkShape(gradient.count, rows, classes, "BatchSoftmax.fused: gradient too short")
-    precondition(
-      targets.count >= rows && upstream.count >= rows && loss.count >= rows,
-      "BatchSoftmax.fused: per-row arrays too short")
-    guard let x = logits.baseAddress, let out = gradient.baseAddress else { return }
     for r in 0..<rows {
-      loss[r] = Float(
-        rowFused(x + r * classes, classes, targets[r], upstream[r], out + r * classes))
+      loss[r] = Float(rowFused(x + r * classes, classes, targets[r], upstream[r], gradient + r * classes))
     }
-  }
-}
-
-// MARK: - Row entry points for the half-precision paths (rows already converted to Float)
-
-extension BatchSoftmax {
-  static func floatRow(
-    _ kernel: Kernel, _ x: UnsafePointer<Float>, _ c: Int, _ out: UnsafeMutablePointer<Float>
-  ) {
-    switch kernel {
-    case .naive: rowNaive(x, c, out)
-    case .stable: rowStable(x, c, out)
-    case .online: rowOnline(x, c, out)
-    case .fused: preconditionFailure("use floatFusedRow")
-    }
-  }
-
-  static func floatFusedRow(
-    _ x: UnsafePointer<Float>, _ c: Int, _ target: Int, _ g: Float,
-    _ grad: UnsafeMutablePointer<Float>
-  ) -> Double {
-    rowFused(x, c, target, g, grad)
   }
 }

@@ -320,66 +320,38 @@ private func rowSumExcept(_ out: UnsafeMutablePointer<Scalar>, _ c: Int, _ t: In
   return total.sum() + tail
 }
 
-// MARK: - Public batch entry points
+// MARK: - Entry points
 
-extension BatchSoftmax {
-  /// Naive softmax of each row, `s_i = e^{x_i} / Σ_j e^{x_j}`, exactly as the formula reads (a true division).
-  ///
-  /// Overflows (`inf/inf = NaN` at the overflowing entries, `0` elsewhere) when some `x_i > ln(greatestFinite)`, and
-  /// gives `0/0 = NaN` when every `e^{x_i}` underflows — that is what it is here to show.
+extension BatchKernels {
+  /// Naive softmax of each row (see the `Float` overload).
   public static func naive(
-    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Double>
+    _ x: UnsafePointer<Double>, rows: Int, classes: Int, into out: UnsafeMutablePointer<Double>
   ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.naive: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.naive: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
     for r in 0..<rows { rowNaive(x + r * classes, classes, out + r * classes) }
   }
 
-  /// Stable softmax of each row in three passes: `M = max x`, then `e^{x_i − M}` stored and summed, then scaled by
-  /// `1/σ`. Never overflows; `−∞` entries give exactly 0.
+  /// Stable 3-pass softmax of each row (see the `Float` overload).
   public static func stable(
-    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Double>
+    _ x: UnsafePointer<Double>, rows: Int, classes: Int, into out: UnsafeMutablePointer<Double>
   ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.stable: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.stable: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
     for r in 0..<rows { rowStable(x + r * classes, classes, out + r * classes) }
   }
 
-  /// Online softmax of each row in two passes over the input: a lane-wise running max `m` and running sum
-  /// `d ← d·e^{m − m'} + e^{x − m'}`, merged across lanes; then `e^{x_i − M}/σ`. Three exponentials per element.
+  /// Online 2-pass softmax of each row (see the `Float` overload).
   public static func online(
-    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Double>
+    _ x: UnsafePointer<Double>, rows: Int, classes: Int, into out: UnsafeMutablePointer<Double>
   ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.online: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.online: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
     for r in 0..<rows { rowOnline(x + r * classes, classes, out + r * classes) }
   }
 
-  /// Softmax + cross-entropy forward and backward in one kernel.
-  ///
-  /// For each row `r` with target class `T = targets[r]` and upstream gradient `g = upstream[r]`:
-  /// `loss[r] = LSE(x) − x_T` (computed as `(M − x_T) + log σ` in `Double`) and
-  /// `gradient[r·C + n] = g·(s_n − δ_nT)`. The target entry is formed as `−g·(σ − e_T)/σ`, so it keeps its relative
-  /// accuracy when `s_T` is close to 1. A masked target (`x_T = −∞`) gives `loss = +inf`.
+  /// Softmax + cross-entropy loss and gradient of each row (see the `Float` overload).
   public static func fused(
-    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
-    targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<Double>,
-    loss: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>
+    _ x: UnsafePointer<Double>, rows: Int, classes: Int, targets: UnsafePointer<Int>,
+    upstream: UnsafePointer<Double>, loss: UnsafeMutablePointer<Double>,
+    gradient: UnsafeMutablePointer<Double>
   ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.fused: logits too short")
-    checkShape(gradient.count, rows, classes, "BatchSoftmax.fused: gradient too short")
-    precondition(
-      targets.count >= rows && upstream.count >= rows && loss.count >= rows,
-      "BatchSoftmax.fused: per-row arrays too short")
-    guard let x = logits.baseAddress, let out = gradient.baseAddress else { return }
     for r in 0..<rows {
-      loss[r] = (rowFused(x + r * classes, classes, targets[r], upstream[r], out + r * classes))
+      loss[r] = rowFused(x + r * classes, classes, targets[r], upstream[r], gradient + r * classes)
     }
   }
 }

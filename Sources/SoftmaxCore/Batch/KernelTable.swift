@@ -1,0 +1,102 @@
+internal import SoftmaxKernels
+
+#if canImport(SoftmaxKernelsV3)
+  internal import SoftmaxKernelsV3
+#endif
+
+/// The entry points of one compiled copy of the kernel module (SoftmaxKernels or SoftmaxKernelsV3): what
+/// ``BatchSoftmax`` calls after choosing a ``KernelISA``. Function values, so that each public entry point dispatches
+/// with one table lookup instead of repeating a switch over the ISAs.
+struct KernelTable: Sendable {
+  typealias Softmax<T> = @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void
+  typealias Fused<T> =
+    @Sendable (
+      UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>,
+      UnsafeMutablePointer<T>
+    ) -> Void
+  typealias Convert<A, B> = @Sendable (UnsafePointer<A>, UnsafeMutablePointer<B>, Int) -> Void
+
+  var naiveFloat: Softmax<Float>
+  var stableFloat: Softmax<Float>
+  var onlineFloat: Softmax<Float>
+  var fusedFloat: Fused<Float>
+  var naiveDouble: Softmax<Double>
+  var stableDouble: Softmax<Double>
+  var onlineDouble: Softmax<Double>
+  var fusedDouble: Fused<Double>
+  var widenFloat16: Convert<UInt16, Float>
+  var narrowFloat16: Convert<Float, UInt16>
+  var widenBFloat16: Convert<UInt16, Float>
+  var narrowBFloat16: Convert<Float, UInt16>
+  /// `Float` lanes per vector, and whether the exponential uses fused multiply-adds (for reports).
+  var floatLanes: Int
+  var fusedMultiplyAdd: Bool
+
+  /// The table of `isa`, which must be supported by this process (checked).
+  @inline(__always) static func of(_ isa: KernelISA) -> KernelTable {
+    switch isa.checked() {
+    case .baseline: baseline
+    case .v3: KernelTable.v3!
+    }
+  }
+
+  func softmax(_ kernel: BatchSoftmax.Kernel) -> Softmax<Float> {
+    switch kernel {
+    case .naive: naiveFloat
+    case .stable: stableFloat
+    case .online: onlineFloat
+    case .fused: preconditionFailure("BatchSoftmax: fused is not a softmax kernel")
+    }
+  }
+
+  func widen(_ format: HalfFormat) -> Convert<UInt16, Float> {
+    format == .float16 ? widenFloat16 : widenBFloat16
+  }
+
+  func narrow(_ format: HalfFormat) -> Convert<Float, UInt16> {
+    format == .float16 ? narrowFloat16 : narrowBFloat16
+  }
+
+  static let baseline = KernelTable(
+    naiveFloat: SoftmaxKernels.BatchKernels.naive(_:rows:classes:into:),
+    stableFloat: SoftmaxKernels.BatchKernels.stable(_:rows:classes:into:),
+    onlineFloat: SoftmaxKernels.BatchKernels.online(_:rows:classes:into:),
+    fusedFloat: SoftmaxKernels.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
+    naiveDouble: SoftmaxKernels.BatchKernels.naive(_:rows:classes:into:),
+    stableDouble: SoftmaxKernels.BatchKernels.stable(_:rows:classes:into:),
+    onlineDouble: SoftmaxKernels.BatchKernels.online(_:rows:classes:into:),
+    fusedDouble: SoftmaxKernels.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
+    widenFloat16: SoftmaxKernels.HalfBits.widen(float16:to:count:),
+    narrowFloat16: SoftmaxKernels.HalfBits.narrow(_:toFloat16:count:),
+    widenBFloat16: SoftmaxKernels.HalfBits.widen(bfloat16:to:count:),
+    narrowBFloat16: SoftmaxKernels.HalfBits.narrow(_:toBFloat16:count:),
+    floatLanes: SoftmaxKernels.BatchKernels.floatLanes,
+    fusedMultiplyAdd: SoftmaxKernels.BatchKernels.fusedMultiplyAdd)
+
+  #if canImport(SoftmaxKernelsV3)
+    static let v3: KernelTable? = KernelTable(
+      naiveFloat: SoftmaxKernelsV3.BatchKernels.naive(_:rows:classes:into:),
+      stableFloat: SoftmaxKernelsV3.BatchKernels.stable(_:rows:classes:into:),
+      onlineFloat: SoftmaxKernelsV3.BatchKernels.online(_:rows:classes:into:),
+      fusedFloat: SoftmaxKernelsV3.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
+      naiveDouble: SoftmaxKernelsV3.BatchKernels.naive(_:rows:classes:into:),
+      stableDouble: SoftmaxKernelsV3.BatchKernels.stable(_:rows:classes:into:),
+      onlineDouble: SoftmaxKernelsV3.BatchKernels.online(_:rows:classes:into:),
+      fusedDouble: SoftmaxKernelsV3.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
+      widenFloat16: SoftmaxKernelsV3.HalfBits.widen(float16:to:count:),
+      narrowFloat16: SoftmaxKernelsV3.HalfBits.narrow(_:toFloat16:count:),
+      widenBFloat16: SoftmaxKernelsV3.HalfBits.widen(bfloat16:to:count:),
+      narrowBFloat16: SoftmaxKernelsV3.HalfBits.narrow(_:toBFloat16:count:),
+      floatLanes: SoftmaxKernelsV3.BatchKernels.floatLanes,
+      fusedMultiplyAdd: SoftmaxKernelsV3.BatchKernels.fusedMultiplyAdd)
+  #else
+    static let v3: KernelTable? = nil
+  #endif
+}
+
+extension KernelISA {
+  /// `Float` lanes per vector in this ISA's `Float` kernels (16 or 8).
+  public var floatLanes: Int { KernelTable.of(self).floatLanes }
+  /// Whether this ISA's exponential uses fused multiply-adds.
+  public var usesFusedMultiplyAdd: Bool { KernelTable.of(self).fusedMultiplyAdd }
+}

@@ -1,0 +1,38 @@
+// This module is compiled twice. `SoftmaxKernels` is the baseline x86-64 (SSE2) copy; `SoftmaxKernelsV3` is the same
+// source (Sources/SoftmaxKernelsV3 is a symlink to this directory) compiled with `-target-cpu haswell` (the x86-64-v3
+// feature set: AVX2, FMA, F16C, BMI1/2, LZCNT, MOVBE) and the compilation conditions `SOFTMAX_V3`, `SOFTMAX_FMA`,
+// `SOFTMAX_F16C` (Package.swift). SoftmaxCore's `BatchSoftmax` chooses one copy at run time (`KernelISA`); nothing in
+// the v3 copy may run unless the CPU and OS support that feature set. For that reason nothing here is `@inlinable`:
+// every call from SoftmaxCore goes to code compiled for the ISA it dispatched to.
+//
+// One more trap: a standard-library generic that is specialised but not inlined here (say `SIMD16<Int32>.init(
+// truncatingIfNeeded: SIMD16<UInt16>)`) becomes a weak symbol with the same mangled name in both copies, and the linker
+// keeps one of them for both: baseline code could then call AVX2 code. After changing this module, check that the
+// v3 objects define no such symbol (every weak symbol must belong to the module itself):
+//   nm --defined-only .build/release/SoftmaxKernelsV3.build/*.o | grep -E ' [WV] ' | grep -v SoftmaxKernelsV3
+// should list only `__swift_reflection_version` and `symbolic` entries (data, not code). BENCHMARKS.md has the details.
+
+/// The batch softmax and cross-entropy kernels of one instruction set, on raw row-major `rows × classes` buffers.
+///
+/// These are the implementations behind SoftmaxCore's `BatchSoftmax`, which checks shapes and chooses between the
+/// baseline and the x86-64-v3 copy of this module; call that instead.
+public enum BatchKernels {
+  #if SOFTMAX_V3
+    /// The instruction set this copy of the module was compiled for.
+    public static let instructionSet = "x86-64-v3"
+  #else
+    /// The instruction set this copy of the module was compiled for.
+    public static let instructionSet = "baseline"
+  #endif
+
+  /// `Float` lanes per vector in the `Float` kernels.
+  public static let floatLanes = VectorExp.FloatVector.scalarCount
+
+  #if SOFTMAX_FMA
+    /// Whether the exponential's multiply-adds are fused (one rounding each).
+    public static let fusedMultiplyAdd = true
+  #else
+    /// Whether the exponential's multiply-adds are fused (one rounding each).
+    public static let fusedMultiplyAdd = false
+  #endif
+}
