@@ -72,48 +72,63 @@ public struct Evaluation: Sendable {
   /// precision's best answer, correct to the last digit in all but near-tie cases. Above `wideLimit` classes, float64
   /// skips `Float80` (about 8× slower per exponential) and relies on its compensated sums alone: within about an ulp.
   public init(_ problem: Problem) {
+    let plan = Evaluation.plan(problem)
+    if problem.classes >= Evaluation.parallelThreshold {
+      let results = Parallel.map(2) { k in k == 0 ? plan.trusted() : plan.traces() }
+      self = plan.assemble(results[0], results[1])
+    } else {
+      self = plan.assemble(plan.trusted(), plan.traces())
+    }
+  }
+
+  /// An evaluation as two independent jobs and the step that joins their results, so that a caller can run the jobs
+  /// side by side with other work (see ``withColumns(_:precisions:)``).
+  struct Plan: Sendable {
+    /// The trusted path in W, rounded once to T, with the gradient step it leads to.
+    var trusted: @Sendable () -> any Sendable
+    /// The naive and online traces step by step in T, with the overflow report.
+    var traces: @Sendable () -> any Sendable
+    var assemble: @Sendable (_ trusted: any Sendable, _ traces: any Sendable) -> Evaluation
+  }
+
+  static func plan(_ problem: Problem) -> Plan {
     switch problem.precision {
     case .float64:
       #if arch(x86_64) || arch(i386)
         if problem.classes <= Evaluation.wideLimit {
-          self.init(problem, Double.self, wide: Float80.self)
-        } else {
-          self.init(problem, Double.self, wide: Double.self)
+          return plan(problem, Double.self, wide: Float80.self)
         }
-      #else
-        self.init(problem, Double.self, wide: Double.self)
       #endif
-    case .float32: self.init(problem, Float.self, wide: Double.self)
-    case .bfloat16: self.init(problem, BFloat16.self, wide: Double.self)
-    case .float16: self.init(problem, Float16.self, wide: Double.self)
+      return plan(problem, Double.self, wide: Double.self)
+    case .float32: return plan(problem, Float.self, wide: Double.self)
+    case .bfloat16: return plan(problem, BFloat16.self, wide: Double.self)
+    case .float16: return plan(problem, Float16.self, wide: Double.self)
     }
   }
 
-  init<T: SoftmaxScalar, W: SoftmaxScalar>(_ problem: Problem, _: T.Type, wide: W.Type) {
-    self.problem = problem
+  static func plan<T: SoftmaxScalar, W: SoftmaxScalar>(_ problem: Problem, _: T.Type, wide: W.Type) -> Plan {
     let tau = T(rounding: problem.temperature)
     let x = problem.logits.map { T(rounding: $0) }
     let z = Evaluation.scale(x, tau)
     let y: [T] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
-    let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
+    return Plan(
+      trusted: {
+        let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
+        return Evaluation.trusted(problem, x: x, tau: tau, yW: yW, T.self, W.self)
+      },
+      traces: { Evaluation.traces(problem, z: z, y: y) as EvaluationJob<T, W>.Traces },
+      assemble: { trusted, traces in
+        // The jobs of this plan return exactly these types.
+        Evaluation(
+          problem, z: z, y: y, trusted: trusted as! EvaluationJob<T, W>.Trusted,
+          traces: traces as! EvaluationJob<T, W>.Traces)
+      })
+  }
 
-    // Two independent jobs: (0) the trusted path in W, rounded once to T, with the gradient step it leads to, and
-    // (1) the naive and online traces step by step in T. Large vectors run them side by side.
-    let run = { @Sendable (k: Int) -> EvaluationJob<T, W> in
-      k == 0
-        ? .trusted(Evaluation.trusted(problem, x: x, tau: tau, yW: yW, T.self, W.self))
-        : .traces(Evaluation.traces(problem, z: z, y: y))
-    }
-    var trusted: EvaluationJob<T, W>.Trusted?
-    var traces: EvaluationJob<T, W>.Traces?
-    let jobs = problem.classes >= Evaluation.parallelThreshold ? Parallel.map(2, run) : [run(0), run(1)]
-    for job in jobs {
-      switch job {
-      case .trusted(let t): trusted = t
-      case .traces(let t): traces = t
-      }
-    }
-    guard let trusted, let traces else { preconditionFailure("both jobs have run") }
+  private init<T: SoftmaxScalar, W: SoftmaxScalar>(
+    _ problem: Problem, z: [T], y: [T], trusted: EvaluationJob<T, W>.Trusted, traces: EvaluationJob<T, W>.Traces
+  ) {
+    self.problem = problem
     let (stableW, lseW) = (trusted.stable, trusted.lse)
     func narrow(_ v: W) -> Double { T(converting: v).double }
     func narrow(_ v: [W]) -> [Double] {
@@ -334,7 +349,7 @@ public struct Evaluation: Sendable {
 }
 
 /// The results of ``Evaluation``'s two jobs.
-private enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
+enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
   struct Trusted: Sendable {
     var zW: [W]
     var stable: StableTrace<W>
@@ -353,4 +368,52 @@ private enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
   }
   case trusted(Trusted)
   case traces(Traces)
+}
+
+extension Evaluation {
+  /// The evaluation of `problem` and its lean columns in other precisions (the Stability lab), all of it computed as
+  /// independent jobs on the available cores, the longest first.
+  public static func withColumns(_ problem: Problem, precisions: [Precision]) -> (
+    Evaluation, [Result<PrecisionColumn, InputError>]
+  ) {
+    let plan = Evaluation.plan(problem)
+    // Job 0: trusted path; 1: traces; 2…: columns. Started longest first (float16 is the slowest column).
+    let columns = precisions.sorted { $0 == .float16 && $1 != .float16 }
+    enum Job {
+      case trusted, traces
+      case column(Precision)
+    }
+    var jobs: [Job] = [.trusted]
+    jobs += columns.prefix(1).map(Job.column)
+    jobs.append(.traces)
+    jobs += columns.dropFirst().map(Job.column)
+    let order = jobs
+    let results = Parallel.map(order.count) { k -> any Sendable in
+      switch order[k] {
+      case .trusted: return plan.trusted()
+      case .traces: return plan.traces()
+      case .column(let precision):
+        var p = problem
+        p.precision = precision
+        do throws(InputError) {
+          return Result<PrecisionColumn, InputError>.success(PrecisionColumn(try p.validated()))
+        } catch {
+          return Result<PrecisionColumn, InputError>.failure(error)
+        }
+      }
+    }
+    var trusted: (any Sendable)?
+    var traces: (any Sendable)?
+    var byPrecision: [Precision: Result<PrecisionColumn, InputError>] = [:]
+    for (job, result) in zip(order, results) {
+      switch job {
+      case .trusted: trusted = result
+      case .traces: traces = result
+      case .column(let precision): byPrecision[precision] = result as? Result<PrecisionColumn, InputError>
+      }
+    }
+    guard let trusted, let traces else { preconditionFailure("both evaluation jobs have run") }
+    let evaluation = plan.assemble(trusted, traces)
+    return (evaluation, precisions.compactMap { byPrecision[$0] })
+  }
 }

@@ -34,8 +34,26 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
     case .float64: x
     case .float32: Double(Float(x))
     case .bfloat16: Double(BFloat16(x))
-    case .float16: Double(Float16(x))
+    case .float16: Precision.roundToHalf(x)
     }
+  }
+
+  /// `Double(Float16(x))` with bit operations instead of the library conversion (there is no instruction for it
+  /// without F16C): ties to even, `±inf` from 65520 up, subnormals in steps of 2^−24, signs and NaN kept.
+  @inlinable static func roundToHalf(_ x: Double) -> Double {
+    let a = x.magnitude
+    guard a < 65520 else { return a.isNaN ? x : (x < 0 ? -.infinity : .infinity) }
+    let sign = x.bitPattern & (1 << 63)
+    if a < 0x1p-14 {
+      // 2^28's ulp is 2^−24, float16's subnormal step: the addition rounds `a` to it.
+      let r = (a + 0x1p28) - 0x1p28
+      return Double(bitPattern: r.bitPattern | sign)
+    }
+    // Round the 52-bit significand to 10 bits, ties to even (a carry into the exponent is the right answer).
+    let b = a.bitPattern
+    let half: UInt64 = (1 << 41) - 1
+    let r = (b &+ half &+ ((b >> 42) & 1)) & ~((1 << 42) - 1)
+    return Double(bitPattern: r | sign)
   }
 
   /// The shortest decimal that reads back to the same value in this format (e.g. `0.6652` in float16).

@@ -90,7 +90,8 @@ public struct Problem: Sendable, Equatable {
       throw InputError(
         "temperature \(DecimalFormat.compact(temperature)) is not a positive finite number in \(precision.rawValue)")
     }
-    for i in p.logits.indices where p.logits[i].isFinite {
+    // With τ = 1, z = x, which the loop above already checked.
+    for i in p.logits.indices where p.temperature != 1 && p.logits[i].isFinite {
       let z = precision.round(p.logits[i] / p.temperature)
       if !z.isFinite {
         throw InputError(

@@ -140,23 +140,12 @@ public struct PrecisionComparison: Sendable {
   /// evaluation, four columns of which the own precision's reuses the evaluation) run on the available cores.
   public static func evaluate(_ problem: Problem) -> (Evaluation, PrecisionComparison) {
     let others = order.filter { $0 != problem.precision }
-    let jobs = Parallel.map(others.count + 1) { k -> Job in
-      k == 0 ? .evaluation(Evaluation(problem)) : .column(column(problem, others[k - 1]))
-    }
-    guard case .evaluation(let evaluation) = jobs[0] else { preconditionFailure("job 0 is the evaluation") }
-    var columns = jobs.dropFirst().compactMap { job -> Result<PrecisionColumn, InputError>? in
-      if case .column(let c) = job { return c }
-      return nil
-    }[...]
+    let (evaluation, columns) = Evaluation.withColumns(problem, precisions: others)
+    var rest = columns[...]
     let results = order.map { precision in
-      precision == problem.precision ? .success(PrecisionColumn(evaluation)) : columns.removeFirst()
+      precision == problem.precision ? .success(PrecisionColumn(evaluation)) : rest.removeFirst()
     }
     return (evaluation, PrecisionComparison(problem, results))
-  }
-
-  private enum Job: Sendable {
-    case evaluation(Evaluation)
-    case column(Result<PrecisionColumn, InputError>)
   }
 
   /// Computes the reference loss of every column (one `Float80` pass each, side by side).

@@ -140,3 +140,45 @@ import Testing
     }
   }
 }
+
+@Suite struct RoundToHalfTests {
+  func check(_ x: Double, sourceLocation: SourceLocation = #_sourceLocation) {
+    let fast = Precision.float16.round(x)
+    let library = Double(Float16(x))
+    #expect(
+      fast.bitPattern == library.bitPattern || (fast.isNaN && library.isNaN),
+      "\(x): fast \(fast), Float16 \(library)", sourceLocation: sourceLocation)
+  }
+
+  @Test func everyHalfValueItsMidpointsAndNeighbours() {
+    for bits in UInt16.min...UInt16.max {
+      let h = Float16(bitPattern: bits)
+      guard h.isFinite else { continue }
+      let v = Double(h)
+      check(v)
+      check(v.nextUp)
+      check(v.nextDown)
+      let next = Double(h.nextUp)
+      if next.isFinite {
+        let mid = v + (next - v) / 2
+        check(mid)
+        check(mid.nextUp)
+        check(mid.nextDown)
+      }
+    }
+  }
+
+  @Test func edgesAndRandomDoubles() {
+    for x: Double in [
+      65504, 65519.999, 65520, 1e300, .infinity, -.infinity, .nan, 0x1p-14, 0x1p-25, 0x1p-26, 0, -0.0,
+      -0x1p-25, .leastNonzeroMagnitude, -.greatestFiniteMagnitude,
+    ] {
+      check(x)
+    }
+    var rng = PropRNG(seed: 61)
+    for _ in 0..<200_000 {
+      check(Double(bitPattern: rng.next()))
+      check(rng.normal() * Double.pow(2, Double(rng.int(-30...17))))
+    }
+  }
+}
