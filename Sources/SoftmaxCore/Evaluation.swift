@@ -55,7 +55,9 @@ public struct Evaluation: Sendable {
   /// `x' = x − η ∂l/∂x`.
   public let updatedLogits: [Double]
   /// The stable loss at `x'` (NaN when the step was refused).
-  public let updatedLoss: Double
+  public var updatedLoss: Double { stepLoss.value }
+  /// `updatedLoss`, computed up front or (for the Stability lab, which does not show it) when first read.
+  let stepLoss: Deferred<Double>
   /// Why the step cannot be taken, if it cannot (a logit that would become non-finite).
   public let stepRefusal: String?
   /// How naive softmax fares on this vector.
@@ -91,22 +93,25 @@ public struct Evaluation: Sendable {
     var assemble: @Sendable (_ trusted: any Sendable, _ traces: any Sendable) -> Evaluation
   }
 
-  static func plan(_ problem: Problem) -> Plan {
+  /// `deferStepLoss`: compute the loss after the step when it is first read rather than in the trusted job.
+  static func plan(_ problem: Problem, deferStepLoss: Bool = false) -> Plan {
     switch problem.precision {
     case .float64:
       #if arch(x86_64) || arch(i386)
         if problem.classes <= Evaluation.wideLimit {
-          return plan(problem, Double.self, wide: Float80.self)
+          return plan(problem, Double.self, wide: Float80.self, deferStepLoss: deferStepLoss)
         }
       #endif
-      return plan(problem, Double.self, wide: Double.self)
-    case .float32: return plan(problem, Float.self, wide: Double.self)
-    case .bfloat16: return plan(problem, BFloat16.self, wide: Double.self)
-    case .float16: return plan(problem, Float16.self, wide: Double.self)
+      return plan(problem, Double.self, wide: Double.self, deferStepLoss: deferStepLoss)
+    case .float32: return plan(problem, Float.self, wide: Double.self, deferStepLoss: deferStepLoss)
+    case .bfloat16: return plan(problem, BFloat16.self, wide: Double.self, deferStepLoss: deferStepLoss)
+    case .float16: return plan(problem, Float16.self, wide: Double.self, deferStepLoss: deferStepLoss)
     }
   }
 
-  static func plan<T: SoftmaxScalar, W: SoftmaxScalar>(_ problem: Problem, _: T.Type, wide: W.Type) -> Plan {
+  static func plan<T: SoftmaxScalar, W: SoftmaxScalar>(
+    _ problem: Problem, _: T.Type, wide: W.Type, deferStepLoss: Bool
+  ) -> Plan {
     let tau = T(rounding: problem.temperature)
     let x = problem.logits.map { T(rounding: $0) }
     let z = Evaluation.scale(x, tau)
@@ -114,7 +119,7 @@ public struct Evaluation: Sendable {
     return Plan(
       trusted: {
         let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
-        return Evaluation.trusted(problem, x: x, tau: tau, yW: yW, T.self, W.self)
+        return Evaluation.trusted(problem, x: x, tau: tau, yW: yW, deferStepLoss: deferStepLoss, T.self, W.self)
       },
       traces: { Evaluation.traces(problem, z: z, y: y) as EvaluationJob<T, W>.Traces },
       assemble: { trusted, traces in
@@ -168,14 +173,14 @@ public struct Evaluation: Sendable {
     gradient = trusted.gradient.doubles
     stepRefusal = trusted.stepRefusal
     updatedLogits = trusted.stepped.doubles
-    updatedLoss = trusted.updatedLoss.map(narrow) ?? .nan
+    stepLoss = trusted.updatedLoss
   }
 
   /// The trusted quantities: max-subtracted softmax, log-sum-exp, loss and gradient in the wider W, the gradient
   /// rounded once into T, and one step `x − η·∇` with that gradient, rounded once into T (a finite logit must stay
   /// finite), with the loss after it.
   private static func trusted<T: SoftmaxScalar, W: SoftmaxScalar>(
-    _ problem: Problem, x: [T], tau: T, yW: [W], _: T.Type, _: W.Type
+    _ problem: Problem, x: [T], tau: T, yW: [W], deferStepLoss: Bool, _: T.Type, _: W.Type
   ) -> EvaluationJob<T, W>.Trusted {
     let tauW = W(rounding: problem.temperature)
     let zW = problem.logits.map { W(rounding: $0) / tauW }
@@ -200,10 +205,16 @@ public struct Evaluation: Sendable {
     if refusal == nil, stepped.contains(where: { ($0 / tau) == .infinity }) {
       refusal = "after the step some x/τ is not finite in \(problem.precision.rawValue)"
     }
-    var updatedLoss: W? = nil
+    let updatedLoss: Deferred<Double>
     if refusal == nil {
-      let steppedZ = stepped.map { W(converting: $0) / tauW }
-      updatedLoss = CrossEntropy.stableLoss(steppedZ, target: yW, lse: Softmax.logSumExp(steppedZ))
+      let finalStep = stepped
+      updatedLoss = Deferred(now: !deferStepLoss) {
+        let steppedZ = finalStep.map { W(converting: $0) / tauW }
+        let loss = CrossEntropy.stableLoss(steppedZ, target: yW, lse: Softmax.logSumExp(steppedZ))
+        return T(converting: loss).double
+      }
+    } else {
+      updatedLoss = Deferred(value: .nan)
     }
     return .init(
       zW: zW, stable: stableW, lse: lseW, loss: lossW, gradient: grad, stepped: stepped, stepRefusal: refusal,
@@ -358,7 +369,7 @@ enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
     var gradient: [T]
     var stepped: [T]
     var stepRefusal: String?
-    var updatedLoss: W?
+    var updatedLoss: Deferred<Double>
   }
   struct Traces: Sendable {
     var naive: NaiveTrace<T>
@@ -376,7 +387,8 @@ extension Evaluation {
   public static func withColumns(_ problem: Problem, precisions: [Precision]) -> (
     Evaluation, [Result<PrecisionColumn, InputError>]
   ) {
-    let plan = Evaluation.plan(problem)
+    // The Stability lab does not show the loss after the step: it is computed only if something reads it.
+    let plan = Evaluation.plan(problem, deferStepLoss: true)
     // Job 0: trusted path; 1: traces; 2…: columns. Started longest first (float16 is the slowest column).
     let columns = precisions.sorted { $0 == .float16 && $1 != .float16 }
     enum Job {

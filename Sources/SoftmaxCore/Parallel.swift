@@ -31,3 +31,28 @@ private final class Slots<T: Sendable>: @unchecked Sendable {
   /// Every slot's value; `concurrentPerform` has run every call by the time this is read.
   func values() -> [T] { storage.map { $0! } }
 }
+
+/// A value computed now, or once when first read (thread-safe), for results that only some callers need.
+final class Deferred<Value: Sendable>: @unchecked Sendable {
+  private let lock = DispatchQueue(label: "softmax-lab.deferred")
+  // Guarded by `lock`.
+  private var result: Value?
+  private var compute: (@Sendable () -> Value)?
+
+  init(value: Value) { result = value }
+
+  /// `compute()` right away when `now`, otherwise on the first read of ``value``.
+  init(now: Bool, _ compute: @escaping @Sendable () -> Value) {
+    if now { result = compute() } else { self.compute = compute }
+  }
+
+  var value: Value {
+    lock.sync {
+      if let result { return result }
+      let v = compute!()
+      result = v
+      compute = nil
+      return v
+    }
+  }
+}

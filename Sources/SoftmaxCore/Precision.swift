@@ -38,6 +38,16 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
     }
   }
 
+  /// Every value rounded into this format (float64 shares the array).
+  public func round(_ xs: [Double]) -> [Double] {
+    switch self {
+    case .float64: xs
+    case .float32: xs.map { Double(Float($0)) }
+    case .bfloat16: xs.map { Double(BFloat16($0)) }
+    case .float16: xs.map { Precision.roundToHalf($0) }
+    }
+  }
+
   /// `Double(Float16(x))` with bit operations instead of the library conversion (there is no instruction for it
   /// without F16C): ties to even, `±inf` from 65520 up, subnormals in steps of 2^−24, signs and NaN kept.
   @inlinable static func roundToHalf(_ x: Double) -> Double {

@@ -73,7 +73,10 @@ public struct Problem: Sendable, Equatable {
     if c > NumberListParser.maximumCount {
       throw InputError("\(c) classes is more than the \(NumberListParser.maximumCount) allowed")
     }
-    for i in logits.indices {
+    // Round every logit in one tight loop; only a value that is not finite afterwards needs the full check (which
+    // throws its message unless it is a masked class).
+    p.logits = precision.round(logits)
+    for i in p.logits.indices where !p.logits[i].isFinite {
       p.logits[i] = try Problem.checkLogit(logits[i], index: i, precision: precision)
     }
     if !p.logits.contains(where: { $0 != -.infinity }) {

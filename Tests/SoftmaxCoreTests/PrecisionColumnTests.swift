@@ -182,3 +182,44 @@ import Testing
     }
   }
 }
+
+@Suite struct WithColumnsTests {
+  @Test func sameNumbersAsComputedOneByOne() throws {
+    var rng = PropRNG(seed: 9)
+    let c = Evaluation.parallelThreshold + 77
+    let logits = (0..<c).map { _ in rng.normal() * 3 }
+    for problem in [
+      try Problem(logits: logits, target: 5).validated(),
+      try Problem(logits: logits, target: 5, precision: .float32, temperature: 0.5).validated(),
+    ] {
+      let others = Precision.allCases.filter { $0 != problem.precision }
+      let (evaluation, columns) = Evaluation.withColumns(problem, precisions: others)
+      let alone = Evaluation(problem)
+      #expect(evaluation.loss == alone.loss)
+      #expect(evaluation.gradient == alone.gradient)
+      #expect(evaluation.updatedLogits == alone.updatedLogits)
+      // Deferred in withColumns, computed up front alone: the same value either way.
+      #expect(evaluation.updatedLoss == alone.updatedLoss)
+      #expect(evaluation.online.runningSum == alone.online.runningSum)
+      #expect(columns.count == others.count)
+      for (precision, result) in zip(others, columns) {
+        var p = problem
+        p.precision = precision
+        let expected = PrecisionColumn(try p.validated())
+        let column = try result.get()
+        #expect(column.problem.precision == precision)
+        #expect(column.loss.bitPattern == expected.loss.bitPattern, "\(precision)")
+        #expect(column.naiveSum.bitPattern == expected.naiveSum.bitPattern, "\(precision)")
+        #expect(column.runningSum(c - 1).bitPattern == expected.runningSum(c - 1).bitPattern, "\(precision)")
+      }
+    }
+  }
+
+  @Test func aPrecisionThatCannotHoldTheInputIsAFailedColumn() throws {
+    let problem = try Problem(logits: [70_000] + (0..<(Evaluation.parallelThreshold)).map(Double.init), target: 0)
+      .validated()
+    let (_, columns) = Evaluation.withColumns(problem, precisions: [.float16, .float32])
+    #expect(throws: InputError.self) { try columns[0].get() }
+    #expect(try columns[1].get().problem.precision == .float32)
+  }
+}
