@@ -21,7 +21,10 @@ var kernelDependencies: [Target.Dependency] = ["SoftmaxKernels"]
       dependencies: [.product(name: "RealModule", package: "swift-numerics")],
       swiftSettings: [
         .define("SOFTMAX_V3"), .define("SOFTMAX_FMA"), .define("SOFTMAX_F16C"),
-        .unsafeFlags(["-target-cpu", "haswell"]),
+        // Release only: a debug build (`swift run`, `swift test`) does not inline the standard library's SIMD
+        // generics, so both copies would define the same weak specialisations and the linker could hand AVX2 code to
+        // the baseline copy. In debug the v3 copy is the same source compiled for the baseline (FMA through libm).
+        .unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release)),
       ]
     ))
   kernelDependencies.append("SoftmaxKernelsV3")

@@ -209,6 +209,8 @@ public struct Evaluation: Sendable {
     if refusal == nil {
       let finalStep = stepped
       updatedLoss = Deferred(now: !deferStepLoss) {
+        // The target distribution is rebuilt here rather than captured, so a deferred loss keeps only the step alive.
+        let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: finalStep.count)
         let steppedZ = finalStep.map { W(converting: $0) / tauW }
         let loss = CrossEntropy.stableLoss(steppedZ, target: yW, lse: Softmax.logSumExp(steppedZ))
         return T(converting: loss).double

@@ -73,7 +73,8 @@ public struct PrecisionColumn: Sendable {
     }
   }
 
-  /// A lean column whatever the size (tests compare it with the full evaluation).
+  /// A lean column whatever the size (tests compare it with the full evaluation). Its trusted path is in `Double`,
+  /// as ``Evaluation``'s is except for float64 up to ``Evaluation/wideLimit`` classes (`Float80` there).
   init(lean problem: Problem) {
     switch problem.precision {
     case .float64: self.init(lean: problem, Double.self, NativeArithmetic<Double>.self)
