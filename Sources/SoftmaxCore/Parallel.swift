@@ -34,20 +34,28 @@ private final class Slots<T: Sendable>: @unchecked Sendable {
 
 /// A value computed now, or once when first read (thread-safe), for results that only some callers need.
 final class Deferred<Value: Sendable>: @unchecked Sendable {
+  /// The value when it was computed up front: read without locking.
+  private let ready: Value?
   private let lock = DispatchQueue(label: "softmax-lab.deferred")
   // Guarded by `lock`.
   private var result: Value?
   private var compute: (@Sendable () -> Value)?
 
-  init(value: Value) { result = value }
+  init(value: Value) { ready = value }
 
   /// `compute()` right away when `now`, otherwise on the first read of ``value``.
   init(now: Bool, _ compute: @escaping @Sendable () -> Value) {
-    if now { result = compute() } else { self.compute = compute }
+    if now {
+      ready = compute()
+    } else {
+      ready = nil
+      self.compute = compute
+    }
   }
 
   var value: Value {
-    lock.sync {
+    if let ready { return ready }
+    return lock.sync {
       if let result { return result }
       let v = compute!()
       result = v
