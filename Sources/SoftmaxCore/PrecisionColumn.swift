@@ -48,7 +48,7 @@ public struct PrecisionColumn: Sendable {
   }
 
   /// Elements between two saved states of the online recurrence: a running value costs at most this many steps.
-  public static let checkpointStride = 128
+  public static let checkpointStride = 128  // a power of two (the lean pass tests `i & (stride − 1)`)
 
   /// A column read off a full evaluation (the explorer's own precision, or small problems).
   public init(_ evaluation: Evaluation) {
@@ -113,33 +113,38 @@ public struct PrecisionColumn: Sendable {
     var bestZ = -V.infinity
     var m = -V.infinity
     var d: V = 0
+    let stride = Self.checkpointStride
     var checkpoints: [(max: Double, sum: Double)] = []
-    checkpoints.reserveCapacity(c / Self.checkpointStride + 1)
+    checkpoints.reserveCapacity(c / stride + 1)
+    // z_i in W (`x/τ`, and `x/1` is `x`).
+    @inline(__always) func zW(_ x: Double) -> W { tauW == 1 ? W(rounding: x) : W(rounding: x) / tauW }
     // The largest z in W for the trusted path (first index on ties, as `Softmax.argmax`).
     var k = 0
     var mW = -W.infinity
-    for i in 0..<c {
-      let x = A.round(logits[i])
-      let zi = tauA == 1 ? x : A.round(x / tauA)
-      let e = A.exp(zi)
-      sigma = A.round(sigma + e)
-      scan.add(index: i, z: A.double(zi), exp: A.double(e), leastNormal: leastNormal)
-      if zi > bestZ {
-        bestZ = zi
-        best = i
-      }
-      if i % Self.checkpointStride == 0 { checkpoints.append((A.double(m), A.double(d))) }
-      // The online step of `Softmax.online`, operation by operation.
-      if zi > m {
-        d = A.round((m == -V.infinity ? 0 : A.round(d * A.exp(A.round(m - zi)))) + 1)
-        m = zi
-      } else if zi != -V.infinity {
-        d = A.round(d + A.exp(A.round(zi - m)))
-      }
-      let zW = W(rounding: logits[i]) / tauW
-      if zW > mW {
-        mW = zW
-        k = i
+    logits.withUnsafeBufferPointer { logits in
+      for i in 0..<c {
+        let x = A.round(logits[i])
+        let zi = tauA == 1 ? x : A.round(x / tauA)
+        let e = A.exp(zi)
+        sigma = A.round(sigma + e)
+        scan.add(index: i, z: A.double(zi), exp: A.double(e), leastNormal: leastNormal)
+        if zi > bestZ {
+          bestZ = zi
+          best = i
+        }
+        if i & (stride - 1) == 0 { checkpoints.append((A.double(m), A.double(d))) }
+        // The online step of `Softmax.online`, operation by operation.
+        if zi > m {
+          d = A.round((m == -V.infinity ? 0 : A.round(d * A.exp(A.round(m - zi)))) + 1)
+          m = zi
+        } else if zi != -V.infinity {
+          d = A.round(d + A.exp(A.round(zi - m)))
+        }
+        let ziW = zW(logits[i])
+        if ziW > mW {
+          mW = ziW
+          k = i
+        }
       }
     }
     let sigmaT = T(rounding: A.double(sigma))
@@ -147,11 +152,13 @@ public struct PrecisionColumn: Sendable {
     // Pass 2, in W: the compensated sums of e^{z_i − M}, with and without the argmax (for log-sum-exp).
     var sum = CompensatedSum<W>()
     var rest = CompensatedSum<W>()
-    for i in 0..<c {
-      let (dW, err) = twoSum(W(rounding: logits[i]) / tauW, -mW)
-      let e = expCompensated(dW, err)
-      sum.add(e)
-      if i != k { rest.add(e) }
+    logits.withUnsafeBufferPointer { logits in
+      for i in 0..<c {
+        let (dW, err) = twoSum(zW(logits[i]), -mW)
+        let e = expCompensated(dW, err)
+        sum.add(e)
+        if i != k { rest.add(e) }
+      }
     }
     let logSum = W.log(onePlus: rest.high) + rest.low / (1 + rest.high)
 
@@ -188,13 +195,13 @@ public struct PrecisionColumn: Sendable {
       if y != 0 {
         let zi = z(i)
         cNaive -= y * T.log(T.exp(zi) / sigmaT)
-        let (dW, err) = twoSum(W(rounding: logits[i]) / tauW, -mW)
+        let (dW, err) = twoSum(zW(logits[i]), -mW)
         let sStable = T(converting: sum.divide(expCompensated(dW, err)))
         cStable -= y * T.log(sStable)
       }
       let w = yW(i)
       if w != 0 {
-        let (dW, err) = twoSum(mW, -(W(rounding: logits[i]) / tauW))
+        let (dW, err) = twoSum(mW, -zW(logits[i]))
         gap.add(w * dW)
         gap.add(w * err)
         mass.add(w)

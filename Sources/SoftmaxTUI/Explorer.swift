@@ -3,26 +3,29 @@ import SoftmaxCore
 /// The explorer as a running program sees it: the state plus a cache of the evaluation it renders.
 ///
 /// `handle` maps an event through the key map and `update`; `render` draws the current state. The evaluation is
-/// recomputed only when the problem changes, never for cursor moves or redraws.
+/// recomputed only when the problem changes, never for cursor moves or redraws. On the Stability lab with more than
+/// ``Evaluation/wideLimit`` classes the full evaluation is not needed (the lab shows four lean columns, the problem's
+/// own precision among them) and is computed when the explorer leaves the lab, or when something asks for it.
 public struct Explorer: Sendable {
   public private(set) var state: AppState
-  public private(set) var evaluation: Evaluation
+  /// The full evaluation of the current problem, when it is up to date (see the type's documentation).
+  private var current: Evaluation?
   /// The same problem evaluated in every precision, for the Stability lab (computed when that screen is shown).
   public private(set) var comparison: PrecisionComparison?
 
   public init(problem: Problem) {
     state = AppState(problem: problem)
-    evaluation = Evaluation(problem)
+    current = Evaluation(problem)
   }
 
   public init(state: AppState) {
     self.state = state
-    evaluation = Evaluation(state.problem)
+    current = Evaluation(state.problem)
     refreshComparison()
   }
 
-  /// A one-class evaluation that stands in while the real one is recomputed.
-  private static let placeholder = Evaluation(Problem(logits: [0]))
+  /// The evaluation of the current problem (computed now if the Stability lab did without it).
+  public var evaluation: Evaluation { current ?? Evaluation(state.problem) }
 
   /// Handles one event; returns false when the explorer should quit.
   @discardableResult
@@ -36,21 +39,30 @@ public struct Explorer: Sendable {
   public mutating func perform(_ action: Action) {
     let before = state.problem
     if state.message != nil, action != .tick { state.message = nil }
-    state.apply(action, current: evaluation)
+    // Actions that need the evaluation (a gradient step) compute it themselves when it is not cached.
+    state.apply(action, current: current)
     if state.problem != before { reevaluate() }
+    if state.screen != .stability, current == nil { current = Evaluation(state.problem) }
     refreshComparison()
   }
 
-  /// Recomputes the evaluation for a changed problem; on the Stability screen, together with the other precisions'
-  /// columns, side by side on the available cores.
+  /// Recomputes for a changed problem: the evaluation, and on the Stability screen the other precisions' columns,
+  /// side by side on the available cores; above ``Evaluation/wideLimit`` classes the lab gets four lean columns and
+  /// no full evaluation.
   mutating func reevaluate() {
     // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB.
-    evaluation = Explorer.placeholder
+    current = nil
     comparison = nil
     if state.screen == .stability {
-      (evaluation, comparison) = PrecisionComparison.evaluate(state.problem)
+      if state.problem.classes > Evaluation.wideLimit {
+        comparison = PrecisionComparison(state.problem)
+      } else {
+        let (evaluation, columns) = PrecisionComparison.evaluate(state.problem)
+        current = evaluation
+        comparison = columns
+      }
     } else {
-      evaluation = Evaluation(state.problem)
+      current = Evaluation(state.problem)
     }
   }
 
@@ -59,7 +71,7 @@ public struct Explorer: Sendable {
   mutating func refreshComparison() {
     guard state.screen == .stability else { return }
     if comparison?.problem != state.problem {
-      comparison = PrecisionComparison(state.problem, own: evaluation)
+      comparison = PrecisionComparison(state.problem, own: current)
     }
     if state.stabilitySection == .loss, comparison?.exactLosses == nil {
       comparison?.computeExactLosses()
@@ -71,13 +83,14 @@ public struct Explorer: Sendable {
     let changed = newState.problem != state.problem
     state = newState
     if changed { reevaluate() }
+    if state.screen != .stability, current == nil { current = Evaluation(state.problem) }
     refreshComparison()
   }
 
   /// Renders the current state at `width × height`.
   public func render(into buf: inout Buffer, width: Int, height: Int, context: RenderContext) {
     Frame.render(
-      state, evaluation, comparison: comparison, into: &buf, width: width, height: height, context: context)
+      state, evaluation: current, comparison: comparison, into: &buf, width: width, height: height, context: context)
   }
 
   /// How often the run loop should send `.tick` (while descent runs), in milliseconds.
@@ -103,6 +116,12 @@ public struct PrecisionComparison: Sendable {
 
   /// Per column: how many logits rounding into that precision changed, and the first one changed (if any).
   public let rounding: [(changed: Int, first: Int?)]
+
+  /// The column of the problem's own precision.
+  public var own: PrecisionColumn? {
+    guard let column = columns.first(where: { $0.precision == problem.precision }) else { return nil }
+    return try? column.result.get()
+  }
 
   /// Per column, the loss of its rounded inputs in `Float80` (the reference of the loss section), once computed.
   public private(set) var exactLosses: [Double?]?

@@ -14,25 +14,43 @@ public enum Frame {
     _ state: AppState, _ ev: Evaluation, comparison: PrecisionComparison? = nil, into buf: inout Buffer, width: Int,
     height: Int, context ctx: RenderContext
   ) {
+    render(state, evaluation: ev, comparison: comparison, into: &buf, width: width, height: height, context: ctx)
+  }
+
+  /// Renders `state` into `buf`. The Stability lab needs only `comparison`; the other screens need the evaluation
+  /// (computed here if it is missing).
+  static func render(
+    _ state: AppState, evaluation: Evaluation?, comparison: PrecisionComparison?, into buf: inout Buffer, width: Int,
+    height: Int, context ctx: RenderContext
+  ) {
     buf.clear(width: width, height: height)
     guard width > 0, height > 0 else { return }
     if width < minimumWidth || height < minimumHeight {
       renderTooSmall(&buf, width: width, height: height, context: ctx)
       return
     }
-    renderTopBar(state, ev, &buf, width: width, context: ctx)
+    var ev = evaluation
+    var comparison = comparison
+    if state.screen == .stability, comparison?.problem != state.problem {
+      comparison = PrecisionComparison(state.problem, own: ev)
+    }
+    // The bars need the problem and the naive-softmax verdict: from the evaluation, or the lab's own column.
+    let own = state.screen == .stability ? comparison?.own : nil
+    if ev == nil && own == nil { ev = Evaluation(state.problem) }
+    let problem = ev?.problem ?? own?.problem ?? state.problem
+    guard let overflow = ev?.overflow ?? own?.overflow else { return }
+    renderTopBar(state, problem, &buf, width: width, context: ctx)
     let body = body(width: width, height: height)
-    switch state.screen {
-    case .explore: ExploreView.render(state, ev, into: &buf, body: body, context: ctx)
-    case .derivation: DerivationView.render(state, ev, into: &buf, body: body, context: ctx)
-    case .stability:
-      StabilityView.render(
-        state, ev, comparison: comparison ?? PrecisionComparison(state.problem, own: ev), into: &buf, body: body,
-        context: ctx)
-    case .descent: DescentView.render(state, ev, into: &buf, body: body, context: ctx)
+    switch (state.screen, ev, comparison) {
+    case (.stability, _, let comparison?):
+      StabilityView.render(state, comparison: comparison, into: &buf, body: body, context: ctx)
+    case (.explore, let ev?, _): ExploreView.render(state, ev, into: &buf, body: body, context: ctx)
+    case (.derivation, let ev?, _): DerivationView.render(state, ev, into: &buf, body: body, context: ctx)
+    case (.descent, let ev?, _): DescentView.render(state, ev, into: &buf, body: body, context: ctx)
+    default: break
     }
     if let step = state.tourStep { TourOverlay.render(step: step, into: &buf, body: body, context: ctx) }
-    renderStatus(state, ev, &buf, width: width, y: height - 1, context: ctx)
+    renderStatus(state, problem, overflow, &buf, width: width, y: height - 1, context: ctx)
     if state.showHelp { renderHelp(&buf, body: body, context: ctx) }
   }
 
@@ -51,7 +69,7 @@ public enum Frame {
   }
 
   static func renderTopBar(
-    _ state: AppState, _ ev: Evaluation, _ buf: inout Buffer, width: Int, context ctx: RenderContext
+    _ state: AppState, _ p: Problem, _ buf: inout Buffer, width: Int, context ctx: RenderContext
   ) {
     buf.fill(Rect(x: 0, y: 0, width: width, height: 1), with: Cell(" ", style: ctx.statusBar))
     let compact = width < 100
@@ -62,16 +80,15 @@ public enum Frame {
       let st = screen == state.screen ? Style(attributes: [.bold]) : ctx.statusBar
       x = buf.write(label, x: x + 1, y: 0, style: st)
     }
-    let p = ev.problem
     let right = ctx.text(" C=\(p.classes)  T=\(p.softTarget == nil ? String(p.target) : "soft")  ? help ")
     buf.write(right, x: Swift.max(x + 1, width - right.unicodeScalars.count), y: 0, style: ctx.statusBar)
   }
 
   static func renderStatus(
-    _ state: AppState, _ ev: Evaluation, _ buf: inout Buffer, width: Int, y: Int, context ctx: RenderContext
+    _ state: AppState, _ p: Problem, _ overflow: OverflowReport, _ buf: inout Buffer, width: Int, y: Int,
+    context ctx: RenderContext
   ) {
     buf.fill(Rect(x: 0, y: y, width: width, height: 1), with: Cell(" ", style: ctx.statusBar))
-    let p = ev.problem
     if let e = state.edit {
       let prompt = ctx.text(" edit \(e.field.label) = ")
       var x = buf.write(prompt, x: 0, y: y, style: ctx.statusBar)
@@ -86,9 +103,9 @@ public enum Frame {
     if p.upstream != 1 { text += "  g=\(fmt(p.upstream))" }
     text += "  ±\(fmt(state.nudgeStep))  │ naive: "
     var x = buf.write(ctx.text(text), x: 0, y: y, style: ctx.statusBar)
-    let naive = ev.overflow.label
+    let naive = overflow.label
     let naiveStyle =
-      ev.overflow.outcome == .fine
+      overflow.outcome == .fine
       ? ctx.statusBar
       : (ctx.colorMode == .none
         ? Style(attributes: [.reverse, .bold])

@@ -30,12 +30,10 @@ public enum StabilitySection: Int, CaseIterable, Sendable {
 /// problem when the loss section is first (per frame only when it merely follows another section, at small `C`).
 enum StabilityView {
   static func render(
-    _ state: AppState, _ ev: Evaluation, comparison: PrecisionComparison, into buf: inout Buffer,
-    body: Rect,
-    context ctx: RenderContext
+    _ state: AppState, comparison: PrecisionComparison, into buf: inout Buffer, body: Rect, context ctx: RenderContext
   ) {
     guard !body.isEmpty else { return }
-    let c = ev.problem.classes
+    let c = comparison.problem.classes
     let lesson = lessonLine(state)
     var lessonLines = lesson.wrapped(width: Swift.max(1, body.width - 2), context: ctx)
     lessonLines = Array(lessonLines.prefix(body.height >= 16 ? 2 : (body.height >= 8 ? 1 : 0)))
@@ -69,14 +67,14 @@ enum StabilityView {
     var tableRect = Rect(
       x: body.x, y: body.y + lessonLines.count, width: body.width, height: tableHeight)
     let used = renderTable(
-      state, ev, comparison, first: first, in: tableRect, into: &buf, context: ctx, dryRun: true)
+      state, comparison, first: first, in: tableRect, into: &buf, context: ctx, dryRun: true)
     if diagnosisHeight > 0 && used + 3 < tableHeight {
       // Rows the table cannot use go to the diagnosis below it.
       diagnosisHeight += tableHeight - (used + 3)
       tableHeight = used + 3
       tableRect.height = tableHeight
     }
-    _ = renderTable(state, ev, comparison, first: first, in: tableRect, into: &buf, context: ctx)
+    _ = renderTable(state, comparison, first: first, in: tableRect, into: &buf, context: ctx)
     if diagnosisHeight > 2 {
       let r = Rect(x: body.x, y: tableRect.maxY, width: body.width, height: diagnosisHeight)
       buf.box(r, title: "What naive softmax does in each precision", context: ctx)
@@ -207,17 +205,17 @@ enum StabilityView {
   // MARK: Table
 
   static func renderTable(
-    _ state: AppState, _ ev: Evaluation, _ comparison: PrecisionComparison, first: StabilitySection,
+    _ state: AppState, _ comparison: PrecisionComparison, first: StabilitySection,
     in r: Rect,
     into buf: inout Buffer, context ctx: RenderContext, dryRun: Bool = false
   ) -> Int {
-    let c = ev.problem.classes
+    let c = comparison.problem.classes
     let dataRows = Swift.max(0, r.height - 3)
     let (groups, scalars) = shape(first)
     let perGroup = groups == 0 ? c : Swift.max(1, Swift.min(c, (dataRows - scalars) / groups))
     let window = ExploreLayout.window(around: state.selection, count: c, visible: perGroup)
-    let tau = ev.problem.temperature != 1
-    let soft = !ev.problem.isOneHot
+    let tau = comparison.problem.temperature != 1
+    let soft = !comparison.problem.isOneHot
     var rowList = rows(first, window: window, tau: tau, soft: soft)
     var shown = [first]
     var section = first.next
@@ -273,7 +271,7 @@ enum StabilityView {
     // Header: the first section's name, then the precisions (the problem's own marked).
     buf.write(ctx.prose(first.rawName), x: inner.x, y: inner.y, style: ctx.muted, clip: inner)
     for (k, column) in comparison.columns.enumerated() {
-      let own = column.precision == ev.problem.precision ? (ctx.unicode ? "•" : "*") : ""
+      let own = column.precision == comparison.problem.precision ? (ctx.unicode ? "•" : "*") : ""
       var style = ctx.label
       if case .success(let e) = column.result,
         e.overflow.outcome == .nan || e.overflow.outcome == .zeros
@@ -310,7 +308,7 @@ enum StabilityView {
       // Label with selection and target marks.
       switch row {
       case .value(let label, let index, _, _):
-        let isTarget = index == ev.problem.target && ev.problem.softTarget == nil
+        let isTarget = index == comparison.problem.target && comparison.problem.softTarget == nil
         let mark =
           (index == state.selection ? ctx.selectionMark : " ") + (isTarget ? ctx.targetMark : " ")
         buf.write(

@@ -10,8 +10,10 @@ struct ExplorerTmuxTests {
   @Test func editTargetStepUndoPrecisionQuit() throws {
     let t = try TmuxSession(width: 120, height: 40)
     try t.launch("--logits 1,2,3 --target 0")
-    var screen = try t.waitFor("0.6652")
-    for v in ["0.09003", "0.2447", "0.6652", "2.408"] { #expect(screen.contains(v), "missing \(v)") }
+    // Wait for the whole first frame (a capture can land while ncurses is still drawing it).
+    let first = ["0.09003", "0.2447", "0.6652", "2.408"]
+    var screen = try t.waitFor { s in first.allSatisfy { s.contains($0) } }
+    for v in first { #expect(screen.contains(v), "missing \(v)") }
     let (alt, cursor) = try t.paneFlags()
     #expect(alt && !cursor)
 

@@ -408,8 +408,7 @@ struct ScreenRobustnessTests {
           switch e.state.screen {
           case .derivation: DerivationView.render(e.state, ev, into: &buf, body: body, context: ctx)
           case .stability:
-            StabilityView.render(
-              e.state, ev, comparison: comparison, into: &buf, body: body, context: ctx)
+            StabilityView.render(e.state, comparison: comparison, into: &buf, body: body, context: ctx)
           default: DescentView.render(e.state, ev, into: &buf, body: body, context: ctx)
           }
           for y in 0..<buf.height {
