@@ -402,7 +402,8 @@ extension Evaluation {
     jobs.append(.traces)
     jobs += columns.dropFirst().map(Job.column)
     let order = jobs
-    let results = Parallel.map(order.count) { k -> any Sendable in
+    let results = Parallel.map(order.count, concurrently: problem.classes >= parallelThreshold) {
+      k -> any Sendable in
       switch order[k] {
       case .trusted: return plan.trusted()
       case .traces: return plan.traces()

@@ -130,7 +130,9 @@ public struct PrecisionComparison: Sendable {
   /// column. The other columns are computed side by side on the available cores.
   public init(_ problem: Problem, own: Evaluation? = nil) {
     let reuse = own.flatMap { $0.problem == problem ? $0 : nil }
-    let results = Parallel.map(PrecisionComparison.order.count) { k -> Result<PrecisionColumn, InputError> in
+    let large = problem.classes >= Evaluation.parallelThreshold
+    let results = Parallel.map(PrecisionComparison.order.count, concurrently: large) {
+      k -> Result<PrecisionColumn, InputError> in
       let precision = PrecisionComparison.order[k]
       if let reuse, precision == problem.precision { return .success(PrecisionColumn(reuse)) }
       return Self.column(problem, precision)
@@ -170,7 +172,8 @@ public struct PrecisionComparison: Sendable {
   /// Computes the reference loss of every column (one `Float80` pass each, side by side).
   public mutating func computeExactLosses() {
     let columns = self.columns
-    exactLosses = Parallel.map(columns.count) { k -> Double? in
+    exactLosses = Parallel.map(columns.count, concurrently: problem.classes >= Evaluation.parallelThreshold) {
+      k -> Double? in
       guard case .success(let column) = columns[k].result else { return nil }
       return StabilityView.exactLoss(column.problem)
     }
