@@ -90,6 +90,23 @@ import Testing
   }
 }
 
+/// Calls `body` with every finite float16 value, the midpoint to its upper neighbour (a tie), and the values of `F`
+/// just beside each of them: where a rounding to float16 can go wrong.
+func forEachHalfNeighbourhood<F: BinaryFloatingPoint>(_: F.Type, _ body: (F) -> Void) {
+  for bits in UInt16.min...UInt16.max {
+    let h = Float16(bitPattern: bits)
+    guard h.isFinite else { continue }
+    var points = [F(h)]
+    let next = F(h.nextUp)
+    if next.isFinite { points.append(F(h) + (next - F(h)) / 2) }
+    for v in points {
+      body(v)
+      body(v.nextUp)
+      body(v.nextDown)
+    }
+  }
+}
+
 @Suite struct HalfInFloatTests {
   func check(_ f: Float, sourceLocation: SourceLocation = #_sourceLocation) {
     let fast = HalfInFloat.round(f)
@@ -100,22 +117,7 @@ import Testing
   }
 
   @Test func roundsEveryHalfValueAndTheFloatsAroundIt() {
-    // Every float16 value, the midpoints to its neighbour (ties) and the floats just beside them.
-    for bits in UInt16.min...UInt16.max {
-      let h = Float16(bitPattern: bits)
-      guard h.isFinite else { continue }
-      let v = Float(h)
-      check(v)
-      check(v.nextUp)
-      check(v.nextDown)
-      let next = Float(h.nextUp)
-      if next.isFinite {
-        let mid = v + (next - v) / 2
-        check(mid)
-        check(mid.nextUp)
-        check(mid.nextDown)
-      }
-    }
+    forEachHalfNeighbourhood(Float.self) { check($0) }
   }
 
   @Test func roundsTheEdgesOfTheRange() {
@@ -151,21 +153,7 @@ import Testing
   }
 
   @Test func everyHalfValueItsMidpointsAndNeighbours() {
-    for bits in UInt16.min...UInt16.max {
-      let h = Float16(bitPattern: bits)
-      guard h.isFinite else { continue }
-      let v = Double(h)
-      check(v)
-      check(v.nextUp)
-      check(v.nextDown)
-      let next = Double(h.nextUp)
-      if next.isFinite {
-        let mid = v + (next - v) / 2
-        check(mid)
-        check(mid.nextUp)
-        check(mid.nextDown)
-      }
-    }
+    forEachHalfNeighbourhood(Double.self) { check($0) }
   }
 
   @Test func edgesAndRandomDoubles() {
