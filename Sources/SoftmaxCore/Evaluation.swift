@@ -157,7 +157,9 @@ public struct Evaluation: Sendable {
     logSoftmax = narrow(Softmax.logSoftmax(trusted.zW, lse: lseW))
     loss = narrow(trusted.loss)
     lossNaive = traces.lossNaive
-    overflow = traces.overflow
+    overflow = OverflowReport(
+      traces.overflow, count: z.count, z: { z[$0].double }, precision: problem.precision,
+      exactLogSum: problem.temperature == 1 ? lseW.value.double : nil)
     var lossStable: T = 0
     for i in y.indices where y[i] != 0 {
       // −Σ y_i log s_i with s_i the stable softmax as shown (rounded once into T).
@@ -231,7 +233,7 @@ public struct Evaluation: Sendable {
     return .init(
       naive: naive, online: Softmax.online(z),
       lossNaive: Double(CrossEntropy.lossFromProbabilities(naive.probabilities, target: y)),
-      overflow: OverflowReport(z: z, naive: naive, precision: problem.precision))
+      overflow: OverflowReport.Scan(z: z, naive: naive, precision: problem.precision))
   }
 
   /// The largest vector for which float64's trusted path runs in `Float80`.
@@ -377,7 +379,8 @@ enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
     var naive: NaiveTrace<T>
     var online: OnlineTrace<T>
     var lossNaive: Double
-    var overflow: OverflowReport
+    /// What the overflow report needs of the naive trace (the report itself also needs the trusted log-sum-exp).
+    var overflow: OverflowReport.Scan
   }
   case trusted(Trusted)
   case traces(Traces)

@@ -6,7 +6,8 @@ public struct OverflowReport: Sendable, Equatable {
   public enum Outcome: String, Sendable, Equatable {
     /// Every `e^{z_i}` is finite and normal and the sum is finite: the naive result is as good as the stable one.
     case fine
-    /// Some terms underflow to 0 or are subnormal: the naive result is finite but loses small probabilities.
+    /// Some terms underflow to 0 or are subnormal, or the sum itself lost accuracy: the naive result is finite but
+    /// its probabilities are off.
     case inaccurate
     /// The sum overflows although every term is finite: `finite/inf = 0` everywhere.
     case zeros
@@ -26,22 +27,22 @@ public struct OverflowReport: Sendable, Equatable {
   public var sumOverflowsWithFiniteTerms: Bool
   /// `σ` is 0 (every term underflowed).
   public var sumIsZero: Bool
+  /// `|σ/σ_exact − 1|` for the naive sum against the exact `Σ e^{z_i}`, when the exact sum was given.
+  public var sumRelativeError: Double?
   /// The verdict.
   public var outcome: Outcome
-  /// A short label for a status line: `ok`, `overflow`, `sum overflow`, `underflow`, `subnormal`.
+  /// A short label for a status line: `ok`, `overflow`, `sum overflow`, `underflow`, `subnormal`, `sum error`.
   public var label: String
   /// One sentence saying what happens and why, with the numbers.
   public var diagnosis: String
 
-  /// Reads the report off a naive trace computed in precision `T`.
-  public init<T: SoftmaxScalar>(z: [T], naive: NaiveTrace<T>, precision: Precision) {
-    var scan = Scan()
-    let leastNormal = precision.facts.leastNormal
-    for i in z.indices { scan.add(index: i, z: z[i].double, exp: naive.exps[i].double, leastNormal: leastNormal) }
-    let (k, zk) = Softmax.argmax(z)
-    self.init(
-      scan, sum: naive.sum.double, largest: (zk.double, naive.exps[k].double), count: z.count, z: { z[$0].double },
-      precision: precision)
+  /// Reads the report off a naive trace computed in precision `T`; `exactLogSum`, `log Σ e^{z_i}` computed
+  /// accurately, lets it also judge the naive sum itself.
+  public init<T: SoftmaxScalar>(
+    z: [T], naive: NaiveTrace<T>, precision: Precision, exactLogSum: Double? = nil
+  ) {
+    let scan = Scan(z: z, naive: naive, precision: precision)
+    self.init(scan, count: z.count, z: { z[$0].double }, precision: precision, exactLogSum: exactLogSum)
   }
 
   /// What the report needs from one pass over the naive exponentials, gathered element by element.
@@ -52,6 +53,19 @@ public struct OverflowReport: Sendable, Equatable {
     var largestOverflow = -Double.infinity
 
     public init() {}
+
+    /// The scan of a whole naive trace, with its sum and largest term.
+    public init<T: SoftmaxScalar>(z: [T], naive: NaiveTrace<T>, precision: Precision) {
+      let leastNormal = precision.facts.leastNormal
+      for i in z.indices { add(index: i, z: z[i].double, exp: naive.exps[i].double, leastNormal: leastNormal) }
+      let (k, zk) = Softmax.argmax(z)
+      sum = naive.sum.double
+      largest = (zk.double, naive.exps[k].double)
+    }
+
+    /// The naive `σ`, and the largest `z` (first on ties) with its naive `e^z`: set when the pass is over.
+    public var sum = Double.nan
+    public var largest = (z: Double.nan, exp: Double.nan)
 
     /// Records class `index` with its scaled logit `z` and its naive `e^z` (a value of the precision, whose least
     /// normal magnitude is `leastNormal`).
@@ -74,12 +88,14 @@ public struct OverflowReport: Sendable, Equatable {
     @usableFromInline mutating func recordSubnormal(_ index: Int) { subnormal.append(index) }
   }
 
-  /// The report from a finished scan: `sum` is the naive `σ`, `largest` the largest `z` (first on ties) with its
-  /// naive `e^z`, `z` reads one scaled logit.
+  /// The report from a finished scan (with its `sum` and `largest` set); `z` reads one scaled logit, and
+  /// `exactLogSum`, when given, is `log Σ e^{z_i}` computed accurately for the same `z` the naive sum added (the
+  /// evaluation passes it when `τ = 1`: otherwise its trusted path divides by `τ` in a wider format, and the
+  /// difference would be the rounding of `x/τ`, not of the sum), to judge the naive sum against.
   public init(
-    _ scan: Scan, sum: Double, largest: (z: Double, exp: Double), count: Int, z: (Int) -> Double,
-    precision: Precision
+    _ scan: Scan, count: Int, z: (Int) -> Double, precision: Precision, exactLogSum: Double? = nil
   ) {
+    let (sum, largest) = (scan.sum, scan.largest)
     let facts = precision.facts
     overflowing = scan.overflowing
     underflowing = scan.underflowing
@@ -88,6 +104,11 @@ public struct OverflowReport: Sendable, Equatable {
     sumOverflows = sum == .infinity
     sumOverflowsWithFiniteTerms = sumOverflows && overflowing.isEmpty
     sumIsZero = sum == 0
+    if let exact = exactLogSum, sum.isFinite, sum > 0, exact.isFinite {
+      sumRelativeError = abs(Double.expMinusOne(Double.log(sum) - exact))
+    } else {
+      sumRelativeError = nil
+    }
     let name = precision.rawValue
     let fmt = DecimalFormat.compact
     if !overflowing.isEmpty {
@@ -121,6 +142,16 @@ public struct OverflowReport: Sendable, Equatable {
       diagnosis =
         "e^{\(fmt(z(i)))} is subnormal in \(name) (below \(fmt(Self.rounded(facts.expSubnormal)))): "
         + "it keeps fewer than \(facts.significandBits) bits, so naive s_\(i) loses accuracy"
+    } else if let error = sumRelativeError, error > Swift.max(16 * facts.ulpOfOne, 1e-3), let exact = exactLogSum {
+      // Everything is finite and normal, but the sum, rounded into the precision term by term, has drifted.
+      outcome = .inaccurate
+      label = "sum error"
+      let percent = DecimalFormat.significant(error * 100, digits: 2)
+      diagnosis =
+        "σ = Σ e^{z_j} summed left to right in \(name) is \(fmt(sum)), \(percent)% "
+        + "\(Double.log(sum) < exact ? "below" : "above") the exact \(DecimalFormat.significant(Double.exp(exact))): "
+        + "each term is rounded into the growing sum, and small terms stop counting once it is large, "
+        + "so every naive s_i is off by that factor"
     } else {
       outcome = .fine
       label = "ok"

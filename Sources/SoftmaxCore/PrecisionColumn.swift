@@ -214,9 +214,11 @@ public struct PrecisionColumn: Sendable {
     }
     let lossW = gap.high + (gap.low + mass.value * logSum)
 
+    scan.sum = sigmaT.double
+    scan.largest = (A.double(bestZ), T.exp(z(best)).double)
     overflow = OverflowReport(
-      scan, sum: sigmaT.double, largest: (A.double(bestZ), T.exp(z(best)).double), count: c, z: { z($0).double },
-      precision: problem.precision)
+      scan, count: c, z: { z($0).double }, precision: problem.precision,
+      exactLogSum: problem.temperature == 1 ? mW + logSum : nil)
     naiveSum = sigmaT.double
     stableMax = T(converting: mW).double
     stableSum = T(converting: sum.value).double

@@ -211,3 +211,28 @@ func forEachHalfNeighbourhood<F: BinaryFloatingPoint>(_: F.Type, _ body: (F) -> 
     #expect(try columns[1].get().problem.precision == .float32)
   }
 }
+
+@Suite struct NaiveSumDiagnosisTests {
+  @Test func float16SumOfManyOnesStallsAt2048() throws {
+    // 1 + 1 + … in float16: at 2048 the spacing is 2, so 2048 + 1 rounds back to 2048 (ties to even).
+    let p = try Problem(logits: [Double](repeating: 0, count: 5000), target: 0, precision: .float16).validated()
+    let report = Evaluation(p).overflow
+    #expect(report.outcome == .inaccurate)
+    #expect(report.label == "sum error")
+    let error = try #require(report.sumRelativeError)
+    #expect(abs(error - (1 - 2048.0 / 5000)) < 1e-12)
+    #expect(report.diagnosis.contains("2048, 59% below the exact 5000"), "\(report.diagnosis)")
+    // The lean column reads the same verdict off its own pass.
+    #expect(PrecisionColumn(p).overflow == report)
+  }
+
+  @Test func smallVectorsAndWideFormatsStayFine() throws {
+    for precision in Precision.allCases {
+      let p = try Problem(logits: [1, 2, 3], target: 0, precision: precision).validated()
+      #expect(Evaluation(p).overflow.outcome == .fine, "\(precision)")
+    }
+    let wide = try Problem(logits: [Double](repeating: 0, count: 5000), target: 0).validated()
+    #expect(Evaluation(wide).overflow.outcome == .fine)
+    #expect((Evaluation(wide).overflow.sumRelativeError ?? 1) < 1e-12)
+  }
+}
