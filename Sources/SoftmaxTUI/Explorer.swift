@@ -157,8 +157,9 @@ public struct PrecisionComparison: Sendable {
     }
   }
 
-  /// The evaluation of `problem` and the Stability lab's columns, all computed side by side: the five jobs (the
-  /// evaluation, four columns of which the own precision's reuses the evaluation) run on the available cores.
+  /// The evaluation of `problem` and the Stability lab's columns, computed side by side: the evaluation's two jobs
+  /// and the other three precisions' columns run on the available cores; the own precision's column is read off the
+  /// evaluation.
   public static func evaluate(_ problem: Problem) -> (Evaluation, PrecisionComparison) {
     let others = order.filter { $0 != problem.precision }
     let (evaluation, columns) = Evaluation.withColumns(problem, precisions: others)
