@@ -14,8 +14,8 @@ public enum DecimalFormat {
   /// `significant` digits (1...17), fixed-point for magnitudes in [0.001, 10^digits), scientific otherwise:
   /// `0.6652`, `2.408`, `-0.2447`, `4.248e-18`, `1.798e+308`, `inf`, `-inf`, `nan`, `0`.
   public static func significant(_ x: Double, digits: Int = 4) -> String {
-    // At most 25 bytes ("-0." + 2 zeros + 17 digits, or 17 digits + "e-308" with sign and point); assembled on the
-    // stack, so a result of up to 15 bytes (a small string) costs no heap allocation at all.
+    // At most 24 bytes (sign, 17 digits, point, "e-324"); assembled on the stack, so a result of up to 15 bytes (a
+    // small string) costs no heap allocation at all.
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
       var n = 0
       write(x, digits: digits) { byte in

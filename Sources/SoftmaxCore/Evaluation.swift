@@ -387,8 +387,8 @@ enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
 }
 
 extension Evaluation {
-  /// The evaluation of `problem` and its lean columns in other precisions (the Stability lab), all of it computed as
-  /// independent jobs on the available cores, the longest first.
+  /// The evaluation of `problem` and its columns in other precisions (the Stability lab), computed as independent
+  /// jobs: from ``parallelThreshold`` classes on the available cores, the longest first; one after the other below.
   public static func withColumns(_ problem: Problem, precisions: [Precision]) -> (
     Evaluation, [Result<PrecisionColumn, InputError>]
   ) {

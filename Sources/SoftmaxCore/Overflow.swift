@@ -29,6 +29,11 @@ public struct OverflowReport: Sendable, Equatable {
   public var sumIsZero: Bool
   /// `|σ/σ_exact − 1|` for the naive sum against the exact `Σ e^{z_i}`, when the exact sum was given.
   public var sumRelativeError: Double?
+  /// Whether some `e^{z_i}` or the sum leaves the format's range or precision (overflow, underflow, subnormal terms),
+  /// as opposed to a verdict on the sum's rounding alone.
+  public var exponentialsFail: Bool {
+    !overflowing.isEmpty || !underflowing.isEmpty || !subnormal.isEmpty || sumOverflows || sumIsZero
+  }
   /// The verdict.
   public var outcome: Outcome
   /// A short label for a status line: `ok`, `overflow`, `sum overflow`, `underflow`, `subnormal`, `sum error`.
@@ -128,6 +133,22 @@ public struct OverflowReport: Sendable, Equatable {
       label = "underflow"
       diagnosis =
         "every e^{z_i} underflows to 0 in \(name) (below \(fmt(Self.rounded(facts.expZero)))): σ = 0, so 0/0 = NaN"
+    } else if let error = sumRelativeError, error > Swift.max(16 * facts.ulpOfOne, 1e-3), let exact = exactLogSum {
+      // The sum, rounded into the precision term by term, has drifted from the exact one. This comes before
+      // underflow and subnormal terms: it skews every probability, not a few small ones.
+      outcome = .inaccurate
+      label = "sum error"
+      let ratio = Double.exp(Double.log(sum) - exact)
+      let off =
+        ratio < 0.5
+        ? DecimalFormat.significant(1 / ratio, digits: 3) + "× too small"
+        : ratio > 2
+          ? DecimalFormat.significant(ratio, digits: 3) + "× too large"
+          : DecimalFormat.significant(error * 100, digits: 2) + "% too " + (ratio < 1 ? "small" : "large")
+      diagnosis =
+        "σ = Σ e^{z_j} summed left to right in \(name) is \(fmt(sum)) against the exact "
+        + "\(DecimalFormat.significant(Double.exp(exact))), \(off): each addition rounds the running sum to its "
+        + "spacing, so small terms are dropped or counted in whole steps; every naive s_i inherits the error"
     } else if !underflowing.isEmpty {
       outcome = .inaccurate
       label = "underflow"
@@ -142,16 +163,6 @@ public struct OverflowReport: Sendable, Equatable {
       diagnosis =
         "e^{\(fmt(z(i)))} is subnormal in \(name) (below \(fmt(Self.rounded(facts.expSubnormal)))): "
         + "it keeps fewer than \(facts.significandBits) bits, so naive s_\(i) loses accuracy"
-    } else if let error = sumRelativeError, error > Swift.max(16 * facts.ulpOfOne, 1e-3), let exact = exactLogSum {
-      // Everything is finite and normal, but the sum, rounded into the precision term by term, has drifted.
-      outcome = .inaccurate
-      label = "sum error"
-      let percent = DecimalFormat.significant(error * 100, digits: 2)
-      diagnosis =
-        "σ = Σ e^{z_j} summed left to right in \(name) is \(fmt(sum)), \(percent)% "
-        + "\(Double.log(sum) < exact ? "below" : "above") the exact \(DecimalFormat.significant(Double.exp(exact))): "
-        + "each term is rounded into the growing sum, and small terms stop counting once it is large, "
-        + "so every naive s_i is off by that factor"
     } else {
       outcome = .fine
       label = "ok"

@@ -228,7 +228,9 @@ struct WorkedExample {
         + "$\\partial\\sigma/\\partial \(v)_{\(t)} = e^{\(v)_{\(t)}} = \(n(e[t]))$."
         + (raw
           ? ""
-          : " (The raw exponentials fail in `\(p.precision.rawValue)`, so these numbers use the shifted "
+          : (ev.overflow.exponentialsFail
+            ? " (The raw exponentials fail in `\(p.precision.rawValue)`, so these numbers use the shifted "
+            : " (The naive sum loses accuracy in `\(p.precision.rawValue)`, so these numbers use the shifted ")
             + "$e^{z_j - M}$ and $\\sum_j e^{z_j - M}$: the common factor $e^M$ cancels in every quotient below.)"))
 
     d.heading(3, "Step 2: the quotient rule")

@@ -9,7 +9,7 @@ import SoftmaxCore
 public struct Explorer: Sendable {
   public private(set) var state: AppState
   /// The full evaluation of the current problem, when it is up to date (see the type's documentation).
-  private var current: Evaluation?
+  private(set) var current: Evaluation?
   /// The same problem evaluated in every precision, for the Stability lab (computed when that screen is shown).
   public private(set) var comparison: PrecisionComparison?
 
@@ -46,9 +46,9 @@ public struct Explorer: Sendable {
     refreshComparison()
   }
 
-  /// Recomputes for a changed problem: the evaluation, and on the Stability screen the other precisions' columns,
-  /// side by side on the available cores; above ``Evaluation/wideLimit`` classes the lab gets four lean columns and
-  /// no full evaluation.
+  /// Recomputes for a changed problem: the evaluation, and on the Stability screen the other precisions' columns; above
+  /// ``Evaluation/wideLimit`` classes the lab gets four lean columns (computed side by side from
+  /// ``Evaluation/parallelThreshold`` classes) and no full evaluation.
   mutating func reevaluate() {
     // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB.
     current = nil
@@ -127,7 +127,7 @@ public struct PrecisionComparison: Sendable {
   public private(set) var exactLosses: [Double?]?
 
   /// The columns of `problem`; `own`, the explorer's evaluation of the same problem, serves as its own precision's
-  /// column. The other columns are computed side by side on the available cores.
+  /// column. The other columns are computed side by side from ``Evaluation/parallelThreshold`` classes.
   public init(_ problem: Problem, own: Evaluation? = nil) {
     let reuse = own.flatMap { $0.problem == problem ? $0 : nil }
     let large = problem.classes >= Evaluation.parallelThreshold
@@ -157,9 +157,9 @@ public struct PrecisionComparison: Sendable {
     }
   }
 
-  /// The evaluation of `problem` and the Stability lab's columns, computed side by side: the evaluation's two jobs
-  /// and the other three precisions' columns run on the available cores; the own precision's column is read off the
-  /// evaluation.
+  /// The evaluation of `problem` and the Stability lab's columns (the explorer uses it up to ``Evaluation/wideLimit``
+  /// classes, where the jobs are small and run one after the other): the evaluation's two jobs and the other three
+  /// precisions' columns; the own precision's column is read off the evaluation.
   public static func evaluate(_ problem: Problem) -> (Evaluation, PrecisionComparison) {
     let others = order.filter { $0 != problem.precision }
     let (evaluation, columns) = Evaluation.withColumns(problem, precisions: others)
@@ -170,7 +170,7 @@ public struct PrecisionComparison: Sendable {
     return (evaluation, PrecisionComparison(problem, results))
   }
 
-  /// Computes the reference loss of every column (one `Float80` pass each, side by side).
+  /// Computes the reference loss of every column (one `Float80` pass each, side by side for large vectors).
   public mutating func computeExactLosses() {
     let columns = self.columns
     exactLosses = Parallel.map(columns.count, concurrently: problem.classes >= Evaluation.parallelThreshold) {

@@ -221,9 +221,30 @@ func forEachHalfNeighbourhood<F: BinaryFloatingPoint>(_: F.Type, _ body: (F) -> 
     #expect(report.label == "sum error")
     let error = try #require(report.sumRelativeError)
     #expect(abs(error - (1 - 2048.0 / 5000)) < 1e-12)
-    #expect(report.diagnosis.contains("2048, 59% below the exact 5000"), "\(report.diagnosis)")
+    #expect(report.diagnosis.contains("is 2048 against the exact 5000, 2.44× too small"), "\(report.diagnosis)")
     // The lean column reads the same verdict off its own pass.
     #expect(PrecisionColumn(p).overflow == report)
+  }
+
+  @Test func aSumErrorIsReportedEvenWithSubnormalTerms() throws {
+    // One e^{−10} is subnormal in float16, but the verdict that matters is the sum of 5,000 ones stalling at 2048.
+    let p = try Problem(logits: [Double](repeating: 0, count: 5000) + [-10], target: 0, precision: .float16)
+      .validated()
+    let report = Evaluation(p).overflow
+    #expect(report.subnormal == [5000])
+    #expect(report.label == "sum error")
+    #expect(report.exponentialsFail)
+  }
+
+  @Test func aSumTooLargeIsWordedAsSuch() throws {
+    // From 2048 on, each term of about 1.1 is added as a whole step of 2: the float16 sum comes out too large.
+    let p = try Problem(
+      logits: [7.625] + [Double](repeating: 0.0953, count: 100), target: 0, precision: .float16
+    ).validated()
+    let report = Evaluation(p).overflow
+    #expect(report.label == "sum error")
+    #expect(report.diagnosis.contains("too large"), "\(report.diagnosis)")
+    #expect(!report.exponentialsFail)
   }
 
   @Test func smallVectorsAndWideFormatsStayFine() throws {
