@@ -61,7 +61,10 @@ enum StabilityView {
       tableHeight = firstWhole
       diagnosisHeight = avail - tableHeight
     } else {
-      diagnosisHeight = Swift.min(diagnosis.count + 2, avail / 3)
+      // The table scrolls anyway: the diagnosis gets its wrapped height when that leaves the table at least half the
+      // body (a sentence cut off with "…" teaches less than a few rows fewer in the window), one line each otherwise.
+      diagnosisHeight =
+        diagnosisFull + 2 <= avail / 2 ? diagnosisFull + 2 : Swift.min(diagnosis.count + 2, avail / 3)
       tableHeight = avail - diagnosisHeight
     }
     var tableRect = Rect(

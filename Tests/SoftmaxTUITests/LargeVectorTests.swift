@@ -60,6 +60,19 @@ struct LargeVectorTests {
     #expect(e.state.problem == before)
   }
 
+  @Test func theSumDiagnosisIsShownWholeWhenTheTableScrolls() throws {
+    // 5,000 logits near 0: float16's left-to-right sum stalls far below the exact one. At 120×40 the table is a
+    // scrolling window, so the diagnosis gets its wrapped lines instead of one line cut with "…".
+    var e = try explorer(SeededRandom.logits(count: 5000, seed: 8, scale: 1), target: 0)
+    type("3", into: &e)
+    let column = try #require(e.comparison?.columns.first { $0.precision == .float16 })
+    let f16 = try column.result.get()
+    #expect(f16.overflow.label == "sum error")
+    let text = screen(e, 120, 40).text
+    #expect(text.contains("too small: each"))
+    #expect(text.contains("every naive s_i inherits the error"))
+  }
+
   @Test func labRendersTheBarsFromItsOwnColumn() throws {
     var e = try large()
     type("3+", into: &e)
