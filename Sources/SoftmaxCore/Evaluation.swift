@@ -410,14 +410,7 @@ extension Evaluation {
       switch order[k] {
       case .trusted: return plan.trusted()
       case .traces: return plan.traces()
-      case .column(let precision):
-        var p = problem
-        p.precision = precision
-        do throws(InputError) {
-          return Result<PrecisionColumn, InputError>.success(PrecisionColumn(try p.validated()))
-        } catch {
-          return Result<PrecisionColumn, InputError>.failure(error)
-        }
+      case .column(let precision): return PrecisionColumn.validating(problem, in: precision)
       }
     }
     var trusted: (any Sendable)?

@@ -73,6 +73,17 @@ public struct PrecisionColumn: Sendable {
     }
   }
 
+  /// `problem` validated in `precision` and its column, or why that precision cannot hold it.
+  public static func validating(_ problem: Problem, in precision: Precision) -> Result<PrecisionColumn, InputError> {
+    var p = problem
+    p.precision = precision
+    do throws(InputError) {
+      return .success(PrecisionColumn(try p.validated()))
+    } catch {
+      return .failure(error)
+    }
+  }
+
   /// A lean column whatever the size (tests compare it with the full evaluation). Its trusted path is in `Double`,
   /// as ``Evaluation``'s is except for float64 up to ``Evaluation/wideLimit`` classes (`Float80` there).
   init(lean problem: Problem) {

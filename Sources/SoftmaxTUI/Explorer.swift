@@ -135,7 +135,7 @@ public struct PrecisionComparison: Sendable {
       k -> Result<PrecisionColumn, InputError> in
       let precision = PrecisionComparison.order[k]
       if let reuse, precision == problem.precision { return .success(PrecisionColumn(reuse)) }
-      return Self.column(problem, precision)
+      return PrecisionColumn.validating(problem, in: precision)
     }
     self.init(problem, results)
   }
@@ -180,13 +180,4 @@ public struct PrecisionComparison: Sendable {
     }
   }
 
-  static func column(_ problem: Problem, _ precision: Precision) -> Result<PrecisionColumn, InputError> {
-    var p = problem
-    p.precision = precision
-    do throws(InputError) {
-      return .success(PrecisionColumn(try p.validated()))
-    } catch {
-      return .failure(error)
-    }
-  }
 }
