@@ -179,5 +179,4 @@ public struct PrecisionComparison: Sendable {
       return StabilityView.exactLoss(column.problem)
     }
   }
-
 }
