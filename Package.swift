@@ -75,7 +75,11 @@ let package = Package(
     ),
     .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore"]),
     .testTarget(name: "SoftmaxReportTests", dependencies: ["SoftmaxReport", "SoftmaxCore"]),
-    .testTarget(name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore"], exclude: ["Snapshots"]),
+    // Counts heap allocations per thread (by replacing malloc in the test executable) for the keystroke tests.
+    .target(name: "CAllocationCounter", path: "Tests/AllocationCounter"),
+    .testTarget(
+      name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore", "CAllocationCounter"],
+      exclude: ["Snapshots"]),
     .testTarget(
       name: "EndToEndTests",
       dependencies: ["softmax-lab", "SoftmaxCore"]

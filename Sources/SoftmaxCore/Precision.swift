@@ -76,6 +76,18 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
     }
   }
 
+  /// Writes ``roundTrip(_:)`` into `target`. The standard library hands the digits of `Double`, `Float` and
+  /// `Float16` to the stream's `_writeASCII`, so a stream that takes bytes in place builds no `String` on the way (a
+  /// float64's 17 digits would not fit a small one).
+  public func writeRoundTrip(_ x: Double, to target: inout some TextOutputStream) {
+    switch self {
+    case .float64: x.write(to: &target)
+    case .float32: Float(x).write(to: &target)
+    case .bfloat16: target.write(BFloat16(x).description)
+    case .float16: Float16(x).write(to: &target)
+    }
+  }
+
   /// Facts about this format, computed from the type itself.
   public var facts: PrecisionFacts {
     switch self {

@@ -126,19 +126,19 @@ public struct Buffer: Sendable, Equatable {
     self[x, y] = Cell(scalar, style: style)
   }
 
-  /// Writes a string from (x, y) rightwards, clipped to `clip` (or the buffer); returns the x after the last scalar.
+  /// Writes a line from (x, y) rightwards, clipped to `clip` (or the buffer); returns the x after the last scalar.
   /// Every scalar takes one cell: the lab only draws single-width characters.
   @discardableResult
-  public mutating func write(_ text: some StringProtocol, x: Int, y: Int, style: Style = .plain, clip: Rect? = nil)
-    -> Int
-  {
-    var cx = x
+  public mutating func write(_ text: TextLine, x: Int, y: Int, style: Style = .plain, clip: Rect? = nil) -> Int {
     let limit = clip ?? area
-    guard y >= limit.y, y < limit.maxY else { return x + text.unicodeScalars.count }
-    for s in text.unicodeScalars {
-      if cx >= limit.maxX { break }
+    guard y >= limit.y, y < limit.maxY else { return x + text.scalarCount }
+    var cx = x
+    let right = Swift.min(limit.maxX, width)
+    text.forEachScalar { s in
+      if cx >= right { return false }
       if cx >= limit.x { self[cx, y] = Cell(s, style: style) }
       cx += 1
+      return true
     }
     return cx
   }

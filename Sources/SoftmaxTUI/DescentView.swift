@@ -19,13 +19,11 @@ enum DescentView {
     let plotRect = Rect(x: top.x, y: top.y, width: top.width - infoWidth, height: top.height)
     let infoRect = Rect(x: plotRect.maxX, y: top.y, width: infoWidth, height: top.height)
 
-    let increased = run.increasedFlags
-    let rose = increased.filter { $0 }.count
-    var plotTitle = "Loss c per step, η = \(fmt(ev.problem.learningRate))"
-    plotTitle += rose > 0 ? " · ✗ marks a rise" : " · x ← x − η∇"
+    var plotTitle: TextLine = "Loss c per step, η = \(fmt(ev.problem.learningRate))"
+    plotTitle += run.riseCount > 0 ? " · ✗ marks a rise" : " · x ← x − η∇"
     buf.box(plotRect, title: plotTitle, context: ctx)
     plot(
-      run.records.map(\.loss), steps: run.records.map(\.step), marks: increased, range: nil,
+      count: run.count, value: { run[$0].loss }, step: { run[$0].step }, marked: run.rose, range: nil,
       in: plotRect.inset(1), into: &buf, context: ctx)
     renderInfo(state, ev, run, fmt, in: infoRect, into: &buf, context: ctx)
     if showBottom {
@@ -46,59 +44,72 @@ enum DescentView {
   /// The run as the view shows it: the recorded history, or just the starting point when no step has been taken since
   /// the problem last changed (the next step restarts from the current problem, see `AppState.descentStep`).
   struct Run {
-    var records: [DescentRecord]
+    /// The recorded steps (empty when the run is fresh).
+    var history: [DescentRecord]
+    /// The starting point alone, when the run is fresh.
+    var fresh: DescentRecord?
     var start: Problem
     var startSum: Double
-    var isFresh: Bool
+    var isFresh: Bool { fresh != nil }
 
     init(_ state: AppState, _ ev: Evaluation) {
       let d = state.descent
       if d.history.isEmpty || d.start != state.problem {
         let first = DescentRecord(ev, step: 0)
-        records = [first]
+        history = []
+        fresh = first
         start = state.problem
         startSum = first.logitSum
-        isFresh = true
       } else {
-        records = d.history
+        history = d.history
+        fresh = nil
         start = d.start
         startSum = d.start.logits.reduce(0) { $1.isFinite ? $0 + $1 : $0 }
-        isFresh = false
       }
     }
 
-    /// `true` at each record whose loss is larger than the one before it.
-    var increasedFlags: [Bool] {
-      records.indices.map { k in k > 0 && records[k].loss > records[k - 1].loss }
-    }
+    var count: Int { fresh == nil ? history.count : 1 }
+    subscript(k: Int) -> DescentRecord { fresh ?? history[k] }
+    var first: DescentRecord { self[0] }
+    var last: DescentRecord { self[count - 1] }
+
+    /// Whether record `k`'s loss is larger than the one before it.
+    func rose(_ k: Int) -> Bool { k > 0 && self[k].loss > self[k - 1].loss }
+
+    /// How many steps raised the loss.
+    var riseCount: Int { (0..<count).reduce(0) { $0 + (rose($1) ? 1 : 0) } }
   }
 
   // MARK: Plot
 
-  /// Plots `values` against their index in braille (2×4 dots per cell) or `*` in ASCII, with y labels (max, min) and
-  /// the first and last step on the x axis. Cells holding a marked point are drawn in the error style (`✗`/`!` in
-  /// ASCII). `range` fixes the y range (e.g. 0…1); otherwise it is the data's.
+  /// Plots `count` values against their index in braille (2×4 dots per cell) or `*` in ASCII, with y labels (max,
+  /// min) and the first and last step on the x axis. Cells holding a marked point are drawn in the error style
+  /// (`✗`/`!` in ASCII). `range` fixes the y range (e.g. 0…1); otherwise it is the data's.
   static func plot(
-    _ values: [Double], steps: [Int], marks: [Bool], range: ClosedRange<Double>?, in r: Rect,
-    into buf: inout Buffer,
-    context ctx: RenderContext, digits: Int = 4
+    count n: Int, value: (Int) -> Double, step: (Int) -> Int, marked: (Int) -> Bool, range: ClosedRange<Double>?,
+    in r: Rect, into buf: inout Buffer, context ctx: RenderContext, digits: Int = 4
   ) {
     guard r.width >= 8, r.height >= 3 else { return }
-    let finite = values.filter(\.isFinite)
-    guard !finite.isEmpty else {
+    var dataLow = Double.infinity
+    var dataHigh = -Double.infinity
+    for k in 0..<n where value(k).isFinite {
+      dataLow = Swift.min(dataLow, value(k))
+      dataHigh = Swift.max(dataHigh, value(k))
+    }
+    guard dataLow <= dataHigh else {
       buf.write(ctx.prose("no finite values to plot"), x: r.x, y: r.y, style: ctx.error, clip: r)
       return
     }
-    var lo = range?.lowerBound ?? (finite.min() ?? 0)
-    var hi = range?.upperBound ?? (finite.max() ?? 1)
+    var lo = range?.lowerBound ?? dataLow
+    var hi = range?.upperBound ?? dataHigh
     if hi == lo {
       let pad = Swift.max(abs(hi) * 0.05, 1e-12)
       hi += pad
       lo -= pad
     }
-    let hiLabel = DecimalFormat.significant(hi, digits: digits)
-    let loLabel = DecimalFormat.significant(lo, digits: digits)
-    let labelWidth = Swift.min(r.width / 3, Swift.max(hiLabel.count, loLabel.count))
+    let hiLabel: TextLine = "\(hi, digits: digits)"
+    let loLabel: TextLine = "\(lo, digits: digits)"
+    let labelWidth = Swift.min(r.width / 3, Swift.max(hiLabel.scalarCount, loLabel.scalarCount))
     let axisX = r.x + labelWidth
     let plotX = axisX + 1
     let pw = r.maxX - plotX
@@ -111,18 +122,19 @@ enum DescentView {
       buf.put(ctx.horizontal, x: x, y: r.y + ph, style: ctx.frame, clip: r)
     }
     let labelClip = Rect(x: r.x, y: r.y, width: labelWidth, height: r.height)
-    buf.write(hiLabel, x: axisX - hiLabel.count, y: r.y, style: ctx.muted, clip: labelClip)
-    buf.write(loLabel, x: axisX - loLabel.count, y: r.y + ph - 1, style: ctx.muted, clip: labelClip)
-    if let s0 = steps.first, let s1 = steps.last {
-      let first = "step \(s0)"
+    buf.write(hiLabel, x: axisX - hiLabel.scalarCount, y: r.y, style: ctx.muted, clip: labelClip)
+    buf.write(loLabel, x: axisX - loLabel.scalarCount, y: r.y + ph - 1, style: ctx.muted, clip: labelClip)
+    if n > 0 {
+      let s0 = step(0)
+      let s1 = step(n - 1)
+      let first: TextLine = "step \(s0)"
       buf.write(first, x: plotX, y: r.y + ph + 1, style: ctx.muted, clip: r)
-      let last = String(s1)
-      if s1 != s0, plotX + first.count + 1 + last.count <= r.maxX {
-        buf.write(last, x: r.maxX - last.count, y: r.y + ph + 1, style: ctx.muted, clip: r)
+      let last: TextLine = "\(s1)"
+      if s1 != s0, plotX + first.scalarCount + 1 + last.scalarCount <= r.maxX {
+        buf.write(last, x: r.maxX - last.scalarCount, y: r.y + ph + 1, style: ctx.muted, clip: r)
       }
     }
 
-    let n = values.count
     let dotsX = ctx.unicode ? 2 * pw : pw
     let dotsY = ctx.unicode ? 4 * ph : ph
     func column(_ k: Int) -> Int {
@@ -132,58 +144,56 @@ enum DescentView {
       let t = (hi - Swift.min(hi, Swift.max(lo, v))) / (hi - lo)
       return Int((t * Double(dotsY - 1)).rounded())
     }
-    var dots = [UInt8](repeating: 0, count: pw * ph)
-    var hot = [Bool](repeating: false, count: pw * ph)
-    func set(_ dx: Int, _ dy: Int, hotPoint: Bool = false) {
-      guard dx >= 0, dy >= 0, dx < dotsX, dy < dotsY else { return }
-      let cx = ctx.unicode ? dx / 2 : dx
-      let cy = ctx.unicode ? dy / 4 : dy
-      let bit: UInt8
-      if ctx.unicode {
-        let bits: [[UInt8]] = [[0x01, 0x02, 0x04, 0x40], [0x08, 0x10, 0x20, 0x80]]
-        bit = bits[dx % 2][dy % 4]
-      } else {
-        bit = 1
+    // Per cell: the braille dots set (bits 0–7) and bit 8 for a marked point. On the stack: at most a screenful.
+    withUnsafeTemporaryAllocation(of: UInt16.self, capacity: pw * ph) { cells in
+      cells.initialize(repeating: 0)
+      func set(_ dx: Int, _ dy: Int, hotPoint: Bool = false) {
+        guard dx >= 0, dy >= 0, dx < dotsX, dy < dotsY else { return }
+        let cx = ctx.unicode ? dx / 2 : dx
+        let cy = ctx.unicode ? dy / 4 : dy
+        // Braille dot numbering: left column 1, 2, 3, 7; right column 4, 5, 6, 8.
+        let bit: UInt16 =
+          !ctx.unicode ? 1 : (dx % 2 == 0 ? (dy % 4 == 3 ? 0x40 : 1 << (dy % 4)) : (dy % 4 == 3 ? 0x80 : 8 << (dy % 4)))
+        cells[cy * pw + cx] |= bit
+        if hotPoint { cells[cy * pw + cx] |= 0x100 }
       }
-      dots[cy * pw + cx] |= bit
-      if hotPoint { hot[cy * pw + cx] = true }
-    }
-    var previous: (x: Int, y: Int)?
-    for k in 0..<n where values[k].isFinite {
-      let p = (x: column(k), y: row(values[k]))
-      if let q = previous, ctx.unicode {
-        // Join to the previous point column by column, filling vertical gaps so steep drops stay connected.
-        let span = Swift.max(1, p.x - q.x)
-        var lastY = q.y
-        for dx in 1...span {
-          let y = q.y + Int((Double(p.y - q.y) * Double(dx) / Double(span)).rounded())
-          for yy in Swift.min(lastY, y)...Swift.max(lastY, y) { set(q.x + dx, yy) }
-          lastY = y
+      var previous: (x: Int, y: Int)?
+      for k in 0..<n where value(k).isFinite {
+        let p = (x: column(k), y: row(value(k)))
+        if let q = previous, ctx.unicode {
+          // Join to the previous point column by column, filling vertical gaps so steep drops stay connected.
+          let span = Swift.max(1, p.x - q.x)
+          var lastY = q.y
+          for dx in 1...span {
+            let y = q.y + Int((Double(p.y - q.y) * Double(dx) / Double(span)).rounded())
+            for yy in Swift.min(lastY, y)...Swift.max(lastY, y) { set(q.x + dx, yy) }
+            lastY = y
+          }
         }
+        set(p.x, p.y, hotPoint: marked(k))
+        previous = p
       }
-      set(p.x, p.y, hotPoint: k < marks.count && marks[k])
-      previous = p
-    }
-    let plain = ctx.probabilityBar
-    for cy in 0..<ph {
-      for cx in 0..<pw where dots[cy * pw + cx] != 0 {
-        let isHot = hot[cy * pw + cx]
-        let glyph: Unicode.Scalar
-        if ctx.unicode {
-          glyph = Unicode.Scalar(0x2800 + UInt32(dots[cy * pw + cx])) ?? "*"
-        } else {
-          glyph = isHot ? "!" : "*"
-        }
-        buf.put(glyph, x: plotX + cx, y: r.y + cy, style: isHot ? ctx.error : plain, clip: r)
-      }
-    }
-    // In colour a braille cell's style carries the mark; without colour, put ✗ above the cell that rose.
-    if ctx.unicode && ctx.colorMode == .none {
+      let plain = ctx.probabilityBar
       for cy in 0..<ph {
-        for cx in 0..<pw where hot[cy * pw + cx] {
-          let y = cy > 0 ? r.y + cy - 1 : r.y + cy + 1
-          if y < r.y + ph, buf[plotX + cx, y].scalar == " " {
-            buf.put("✗", x: plotX + cx, y: y, style: ctx.error, clip: r)
+        for cx in 0..<pw where cells[cy * pw + cx] & 0xFF != 0 {
+          let isHot = cells[cy * pw + cx] & 0x100 != 0
+          let glyph: Unicode.Scalar
+          if ctx.unicode {
+            glyph = Unicode.Scalar(0x2800 + UInt32(cells[cy * pw + cx] & 0xFF)) ?? "*"
+          } else {
+            glyph = isHot ? "!" : "*"
+          }
+          buf.put(glyph, x: plotX + cx, y: r.y + cy, style: isHot ? ctx.error : plain, clip: r)
+        }
+      }
+      // In colour a braille cell's style carries the mark; without colour, put ✗ above the cell that rose.
+      if ctx.unicode && ctx.colorMode == .none {
+        for cy in 0..<ph {
+          for cx in 0..<pw where cells[cy * pw + cx] & 0x100 != 0 {
+            let y = cy > 0 ? r.y + cy - 1 : r.y + cy + 1
+            if y < r.y + ph, buf[plotX + cx, y].scalar == " " {
+              buf.put("✗", x: plotX + cx, y: y, style: ctx.error, clip: r)
+            }
           }
         }
       }
@@ -199,17 +209,36 @@ enum DescentView {
   ) {
     let d = state.descent
     let p = ev.problem
-    let status = run.isFresh ? "ready" : (d.running ? "▶ running" : "paused")
-    buf.box(r, title: "Run: step \(run.records.last?.step ?? 0) · \(status)", context: ctx)
+    let status: TextLine = run.isFresh ? "ready" : (d.running ? "▶ running" : "paused")
+    buf.box(r, title: "Run: step \(run.last.step) · \(status)", context: ctx)
     let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
-    guard !inner.isEmpty, let first = run.records.first, let last = run.records.last else { return }
-    var lines: [ProseLine] = []
-    lines.append(ProseLine("c    \(fmt(first.loss)) → \(fmt(last.loss))"))
-    lines.append(ProseLine("s_T  \(fmt(first.targetProbability)) → \(fmt(last.targetProbability))"))
-    let barLine = lines.count
-    lines.append(.blank)
-    let sumLine = lines.count
-    lines.append(.blank)
+    guard !inner.isEmpty, run.count > 0 else { return }
+    let first = run.first
+    let last = run.last
+    // The key hints sit at the bottom; the lines above stop where they begin.
+    let keys = ProseLine("n step · space run · r reset", ctx.muted)
+    let rate = ProseLine("< > rate (\(TextLine(compact: d.rate))/s) · l edits η", ctx.muted)
+    let bodyLimit =
+      inner.maxY - keys.wrappedCount(width: inner.width, context: ctx)
+      - rate.wrappedCount(width: inner.width, context: ctx)
+    var y = inner.y
+    func line(_ line: ProseLine) {
+      line.forEachWrapped(width: inner.width, context: ctx) { piece in
+        guard y < bodyLimit else { return }
+        buf.write(piece, x: inner.x, y: y, style: line.style, clip: inner)
+        y += 1
+      }
+    }
+    line(ProseLine("c    \(fmt(first.loss)) → \(fmt(last.loss))"))
+    line(ProseLine("s_T  \(fmt(first.targetProbability)) → \(fmt(last.targetProbability))"))
+    if y < bodyLimit {
+      let w = Swift.max(0, inner.width - 7)
+      buf.bar(
+        fraction: last.targetProbability, x: inner.x, y: y, width: w, style: ctx.target,
+        context: ctx)
+      buf.write(" \(last.targetProbability * 100, digits: 3)%", x: inner.x + w, y: y, style: ctx.muted, clip: inner)
+      y += 1
+    }
     // Σ∇ = g(Σs − Σy)/τ is 0 whenever y sums to 1 (one-hot, smoothed or soft); only rounding moves Σx.
     let drift = last.logitSum - run.startSum
     let ySum = ev.targetDistribution.reduce(0, +)
@@ -220,15 +249,13 @@ enum DescentView {
       steps * Double(p.classes) * eps * Swift.max(1, maxAbs)
       + steps * abs(p.learningRate * p.upstream * (1 - ySum) / p.temperature)
     let driftOK = abs(drift) <= tolerance
-    lines[sumLine] = ProseLine(
-      "Σx   \(fmt(run.startSum)) → \(fmt(last.logitSum)) " + (driftOK ? "✓" : "✗ drifts"),
-      driftOK ? .plain : ctx.error, indent: 5)
-    lines.append(
+    line(
       ProseLine(
-        "  drift \(DecimalFormat.significant(drift, digits: 2))" + (driftOK ? " (rounding)" : ""),
-        ctx.muted))
+        "Σx   \(fmt(run.startSum)) → \(fmt(last.logitSum)) \(driftOK ? "✓" : "✗ drifts")",
+        driftOK ? .plain : ctx.error, indent: 5))
+    line(ProseLine("  drift \(drift, digits: 2)\(driftOK ? " (rounding)" : "")", ctx.muted))
     if ySum == 1 {
-      lines.append(
+      line(
         ProseLine(
           p.isOneHot
             ? "Σ_n ∂l/∂x_n = g(Σs − 1)/τ = 0"
@@ -237,46 +264,19 @@ enum DescentView {
               : "Σ∇ = g(Σs−Σy)/τ = 0 as Σy = 1"),
           ctx.muted, indent: 2))
     } else {
-      lines.append(
+      line(
         ProseLine(
-          "Σy = 1 \(ySum > 1 ? "+" : "−") \(DecimalFormat.significant(abs(1 - ySum), digits: 2)) after rounding: "
+          "Σy = 1 \(ySum > 1 ? "+" : "−") \(abs(1 - ySum), digits: 2) after rounding: "
             + "Σx moves by η·g·(1 − Σy)/τ per step", ctx.warning, indent: 2))
     }
-    let increased = run.increasedFlags.filter { $0 }.count
+    let increased = run.riseCount
     if increased > 0 {
-      lines.append(
-        ProseLine(
-          "✗ c rose at \(increased) of \(run.records.count - 1) steps", ctx.error, indent: 2))
-    } else if run.records.count > 1 {
-      lines.append(ProseLine("✓ c fell at every step", ctx.good))
+      line(ProseLine("✗ c rose at \(increased) of \(run.count - 1) steps", ctx.error, indent: 2))
+    } else if run.count > 1 {
+      line(ProseLine("✓ c fell at every step", ctx.good))
     }
     if let message = state.message, message.isError {
-      lines.append(ProseLine(message.text, ctx.error, indent: 2))
-    }
-    let wrappedKeys = [
-      ProseLine("n step · space run · r reset", ctx.muted),
-      ProseLine("< > rate (\(DecimalFormat.compact(d.rate))/s) · l edits η", ctx.muted),
-    ]
-    .flatMap { $0.wrapped(width: inner.width, context: ctx) }
-    var y = inner.y
-    let bodyLimit = inner.maxY - wrappedKeys.count
-    for (k, line) in lines.enumerated() {
-      if k == barLine {
-        guard y < bodyLimit else { break }
-        let w = Swift.max(0, inner.width - 7)
-        let pct = DecimalFormat.significant(last.targetProbability * 100, digits: 3) + "%"
-        buf.bar(
-          fraction: last.targetProbability, x: inner.x, y: y, width: w, style: ctx.target,
-          context: ctx)
-        buf.write(" " + pct, x: inner.x + w, y: y, style: ctx.muted, clip: inner)
-        y += 1
-        continue
-      }
-      for piece in line.wrapped(width: inner.width, context: ctx) {
-        guard y < bodyLimit else { break }
-        buf.write(piece.text, x: inner.x, y: y, style: piece.style, clip: inner)
-        y += 1
-      }
+      line(ProseLine("\(message.text)", ctx.error, indent: 2))
     }
     // A small plot of s_T (0…1) when there is room.
     let free = bodyLimit - y
@@ -284,25 +284,58 @@ enum DescentView {
       let plotRect = Rect(x: inner.x, y: y + 1, width: inner.width, height: free - 1)
       buf.write(ctx.prose("s_T per step → 1"), x: inner.x, y: y, style: ctx.label, clip: inner)
       plot(
-        run.records.map(\.targetProbability), steps: run.records.map(\.step), marks: [],
-        range: 0...1, in: plotRect,
-        into: &buf, context: ctx, digits: 1)
+        count: run.count, value: { run[$0].targetProbability }, step: { run[$0].step }, marked: { _ in false },
+        range: 0...1, in: plotRect, into: &buf, context: ctx, digits: 1)
     }
-    for (k, piece) in wrappedKeys.enumerated() where bodyLimit + k >= inner.y {
-      buf.write(piece.text, x: inner.x, y: bodyLimit + k, style: piece.style, clip: inner)
+    var k = 0
+    func hint(_ hint: ProseLine) {
+      hint.forEachWrapped(width: inner.width, context: ctx) { piece in
+        if bodyLimit + k >= inner.y {
+          buf.write(piece, x: inner.x, y: bodyLimit + k, style: hint.style, clip: inner)
+        }
+        k += 1
+      }
     }
+    hint(keys)
+    hint(rate)
   }
 
   // MARK: Tables
 
   /// Writes `text` right-aligned in `width` cells from `x`.
   static func right(
-    _ text: String, x: Int, width: Int, y: Int, style: Style, into buf: inout Buffer, clip: Rect,
+    _ text: TextLine, x: Int, width: Int, y: Int, style: Style, into buf: inout Buffer, clip: Rect,
     context ctx: RenderContext
   ) {
     let t = ctx.prose(text)
-    buf.write(
-      t, x: x + Swift.max(0, width - t.unicodeScalars.count), y: y, style: style, clip: clip)
+    buf.write(t, x: x + Swift.max(0, width - t.scalarCount), y: y, style: style, clip: clip)
+  }
+
+  /// Table columns of the given widths, one space apart from `x`: how many fit in `available` cells, and where each
+  /// starts.
+  struct Columns {
+    let x: Int
+    /// The widths, held inline (no more than eight columns).
+    let widths: SIMD8<Int>
+    let count: Int
+
+    init(_ widths: SIMD8<Int>, columns all: Int, x: Int, available: Int) {
+      self.x = x
+      self.widths = widths
+      var total = 0
+      var fitting = 0
+      for k in 0..<Swift.min(all, 8) {
+        let w = widths[k] + (k == 0 ? 0 : 1)
+        if total + w > available { break }
+        total += w
+        fitting += 1
+      }
+      count = fitting
+    }
+
+    func width(_ k: Int) -> Int { widths[k] }
+
+    func start(_ k: Int) -> Int { (0..<k).reduce(x) { $0 + widths[$1] + 1 } }
   }
 
   /// The last steps, oldest at the top: step, loss (with a mark where it rose), `s_T`, `Σx`, and `Δc` when wide.
@@ -313,51 +346,42 @@ enum DescentView {
     let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
     guard inner.height >= 2, inner.width >= 10 else { return }
     let nw = Swift.min(fmt.width, 10)
-    let sw = Swift.max(4, String(run.records.last?.step ?? 0).count)
-    let up = ctx.unicode ? "▲" : "^"
-    // (header, width) per column; columns that do not fit are dropped from the right.
-    var columns: [(String, Int)] = [
-      ("step", sw), ("loss c", nw), ("", 2), ("s_T", nw), ("Σx", nw), ("Δc", nw),
-    ]
-    var total = 0
-    var fitting = 0
-    for (k, col) in columns.enumerated() {
-      let w = col.1 + (k == 0 ? 0 : 1)
-      if total + w > inner.width { break }
-      total += w
-      fitting += 1
-    }
-    columns = Array(columns.prefix(fitting))
-    var xs: [Int] = []
-    var x = inner.x
-    for (k, col) in columns.enumerated() {
-      if k > 0 { x += 1 }
-      xs.append(x)
-      x += col.1
-    }
-    for (k, col) in columns.enumerated() {
+    let sw = Swift.max(4, TextLine("\(run.last.step)").scalarCount)
+    let up: TextLine = ctx.unicode ? "▲" : "^"
+    // step, loss c, rise mark, s_T, Σx, Δc; columns that do not fit are dropped from the right.
+    let columns = Columns(SIMD8(sw, nw, 2, nw, nw, nw, 0, 0), columns: 6, x: inner.x, available: inner.width)
+    for k in 0..<columns.count {
+      let header: TextLine =
+        switch k {
+        case 0: "step"
+        case 1: "loss c"
+        case 2: ""
+        case 3: "s_T"
+        case 4: "Σx"
+        default: "Δc"
+        }
       right(
-        col.0, x: xs[k], width: col.1, y: inner.y, style: ctx.label, into: &buf, clip: inner,
+        header, x: columns.start(k), width: columns.width(k), y: inner.y, style: ctx.label, into: &buf, clip: inner,
         context: ctx)
     }
-    let flags = run.increasedFlags
     let visible = inner.height - 1
-    let firstIndex = Swift.max(0, run.records.count - visible)
-    for (row, k) in (firstIndex..<run.records.count).enumerated() {
-      let rec = run.records[k]
+    let firstIndex = Swift.max(0, run.count - visible)
+    for (row, k) in (firstIndex..<run.count).enumerated() {
+      let rec = run[k]
       let y = inner.y + 1 + row
-      let rose = flags[k]
-      let cells: [(String, Style)] = [
-        (String(rec.step), ctx.muted),
-        (fmt(rec.loss), rose ? ctx.error : .plain),
-        (rose ? up : "", ctx.error),
-        (fmt(rec.targetProbability), .plain),
-        (fmt(rec.logitSum), .plain),
-        (k > 0 ? fmt(rec.loss - run.records[k - 1].loss) : "", rose ? ctx.error : ctx.muted),
-      ]
-      for (c, col) in columns.enumerated() {
+      let rose = run.rose(k)
+      for c in 0..<columns.count {
+        let (text, style): (TextLine, Style) =
+          switch c {
+          case 0: ("\(rec.step)", ctx.muted)
+          case 1: (fmt(rec.loss), rose ? ctx.error : .plain)
+          case 2: (rose ? up : "", ctx.error)
+          case 3: (fmt(rec.targetProbability), .plain)
+          case 4: (fmt(rec.logitSum), .plain)
+          default: (k > 0 ? fmt(rec.loss - run[k - 1].loss) : "", rose ? ctx.error : ctx.muted)
+          }
         right(
-          cells[c].0, x: xs[c], width: col.1, y: y, style: cells[c].1, into: &buf, clip: inner,
+          text, x: columns.start(c), width: columns.width(c), y: y, style: style, into: &buf, clip: inner,
           context: ctx)
       }
     }
@@ -368,39 +392,31 @@ enum DescentView {
     _ state: AppState, _ run: Run, _ fmt: NumberStyle, in r: Rect, into buf: inout Buffer,
     context ctx: RenderContext
   ) {
-    guard let last = run.records.last else { return }
+    guard run.count > 0 else { return }
+    let last = run.last
     let c = last.logits.count
     let visible = Swift.max(0, r.height - 3)
     let window = ExploreLayout.window(around: state.selection, count: c, visible: visible)
-    var title = "Logits: now and drift"
+    var title: TextLine = "Logits: now and drift"
     if window.count < c { title += " (\(window.lowerBound)–\(window.upperBound - 1) of \(c))" }
     buf.box(r, title: title, context: ctx)
     let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
     guard inner.height >= 2, inner.width >= 10 else { return }
     let nw = Swift.min(fmt.width, 10)
-    let iw = Swift.max(1, String(c - 1).count)
-    var columns: [(String, Int)] = [
-      ("i", iw + 2), ("x_i now", nw), ("Δ from start", Swift.max(nw, 13)), ("start", nw),
-    ]
-    var total = 0
-    var fitting = 0
-    for (k, col) in columns.enumerated() {
-      let w = col.1 + (k == 0 ? 0 : 1)
-      if total + w > inner.width { break }
-      total += w
-      fitting += 1
-    }
-    columns = Array(columns.prefix(fitting))
-    var xs: [Int] = []
-    var x = inner.x
-    for (k, col) in columns.enumerated() {
-      if k > 0 { x += 1 }
-      xs.append(x)
-      x += col.1
-    }
-    for (k, col) in columns.enumerated() {
+    let iw = Swift.max(1, TextLine("\(c - 1)").scalarCount)
+    // i, x_i now, Δ from start, start.
+    let columns = Columns(
+      SIMD8(iw + 2, nw, Swift.max(nw, 13), nw, 0, 0, 0, 0), columns: 4, x: inner.x, available: inner.width)
+    for k in 0..<columns.count {
+      let header: TextLine =
+        switch k {
+        case 0: "i"
+        case 1: "x_i now"
+        case 2: "Δ from start"
+        default: "start"
+        }
       right(
-        col.0, x: xs[k], width: col.1, y: inner.y, style: ctx.label, into: &buf, clip: inner,
+        header, x: columns.start(k), width: columns.width(k), y: inner.y, style: ctx.label, into: &buf, clip: inner,
         context: ctx)
     }
     let start = run.start.logits
@@ -409,22 +425,26 @@ enum DescentView {
       let y = inner.y + 1 + row
       guard y < inner.maxY else { break }
       let isTarget = p.softTarget == nil && i == p.target
-      let mark =
-        (i == state.selection ? ctx.selectionMark : " ") + (isTarget ? ctx.targetMark : " ")
       let now = last.logits[i]
       let delta = now.isFinite ? now - start[i] : 0
-      let cells: [(String, Style)] = [
-        (mark + String(i), isTarget ? ctx.target : ctx.muted),
-        (fmt(now), isTarget ? ctx.target : .plain),
-        (
-          (delta > 0 ? "+" : "") + fmt(delta),
-          delta < 0 ? ctx.negativeBar : (delta > 0 ? ctx.positiveBar : ctx.muted)
-        ),
-        (fmt(start[i]), ctx.muted),
-      ]
-      for (k, col) in columns.enumerated() {
+      for k in 0..<columns.count {
+        let (text, style): (TextLine, Style) =
+          switch k {
+          case 0:
+            (
+              "\(i == state.selection ? ctx.selectionMark : " ")\(isTarget ? ctx.targetMark : " ")\(i)",
+              isTarget ? ctx.target : ctx.muted
+            )
+          case 1: (fmt(now), isTarget ? ctx.target : .plain)
+          case 2:
+            (
+              "\(delta > 0 ? "+" : "")\(fmt(delta))",
+              delta < 0 ? ctx.negativeBar : (delta > 0 ? ctx.positiveBar : ctx.muted)
+            )
+          default: (fmt(start[i]), ctx.muted)
+          }
         right(
-          cells[k].0, x: xs[k], width: col.1, y: y, style: cells[k].1, into: &buf, clip: inner,
+          text, x: columns.start(k), width: columns.width(k), y: y, style: style, into: &buf, clip: inner,
           context: ctx)
       }
     }

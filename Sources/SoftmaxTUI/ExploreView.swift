@@ -85,7 +85,7 @@ enum ExploreView {
     let r = layout.table
     let p = state.problem
     let c = p.classes
-    let title =
+    let title: TextLine =
       c > layout.tableRows.count
       ? "Logits x · softmax s · gradient ∂l/∂x · step  (rows \(layout.tableRows.lowerBound)–\(layout.tableRows.upperBound - 1) of \(c))"
       : "Logits x · softmax s · gradient ∂l/∂x · step"
@@ -109,9 +109,9 @@ enum ExploreView {
     )
     let gBarX = columnsX.g + nw + 1
     let afterX = gBarX + (showBars ? gBarW + 1 : 0)
-    func right(_ s: String, _ x: Int, _ w: Int, _ y: Int, _ st: Style) {
+    func right(_ s: TextLine, _ x: Int, _ w: Int, _ y: Int, _ st: Style) {
       let t = ctx.text(s)
-      buf.write(t, x: x + Swift.max(0, w - t.unicodeScalars.count), y: y, style: st, clip: inner)
+      buf.write(t, x: x + Swift.max(0, w - t.scalarCount), y: y, style: st, clip: inner)
     }
     right("i", columnsX.i, iw, hy, ctx.label)
     right("x_i", columnsX.x, nw, hy, ctx.label)
@@ -128,12 +128,12 @@ enum ExploreView {
       guard y < inner.maxY else { break }
       let isTarget = p.softTarget == nil && i == p.target
       x = inner.x
-      let mark = (i == state.selection ? ctx.selectionMark : " ") + (isTarget ? ctx.targetMark : " ")
+      let mark: TextLine = "\(i == state.selection ? ctx.selectionMark : " ")\(isTarget ? ctx.targetMark : " ")"
       buf.write(mark, x: x, y: y, style: isTarget ? ctx.target : ctx.label, clip: inner)
-      right(String(i), columnsX.i, iw, y, isTarget ? ctx.target : .plain)
+      right("\(i)", columnsX.i, iw, y, isTarget ? ctx.target : .plain)
       if let e = state.edit, e.field == .logit(i) {
-        let t = ctx.text(e.text) + (ctx.unicode ? "▏" : "_")
-        let w = Swift.max(nw, t.unicodeScalars.count)
+        let t = ctx.text("\(e.text)\(ctx.unicode ? "▏" : "_")")
+        let w = Swift.max(nw, t.scalarCount)
         buf.fill(Rect(x: columnsX.x + nw - w, y: y, width: w, height: 1), with: Cell(" ", style: ctx.editing))
         right(t, columnsX.x + nw - w, w, y, ctx.editing)
       } else {
@@ -151,7 +151,7 @@ enum ExploreView {
         buf.signedBar(fraction: maxG > 0 ? g / maxG : 0, x: gBarX, y: y, width: gBarW, context: ctx)
       }
       if showAfter {
-        let after = ev.stepRefusal == nil ? fmt(ev.updatedLogits[i]) : "—"
+        let after: TextLine = ev.stepRefusal == nil ? fmt(ev.updatedLogits[i]) : "—"
         right(after, afterX, nw, y, ctx.muted)
       }
       if i == state.selection {
@@ -169,7 +169,7 @@ enum ExploreView {
     _ state: AppState, _ ev: Evaluation, _ layout: ExploreLayout, _ buf: inout Buffer, _ ctx: RenderContext
   ) {
     let r = layout.jacobian
-    let title =
+    let title: TextLine =
       ev.problem.temperature == 1
       ? "Jacobian ∂s_i/∂x_n = s_i δ_in − s_i s_n" : "Jacobian ∂s_i/∂x_n = (s_i δ_in − s_i s_n)/τ"
     buf.box(r, title: title, context: ctx)
@@ -181,17 +181,16 @@ enum ExploreView {
       scale = Swift.max(scale, abs(ev.jacobian(i, i)))
     }
     for (k, n) in layout.jacobianColumns.enumerated() {
-      let label = "n=\(n)"
+      let label: TextLine = "n=\(n)"
       let x = layout.jacobianFirstX + k * layout.cellWidth
       buf.write(
-        label, x: x + Swift.max(0, layout.cellWidth - label.count - 1), y: inner.y,
+        label, x: x + Swift.max(0, layout.cellWidth - label.scalarCount - 1), y: inner.y,
         style: n == state.cursorN ? ctx.label : ctx.muted, clip: inner)
     }
     legend(&buf, inner, ctx)
     for (row, i) in layout.jacobianRows.enumerated() {
       let y = layout.jacobianFirstY + row
-      let label = "i=\(i)"
-      buf.write(label, x: inner.x, y: y, style: i == state.cursorI ? ctx.label : ctx.muted, clip: inner)
+      buf.write("i=\(i)", x: inner.x, y: y, style: i == state.cursorI ? ctx.label : ctx.muted, clip: inner)
       for (k, n) in layout.jacobianColumns.enumerated() {
         let v = ev.jacobian(i, n)
         let x = layout.jacobianFirstX + k * layout.cellWidth
@@ -201,10 +200,10 @@ enum ExploreView {
           st = Style(foreground: st.foreground, background: st.background, attributes: [.reverse, .bold])
         }
         buf.fill(Rect(x: cell.x, y: y, width: cell.width, height: 1).clipped(to: inner), with: Cell(" ", style: st))
-        var text = DecimalFormat.significant(v, digits: 3)
-        if v > 0 || (v == 0 && v.sign == .plus) { text = "+" + text }
-        text = ctx.text(text)
-        buf.write(text, x: x + Swift.max(0, cell.width - text.count), y: y, style: st, clip: inner)
+        var text = TextLine()
+        if v > 0 || (v == 0 && v.sign == .plus) { text.append(ascii: UInt8(ascii: "+")) }
+        text = ctx.text("\(text)\(v, digits: 3)")
+        buf.write(text, x: x + Swift.max(0, cell.width - text.scalarCount), y: y, style: st, clip: inner)
       }
     }
   }
@@ -237,38 +236,36 @@ enum ExploreView {
     let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
     let s = ev.softmax
     let tau = ev.problem.temperature
-    let overTau = tau == 1 ? "" : " / τ"
-    let tauValue = tau == 1 ? "" : " / \(fmt(tau))"
-    var lines: [(String, Style)] = []
-    lines.append(("∂s_\(i)/∂x_\(n)" + (i == n ? "   (i = n: diagonal)" : "   (i ≠ n)"), ctx.label))
+    let overTau: TextLine = tau == 1 ? "" : " / τ"
+    let tauValue: TextLine = tau == 1 ? "" : " / \(fmt(tau))"
+    var out = PanelText(inner)
+    func line(_ text: TextLine, _ style: Style) { out.line(ctx.text(text), style, into: &buf) }
+    line("∂s_\(i)/∂x_\(n)\(i == n ? "   (i = n: diagonal)" : "   (i ≠ n)")", ctx.label)
     if i == n {
-      lines.append(("= s_i (1 − s_i)\(overTau)", .plain))
-      lines.append(("= \(fmt(s[i])) × (1 − \(fmt(s[i])))\(tauValue)", .plain))
+      line("= s_i (1 − s_i)\(overTau)", .plain)
+      line("= \(fmt(s[i])) × (1 − \(fmt(s[i])))\(tauValue)", .plain)
     } else {
-      lines.append(("= −s_i s_n\(overTau)", .plain))
-      lines.append(("= −\(fmt(s[i])) × \(fmt(s[n]))\(tauValue)", .plain))
+      line("= −s_i s_n\(overTau)", .plain)
+      line("= −\(fmt(s[i])) × \(fmt(s[n]))\(tauValue)", .plain)
     }
-    lines.append(("= \(fmt(ev.jacobian(i, n)))", ctx.label))
-    lines.append(("", .plain))
-    lines.append(("symmetric: ∂s_\(n)/∂x_\(i) = \(fmt(ev.jacobian(n, i)))", ctx.muted))
+    line("= \(fmt(ev.jacobian(i, n)))", ctx.label)
+    line("", .plain)
+    line("symmetric: ∂s_\(n)/∂x_\(i) = \(fmt(ev.jacobian(n, i)))", ctx.muted)
     if ev.problem.classes <= 4096 {
       var rowSum = 0.0
       for k in 0..<ev.problem.classes { rowSum += ev.jacobian(i, k) }
-      lines.append(("row sum Σ_n = \(fmt(rowSum))", ctx.muted))
+      line("row sum Σ_n = \(fmt(rowSum))", ctx.muted)
     }
     if ev.problem.isOneHot, ev.problem.upstream == 1 {
       let t = ev.problem.target
-      lines.append(("", .plain))
-      lines.append(("chain rule: ∂c/∂x_\(n) = −(1/s_T)·∂s_T/∂x_\(n)", ctx.label))
-      lines.append(("= −(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))", .plain))
-      lines.append(("= \(fmt(ev.chainRule(n)))", .plain))
-      lines.append(("closed form s_n − δ_Tn = \(fmt(ev.gradient[n]))", .plain))
+      line("", .plain)
+      line("chain rule: ∂c/∂x_\(n) = −(1/s_T)·∂s_T/∂x_\(n)", ctx.label)
+      line("= −(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))", .plain)
+      line("= \(fmt(ev.chainRule(n)))", .plain)
+      line("closed form s_n − δ_Tn = \(fmt(ev.gradient[n]))", .plain)
     }
-    lines.append(("", .plain))
-    lines.append(("move: H J K L or Shift+arrows", ctx.muted))
-    for (k, line) in lines.enumerated() where k < inner.height {
-      buf.write(ctx.text(line.0), x: inner.x, y: inner.y + k, style: line.1, clip: inner)
-    }
+    line("", .plain)
+    line("move: H J K L or Shift+arrows", ctx.muted)
   }
 
   // MARK: Loss and step
@@ -282,95 +279,69 @@ enum ExploreView {
     guard r.height > 2 else { return }
     let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
     let p = ev.problem
-    var lines: [(String, Style)] = []
+    var out = PanelText(inner)
+    func line(_ text: TextLine, _ style: Style) { out.wrapped(ctx.text(text), style, into: &buf) }
     let t = p.target
     let naiveAgrees =
       ev.lossNaive == ev.loss || abs(ev.lossNaive - ev.loss) <= 4 * p.precision.facts.ulpOfOne * abs(ev.loss)
-    let naive = naiveAgrees ? "   (naive: \(fmt(ev.lossNaive)) ✓)" : "   naive −log s_T = \(fmt(ev.lossNaive)) ✗"
+    let naive: TextLine =
+      naiveAgrees ? "   (naive: \(fmt(ev.lossNaive)) ✓)" : "   naive −log s_T = \(fmt(ev.lossNaive)) ✗"
     if p.isOneHot {
-      lines.append(
-        ("c = −log s_T = −log \(fmt(ev.softmax[t])) = \(fmt(ev.loss))" + naive, naiveAgrees ? ctx.label : ctx.error))
+      line("c = −log s_T = −log \(fmt(ev.softmax[t])) = \(fmt(ev.loss))\(naive)", naiveAgrees ? ctx.label : ctx.error)
       let lse = ev.logSumExp
       let xT = ev.scaled[t]
-      lines.append(
-        (
-          "  = LSE(z) − z_T = M + log Σ e^{z_j−M} − z_T = \(fmt(lse.max)) + \(fmt(lse.logSum)) − \(fmt(xT)) = \(fmt(ev.loss))",
-          .plain
-        ))
+      line(
+        "  = LSE(z) − z_T = M + log Σ e^{z_j−M} − z_T = \(fmt(lse.max)) + \(fmt(lse.logSum)) − \(fmt(xT)) = \(fmt(ev.loss))",
+        .plain)
     } else {
-      lines.append(("c = −Σ y_i log s_i = \(fmt(ev.loss))" + naive, naiveAgrees ? ctx.label : ctx.error))
+      line("c = −Σ y_i log s_i = \(fmt(ev.loss))\(naive)", naiveAgrees ? ctx.label : ctx.error)
     }
-    if let note = ev.lossNote { lines.append((note, ctx.error)) }
+    if let note = ev.lossNote { line("\(note)", ctx.error) }
     let n = state.selection
-    let g = p.upstream == 1 ? "" : "g·"
-    let tau = p.temperature == 1 ? "" : "/τ"
-    let yName = p.isOneHot ? "δ_T\(n)" : "y_\(n)"
+    let g: TextLine = p.upstream == 1 ? "" : "g·"
+    let tau: TextLine = p.temperature == 1 ? "" : "/τ"
+    let yName: TextLine = p.isOneHot ? "δ_T\(n)" : "y_\(n)"
     let yValue = ev.targetDistribution[n]
-    var gradLine = "∂l/∂x_\(n) = \(g)(s_\(n) − \(yName))\(tau) = "
+    var gradLine: TextLine = "∂l/∂x_\(n) = \(g)(s_\(n) − \(yName))\(tau) = "
     if p.upstream != 1 { gradLine += "\(fmt(p.upstream))·" }
     gradLine += "(\(fmt(ev.softmax[n])) − \(parenthesized(fmt(yValue))))"
     if p.temperature != 1 { gradLine += "/\(fmt(p.temperature))" }
     gradLine += " = \(fmt(ev.gradient[n]))"
-    lines.append((gradLine, .plain))
+    line(gradLine, .plain)
     if let refusal = ev.stepRefusal {
-      lines.append(("step (η = \(fmt(p.learningRate))) refused: \(refusal)", ctx.error))
+      line("step (η = \(fmt(p.learningRate))) refused: \(refusal)", ctx.error)
     } else {
       let sumBefore = p.logits.reduce(0, +)
       let sumAfter = ev.updatedLogits.reduce(0, +)
-      lines.append(
-        (
-          "one step x ← x − η·∇, η = \(fmt(p.learningRate)): c \(fmt(ev.loss)) → \(fmt(ev.updatedLoss)) "
-            + "(Δc = \(fmt(ev.updatedLoss - ev.loss))) · Σx \(fmt(sumBefore)) → \(fmt(sumAfter)) · press s",
-          .plain
-        ))
+      line(
+        "one step x ← x − η·∇, η = \(fmt(p.learningRate)): c \(fmt(ev.loss)) → \(fmt(ev.updatedLoss)) "
+          + "(Δc = \(fmt(ev.updatedLoss - ev.loss))) · Σx \(fmt(sumBefore)) → \(fmt(sumAfter)) · press s",
+        .plain)
     }
     if p.classes <= 8 {
-      let grads = ev.gradient.map { fmt($0) }.joined(separator: ", ")
-      let total = ev.gradient.reduce(0, +)
-      lines.append(
-        ("∇ = [\(grads)]   Σ_n ∂l/∂x_n = \(fmt(total))" + (p.isOneHot ? " (one-hot: 0 up to rounding)" : ""), .plain))
-      lines.append(("log s = z − LSE(z) = [\(ev.logSoftmax.map { fmt($0) }.joined(separator: ", "))]", ctx.muted))
-    }
-    let diagnosis = ev.overflow.outcome == .fine ? ev.overflow.diagnosis : "naive: " + ev.overflow.diagnosis
-    lines.append((diagnosis, ev.overflow.outcome == .fine ? ctx.muted : ctx.error))
-    var y = inner.y
-    for line in lines {
-      for piece in wrap(ctx.text(line.0), width: inner.width) {
-        guard y < inner.maxY else { return }
-        buf.write(piece, x: inner.x, y: y, style: line.1, clip: inner)
-        y += 1
+      var grads = TextLine()
+      var logs = TextLine()
+      for k in 0..<p.classes {
+        if k > 0 {
+          grads += ", "
+          logs += ", "
+        }
+        grads += fmt(ev.gradient[k])
+        logs += fmt(ev.logSoftmax[k])
       }
+      let total = ev.gradient.reduce(0, +)
+      line(
+        "∇ = [\(grads)]   Σ_n ∂l/∂x_n = \(fmt(total))\(p.isOneHot ? " (one-hot: 0 up to rounding)" : "")", .plain)
+      line("log s = z − LSE(z) = [\(logs)]", ctx.muted)
     }
+    let fine = ev.overflow.outcome == .fine
+    line("\(fine ? "" : "naive: ")\(ev.overflow.diagnosis)", fine ? ctx.muted : ctx.error)
   }
 }
 
 /// A number ready to follow an operator: negatives in parentheses, with a true minus sign (`·(−0.05989)`).
-func parenthesized(_ number: String) -> String {
-  number.hasPrefix("-") ? "(−" + number.dropFirst() + ")" : number
-}
-
-/// Splits text into lines of at most `width` scalars at spaces, indenting continuation lines by two.
-func wrap(_ text: String, width: Int) -> [String] {
-  guard width > 4, text.unicodeScalars.count > width else { return [text] }
-  var lines: [String] = []
-  var current = ""
-  var count = 0
-  for word in text.split(separator: " ", omittingEmptySubsequences: false) {
-    let w = word.unicodeScalars.count
-    if count > 0 && count + 1 + w > width {
-      lines.append(current)
-      current = "  "
-      count = 2
-    }
-    if count > 0 && !(count == 2 && current == "  ") {
-      current += " "
-      count += 1
-    }
-    current += word
-    count += w
-  }
-  if !current.isEmpty { lines.append(current) }
-  return lines
+func parenthesized(_ number: TextLine) -> TextLine {
+  number.hasPrefix("-") ? "(−\(number.dropFirst(scalars: 1)))" : number
 }
 
 extension Rect {

@@ -55,15 +55,16 @@ public enum Frame {
   }
 
   static func renderTooSmall(_ buf: inout Buffer, width: Int, height: Int, context ctx: RenderContext) {
-    let lines = [
-      "enlarge to \(minimumWidth)×\(minimumHeight)",
-      "(now \(width)×\(height))",
-      "q quits",
-    ]
-    let top = Swift.max(0, (height - lines.count) / 2)
-    for (k, line) in lines.enumerated() where top + k < height {
+    let top = Swift.max(0, (height - 3) / 2)
+    for k in 0..<3 where top + k < height {
+      let line: TextLine =
+        switch k {
+        case 0: "enlarge to \(minimumWidth)×\(minimumHeight)"
+        case 1: "(now \(width)×\(height))"
+        default: "q quits"
+        }
       let t = ctx.text(line)
-      let x = Swift.max(0, (width - t.unicodeScalars.count) / 2)
+      let x = Swift.max(0, (width - t.scalarCount) / 2)
       buf.write(t, x: x, y: top + k, style: k == 0 ? ctx.error : ctx.muted)
     }
   }
@@ -76,12 +77,14 @@ public enum Frame {
     var x = buf.write(
       compact ? " Softmax Lab" : " Softmax Lab ", x: 0, y: 0, style: Style(attributes: [.reverse, .bold]))
     for screen in Screen.allCases {
-      let label = compact ? "\(screen.rawValue) \(screen.title)" : " \(screen.rawValue) \(screen.title) "
+      let label: TextLine = compact ? "\(screen.rawValue) \(screen.title)" : " \(screen.rawValue) \(screen.title) "
       let st = screen == state.screen ? Style(attributes: [.bold]) : ctx.statusBar
       x = buf.write(label, x: x + 1, y: 0, style: st)
     }
-    let right = ctx.text(" C=\(p.classes)  T=\(p.softTarget == nil ? String(p.target) : "soft")  ? help ")
-    buf.write(right, x: Swift.max(x + 1, width - right.unicodeScalars.count), y: 0, style: ctx.statusBar)
+    var right: TextLine = " C=\(p.classes)  T="
+    if p.softTarget == nil { right.append(p.target) } else { right.append("soft") }
+    right.append("  ? help ")
+    buf.write(ctx.text(right), x: Swift.max(x + 1, width - right.scalarCount), y: 0, style: ctx.statusBar)
   }
 
   static func renderStatus(
@@ -92,14 +95,15 @@ public enum Frame {
     if let e = state.edit {
       let prompt = ctx.text(" edit \(e.field.label) = ")
       var x = buf.write(prompt, x: 0, y: y, style: ctx.statusBar)
-      x = buf.write(ctx.text(e.text) + (ctx.unicode ? "▏" : "_"), x: x, y: y, style: ctx.editing)
-      var hint = "   Enter confirms · Esc cancels"
-      if let m = state.message, m.isError { hint = "   " + m.text }
+      x = buf.write(ctx.text("\(e.text)\(ctx.unicode ? "▏" : "_")"), x: x, y: y, style: ctx.editing)
+      var hint: TextLine = "   Enter confirms · Esc cancels"
+      if let m = state.message, m.isError { hint = "   \(m.text)" }
       buf.write(ctx.text(hint), x: x, y: y, style: state.message?.isError == true ? ctx.error : ctx.statusBar)
       return
     }
-    let fmt = { (v: Double) in DecimalFormat.compact(v) }
-    var text = " \(p.precision.rawValue)  τ=\(fmt(p.temperature))  ε=\(fmt(p.labelSmoothing))  η=\(fmt(p.learningRate))"
+    let fmt = { (v: Double) in TextLine(compact: v) }
+    var text: TextLine =
+      " \(p.precision.rawValue)  τ=\(fmt(p.temperature))  ε=\(fmt(p.labelSmoothing))  η=\(fmt(p.learningRate))"
     if p.upstream != 1 { text += "  g=\(fmt(p.upstream))" }
     text += "  ±\(fmt(state.nudgeStep))  │ naive: "
     var x = buf.write(ctx.text(text), x: 0, y: y, style: ctx.statusBar)
@@ -110,21 +114,30 @@ public enum Frame {
       : (ctx.colorMode == .none
         ? Style(attributes: [.reverse, .bold])
         : Style(foreground: .indexed(231), background: .red, attributes: [.bold]))
-    x = buf.write(ctx.text(naive == "ok" ? "ok" : "⚠ " + naive), x: x, y: y, style: naiveStyle)
+    let naiveText: TextLine = naive == "ok" ? "ok" : "⚠ \(naive)"
+    x = buf.write(ctx.text(naiveText), x: x, y: y, style: naiveStyle)
     x = buf.write(ctx.text(" │ "), x: x, y: y, style: ctx.statusBar)
     let help = ctx.text(" ? help ")
-    let limit = width - help.unicodeScalars.count
+    let limit = width - help.scalarCount
     if let m = state.message {
       let clip = Rect(x: x, y: y, width: Swift.max(0, limit - x), height: 1)
-      buf.write(ctx.text(m.text), x: x, y: y, style: m.isError ? Style(attributes: [.bold]) : ctx.statusBar, clip: clip)
+      buf.write(
+        ctx.text(TextLine(m.text)), x: x, y: y, style: m.isError ? Style(attributes: [.bold]) : ctx.statusBar,
+        clip: clip)
     }
     buf.write(help, x: Swift.max(x, limit), y: y, style: Style(attributes: [.reverse, .bold]))
   }
 
   static func renderHelp(_ buf: inout Buffer, body: Rect, context ctx: RenderContext) {
     let entries = KeyMap.help
-    let keyWidth = (entries.map { ctx.text($0.keys).count }.max() ?? 10) + 2
-    let wantWidth = Swift.min(body.width - 2, keyWidth + (entries.map { ctx.text($0.action).count }.max() ?? 30) + 4)
+    var keysWidth = 8
+    var actionWidth = 28
+    for e in entries {
+      keysWidth = Swift.max(keysWidth, ctx.text(TextLine(e.keys)).scalarCount)
+      actionWidth = Swift.max(actionWidth, ctx.text(TextLine(e.action)).scalarCount)
+    }
+    let keyWidth = keysWidth + 2
+    let wantWidth = Swift.min(body.width - 2, keyWidth + actionWidth + 4)
     let wantHeight = Swift.min(body.height, entries.count + 4)
     let r = Rect(
       x: body.x + (body.width - wantWidth) / 2, y: body.y + (body.height - wantHeight) / 2, width: wantWidth,
@@ -133,8 +146,8 @@ public enum Frame {
     buf.box(r, title: "Keys — any key closes", context: ctx)
     let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
     for (k, e) in entries.enumerated() where k < inner.height - 1 {
-      buf.write(ctx.text(e.keys), x: inner.x, y: inner.y + k, style: ctx.label, clip: inner)
-      buf.write(ctx.text(e.action), x: inner.x + keyWidth, y: inner.y + k, style: .plain, clip: inner)
+      buf.write(ctx.text(TextLine(e.keys)), x: inner.x, y: inner.y + k, style: ctx.label, clip: inner)
+      buf.write(ctx.text(TextLine(e.action)), x: inner.x + keyWidth, y: inner.y + k, style: .plain, clip: inner)
     }
     buf.write(
       ctx.text("Mouse: click a row or a Jacobian cell; wheel over a logit nudges it."), x: inner.x, y: inner.maxY - 1,

@@ -44,4 +44,8 @@ public struct Preset: Sendable {
       lesson: "50,257 classes: the views window the vector and the Jacobian; nothing C² is ever built.",
       problem: Problem(logits: SeededRandom.logits(count: 50_257, seed: 2, scale: 3), target: 464)),
   ]
+
+  /// The presets' problems validated once, so that a frame can tell whether the problem on screen is still a preset's
+  /// without validating it again (nil where a preset fails validation, which the tests rule out).
+  static let validated: [Problem?] = all.map { try? $0.problem.validated() }
 }

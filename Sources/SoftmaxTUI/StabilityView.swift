@@ -35,19 +35,25 @@ enum StabilityView {
     guard !body.isEmpty else { return }
     let c = comparison.problem.classes
     let lesson = lessonLine(state)
-    var lessonLines = lesson.wrapped(width: Swift.max(1, body.width - 2), context: ctx)
-    lessonLines = Array(lessonLines.prefix(body.height >= 16 ? 2 : (body.height >= 8 ? 1 : 0)))
-    let avail = body.height - lessonLines.count
-    for (k, line) in lessonLines.enumerated() {
-      buf.write(line.text, x: body.x + 1, y: body.y + k, style: line.style, clip: body)
+    let lessonLimit = body.height >= 16 ? 2 : (body.height >= 8 ? 1 : 0)
+    var lessonCount = 0
+    lesson.forEachWrapped(width: Swift.max(1, body.width - 2), context: ctx) { piece in
+      guard lessonCount < lessonLimit else { return }
+      buf.write(piece, x: body.x + 1, y: body.y + lessonCount, style: lesson.style, clip: body)
+      lessonCount += 1
     }
+    let avail = body.height - lessonCount
 
     // Vertical budget: the first section whole if it can be, then the diagnosis (wrapped if it can be), then more
     // sections while they fit.
     let first = state.stabilitySection
     let innerWidth = Swift.max(0, body.width - 3)
-    let diagnosis = diagnosisLines(comparison, ctx)
-    let diagnosisFull = diagnosis.flatMap { $0.wrapped(width: innerWidth, context: ctx) }.count
+    var diagnosisFull = 0
+    var diagnosisCount = 0
+    diagnosis(comparison, ctx) { line in
+      diagnosisFull += line.wrappedCount(width: innerWidth, context: ctx)
+      diagnosisCount += 1
+    }
     let firstWhole = 3 + rowCount(first, classes: c, perGroup: c)
     var tableHeight: Int
     var diagnosisHeight: Int
@@ -57,60 +63,57 @@ enum StabilityView {
     } else if firstWhole + diagnosisFull + 2 <= avail {
       diagnosisHeight = diagnosisFull + 2
       tableHeight = avail - diagnosisHeight
-    } else if firstWhole + diagnosis.count + 2 <= avail {
+    } else if firstWhole + diagnosisCount + 2 <= avail {
       tableHeight = firstWhole
       diagnosisHeight = avail - tableHeight
     } else {
       // The table scrolls anyway: the diagnosis gets its wrapped height when that leaves the table at least half the
       // body (a sentence cut off with "…" teaches less than a few rows fewer in the window), one line each otherwise.
       diagnosisHeight =
-        diagnosisFull + 2 <= avail / 2 ? diagnosisFull + 2 : Swift.min(diagnosis.count + 2, avail / 3)
+        diagnosisFull + 2 <= avail / 2 ? diagnosisFull + 2 : Swift.min(diagnosisCount + 2, avail / 3)
       tableHeight = avail - diagnosisHeight
     }
-    var tableRect = Rect(
-      x: body.x, y: body.y + lessonLines.count, width: body.width, height: tableHeight)
-    let used = renderTable(
-      state, comparison, first: first, in: tableRect, into: &buf, context: ctx, dryRun: true)
+    var tableRect = Rect(x: body.x, y: body.y + lessonCount, width: body.width, height: tableHeight)
+    let used = TablePlan(state, comparison, first: first, in: tableRect).rowCount
     if diagnosisHeight > 0 && used + 3 < tableHeight {
       // Rows the table cannot use go to the diagnosis below it.
       diagnosisHeight += tableHeight - (used + 3)
       tableHeight = used + 3
       tableRect.height = tableHeight
     }
-    _ = renderTable(state, comparison, first: first, in: tableRect, into: &buf, context: ctx)
+    renderTable(state, comparison, first: first, in: tableRect, into: &buf, context: ctx)
     if diagnosisHeight > 2 {
       let r = Rect(x: body.x, y: tableRect.maxY, width: body.width, height: diagnosisHeight)
       buf.box(r, title: "What naive softmax does in each precision", context: ctx)
       let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
-      let full = diagnosis.flatMap { $0.wrapped(width: inner.width, context: ctx) }
-      // One line per precision (cut with …) when the wrapped text does not fit.
-      let lines =
-        full.count <= inner.height
-        ? full
-        : diagnosis.map { line -> ProseLine in
-          let t = ctx.prose(line.text)
-          let cut = t.unicodeScalars.count > inner.width
-          return ProseLine(
-            cut
-              ? String(String.UnicodeScalarView(t.unicodeScalars.prefix(inner.width - 1)))
-                + (ctx.unicode ? "…" : "~")
-              : t, line.style)
+      var wrapped = 0
+      diagnosis(comparison, ctx) { wrapped += $0.wrappedCount(width: inner.width, context: ctx) }
+      var out = PanelText(inner)
+      if wrapped <= inner.height {
+        diagnosis(comparison, ctx) { line in
+          line.forEachWrapped(width: inner.width, context: ctx) { out.line($0, line.style, into: &buf) }
         }
-      for (k, line) in lines.prefix(inner.height).enumerated() {
-        buf.write(line.text, x: inner.x, y: inner.y + k, style: line.style, clip: inner)
+      } else {
+        // One line per precision, cut with … when the wrapped text does not fit.
+        diagnosis(comparison, ctx) { line in
+          let t = ctx.prose(line.text)
+          if t.scalarCount > inner.width {
+            out.line("\(t.prefix(scalars: inner.width - 1))\(ctx.unicode ? "…" : "~")", line.style, into: &buf)
+          } else {
+            out.line(t, line.style, into: &buf)
+          }
+        }
       }
     }
   }
 
   /// The preset's lesson while the problem is still that preset's, otherwise how to load one.
   static func lessonLine(_ state: AppState) -> ProseLine {
-    if let k = state.presetIndex, Preset.all.indices.contains(k) {
+    if let k = state.presetIndex, Preset.all.indices.contains(k), Preset.validated[k] == state.problem {
       let preset = Preset.all[k]
-      if let v = try? preset.problem.validated(), v == state.problem {
-        return ProseLine(
-          "Preset \(k + 1)/\(Preset.all.count) \"\(preset.name)\": \(preset.lesson)",
-          Style(attributes: .bold), indent: 2)
-      }
+      return ProseLine(
+        "Preset \(k + 1)/\(Preset.all.count) \"\(preset.name)\": \(preset.lesson)",
+        Style(attributes: .bold), indent: 2)
     }
     return ProseLine(
       "Your own logits. P / O load the presets (overflow, underflow, float16, sum overflow, …); v changes the section; "
@@ -129,17 +132,71 @@ enum StabilityView {
     case plain
   }
 
+  /// A per-class or whole-vector value of a column.
+  enum Quantity {
+    case naiveExp, naiveSum, naiveProbability
+    case stableMax, shifted, stableExp, stableSum, stableProbability
+    case runningMax, runningSum, onlineProbability
+
+    func value(_ e: PrecisionColumn, _ i: Int?) -> Double {
+      switch self {
+      case .naiveExp: e.naiveExp(i ?? 0)
+      case .naiveSum: e.naiveSum
+      case .naiveProbability: e.naiveProbability(i ?? 0)
+      case .stableMax: e.stableMax
+      case .shifted: e.shifted(i ?? 0)
+      case .stableExp: e.stableExp(i ?? 0)
+      case .stableSum: e.stableSum
+      case .stableProbability: e.stableProbability(i ?? 0)
+      case .runningMax: e.runningMax(i ?? 0)
+      case .runningSum: e.runningSum(i ?? 0)
+      case .onlineProbability: e.onlineProbability(i ?? 0)
+      }
+    }
+  }
+
+  /// The losses of the loss section.
+  enum Loss {
+    /// The `Float80` reference.
+    case exact
+    case naive, stable, logSumExp
+
+    func value(_ e: PrecisionColumn) -> Double {
+      switch self {
+      case .exact: exactLoss(e.problem)
+      case .naive: e.lossNaive
+      case .stable: e.lossFromStableSoftmax
+      case .logSumExp: e.loss
+      }
+    }
+  }
+
+  /// The thresholds of the limits section.
+  enum Limit {
+    case overflow, subnormal, zero, maxFinite, ulp
+
+    func value(_ f: PrecisionFacts) -> Double {
+      switch self {
+      case .overflow: f.expOverflow
+      case .subnormal: f.expSubnormal
+      case .zero: f.expZero
+      case .maxFinite: f.maxFinite
+      case .ulp: f.ulpOfOne
+      }
+    }
+  }
+
   /// One row of the table.
   enum Row {
     /// A section heading spanning the table.
-    case heading(String)
+    case heading(StabilitySection)
     /// One value per precision for class `index` (nil: a scalar of the whole vector).
-    case value(label: String, index: Int?, kind: ValueKind, get: (PrecisionColumn) -> Double)
+    case value(label: TextLine, index: Int?, kind: ValueKind, quantity: Quantity)
     /// A loss and, on the row under it, its error in ulps against the Float80 reference.
-    case loss(label: String, get: (PrecisionColumn) -> Double)
-    case lossError(get: (PrecisionColumn) -> Double)
+    case loss(label: TextLine, Loss)
+    case lossError(Loss)
     /// A threshold of the format, which needs no evaluation.
-    case limit(label: String, get: (PrecisionFacts) -> Double)
+    case limit(label: TextLine, Limit)
   }
 
   /// Rows a section needs with `perGroup` classes shown in each per-class group (plus its heading when not first).
@@ -159,122 +216,164 @@ enum StabilityView {
     }
   }
 
-  /// The rows of one section, with per-class groups limited to `window`.
-  static func rows(_ section: StabilitySection, window: Range<Int>, tau: Bool, soft: Bool) -> [Row] {
-    let v = tau ? "z" : "x"
-    var out: [Row] = []
-    func group(
-      _ label: (Int) -> String, _ kind: ValueKind, _ get: @escaping (PrecisionColumn, Int) -> Double
-    ) {
-      for i in window {
-        out.append(.value(label: label(i), index: i, kind: kind, get: { get($0, i) }))
-      }
+  /// The rows of one section, with per-class groups limited to `window`, handed to `emit` in order.
+  static func rows(
+    _ section: StabilitySection, window: Range<Int>, tau: Bool, soft: Bool, _ emit: (Row) -> Void
+  ) {
+    let v: TextLine = tau ? "z" : "x"
+    func group(_ kind: ValueKind, _ quantity: Quantity, _ label: (Int) -> TextLine) {
+      for i in window { emit(.value(label: label(i), index: i, kind: kind, quantity: quantity)) }
+    }
+    func scalar(_ label: TextLine, _ kind: ValueKind, _ quantity: Quantity) {
+      emit(.value(label: label, index: nil, kind: kind, quantity: quantity))
     }
     switch section {
     case .naive:
-      group({ "e^{\(v)_\($0)}" }, .underflowable, { $0.naiveExp($1) })
-      out.append(.value(label: "σ = Σ e^{\(v)_j}", index: nil, kind: .sum, get: { $0.naiveSum }))
-      group({ "s_\($0)" }, .underflowable, { $0.naiveProbability($1) })
+      group(.underflowable, .naiveExp) { "e^{\(v)_\($0)}" }
+      scalar("σ = Σ e^{\(v)_j}", .sum, .naiveSum)
+      group(.underflowable, .naiveProbability) { "s_\($0)" }
     case .stable:
-      out.append(.value(label: "M = max \(v)", index: nil, kind: .plain, get: { $0.stableMax }))
-      group({ "\(v)_\($0) − M" }, .plain, { $0.shifted($1) })
-      group({ "e^{\(v)_\($0)−M}" }, .underflowable, { $0.stableExp($1) })
-      out.append(.value(label: "Σ e^{\(v)_j−M}", index: nil, kind: .sum, get: { $0.stableSum }))
-      group({ "s_\($0)" }, .underflowable, { $0.stableProbability($1) })
+      scalar("M = max \(v)", .plain, .stableMax)
+      group(.plain, .shifted) { "\(v)_\($0) − M" }
+      group(.underflowable, .stableExp) { "e^{\(v)_\($0)−M}" }
+      scalar("Σ e^{\(v)_j−M}", .sum, .stableSum)
+      group(.underflowable, .stableProbability) { "s_\($0)" }
     case .online:
-      group({ "m_\($0)" }, .plain, { $0.runningMax($1) })
-      group({ "d_\($0)" }, .plain, { $0.runningSum($1) })
-      group({ "s_\($0)" }, .underflowable, { $0.onlineProbability($1) })
+      group(.plain, .runningMax) { "m_\($0)" }
+      group(.plain, .runningSum) { "d_\($0)" }
+      group(.underflowable, .onlineProbability) { "s_\($0)" }
     case .loss:
-      let target = soft ? "−Σ y log " : "−log "
-      out.append(.loss(label: "exact (Float80)", get: { exactLoss($0.problem) }))
-      out.append(.loss(label: target + "naive s" + (soft ? "" : "_T"), get: { $0.lossNaive }))
-      out.append(.lossError(get: { $0.lossNaive }))
-      out.append(
-        .loss(label: target + "stable s" + (soft ? "" : "_T"), get: { $0.lossFromStableSoftmax }))
-      out.append(.lossError(get: { $0.lossFromStableSoftmax }))
-      out.append(.loss(label: "log-sum-exp form", get: { $0.loss }))
-      out.append(.lossError(get: { $0.loss }))
+      let target: TextLine = soft ? "−Σ y log " : "−log "
+      let t: TextLine = soft ? "" : "_T"
+      emit(.loss(label: "exact (Float80)", .exact))
+      emit(.loss(label: "\(target)naive s\(t)", .naive))
+      emit(.lossError(.naive))
+      emit(.loss(label: "\(target)stable s\(t)", .stable))
+      emit(.lossError(.stable))
+      emit(.loss(label: "log-sum-exp form", .logSumExp))
+      emit(.lossError(.logSumExp))
     case .limits:
-      out.append(.limit(label: "e^x = inf above", get: { $0.expOverflow }))
-      out.append(.limit(label: "e^x subnormal below", get: { $0.expSubnormal }))
-      out.append(.limit(label: "e^x = 0 at/below", get: { $0.expZero }))
-      out.append(.limit(label: "max finite", get: { $0.maxFinite }))
-      out.append(.limit(label: "ε (ulp of 1)", get: { $0.ulpOfOne }))
+      emit(.limit(label: "e^x = inf above", .overflow))
+      emit(.limit(label: "e^x subnormal below", .subnormal))
+      emit(.limit(label: "e^x = 0 at/below", .zero))
+      emit(.limit(label: "max finite", .maxFinite))
+      emit(.limit(label: "ε (ulp of 1)", .ulp))
     }
-    return out
+  }
+
+  /// What the table shows in a rectangle: the first section with its row window, then every other section that fits
+  /// whole, in `v` order.
+  struct TablePlan {
+    let first: StabilitySection
+    /// The classes shown in the first section's per-class groups.
+    let window: Range<Int>
+    /// The sections shown after the first (bit `rawValue` set).
+    let others: UInt8
+    let classes: Int
+    let tau: Bool
+    let soft: Bool
+    /// Rows, headings included.
+    let rowCount: Int
+
+    init(_ state: AppState, _ comparison: PrecisionComparison, first: StabilitySection, in r: Rect) {
+      let c = comparison.problem.classes
+      let dataRows = Swift.max(0, r.height - 3)
+      let (groups, scalars) = shape(first)
+      let perGroup = groups == 0 ? c : Swift.max(1, Swift.min(c, (dataRows - scalars) / groups))
+      self.first = first
+      classes = c
+      window = ExploreLayout.window(around: state.selection, count: c, visible: perGroup)
+      tau = comparison.problem.temperature != 1
+      soft = !comparison.problem.isOneHot
+      var count = scalars + groups * window.count
+      var others: UInt8 = 0
+      var section = first.next
+      while section != first {
+        let need = 1 + StabilityView.rowCount(section, classes: c, perGroup: c)
+        if count + need <= dataRows {
+          count += need
+          others |= 1 << section.rawValue
+        }
+        section = section.next
+      }
+      self.others = others
+      rowCount = count
+    }
+
+    /// Whether `section` is shown after the first.
+    func shows(_ section: StabilitySection) -> Bool { others & (1 << section.rawValue) != 0 }
+
+    /// Every row in order.
+    func forEachRow(_ emit: (Row) -> Void) {
+      rows(first, window: window, tau: tau, soft: soft, emit)
+      var section = first.next
+      while section != first {
+        if shows(section) {
+          emit(.heading(section))
+          rows(section, window: 0..<classes, tau: tau, soft: soft, emit)
+        }
+        section = section.next
+      }
+    }
   }
 
   // MARK: Table
 
   static func renderTable(
-    _ state: AppState, _ comparison: PrecisionComparison, first: StabilitySection,
-    in r: Rect,
-    into buf: inout Buffer, context ctx: RenderContext, dryRun: Bool = false
-  ) -> Int {
+    _ state: AppState, _ comparison: PrecisionComparison, first: StabilitySection, in r: Rect,
+    into buf: inout Buffer, context ctx: RenderContext
+  ) {
     let c = comparison.problem.classes
-    let dataRows = Swift.max(0, r.height - 3)
-    let (groups, scalars) = shape(first)
-    let perGroup = groups == 0 ? c : Swift.max(1, Swift.min(c, (dataRows - scalars) / groups))
-    let window = ExploreLayout.window(around: state.selection, count: c, visible: perGroup)
-    let tau = comparison.problem.temperature != 1
-    let soft = !comparison.problem.isOneHot
-    var rowList = rows(first, window: window, tau: tau, soft: soft)
-    var shown = [first]
+    let plan = TablePlan(state, comparison, first: first, in: r)
+    var title: TextLine = "Stability lab: \(first.title)"
+    var joiner: TextLine = " + "
     var section = first.next
     while section != first {
-      let need = 1 + rowCount(section, classes: c, perGroup: c)
-      if rowList.count + need <= dataRows {
-        rowList.append(.heading(section.title))
-        rowList += rows(section, window: 0..<c, tau: tau, soft: soft)
-        shown.append(section)
+      if plan.shows(section) {
+        title += "\(joiner)\(section.rawName)"
+        joiner = ", "
       }
       section = section.next
     }
-    if dryRun { return rowList.count }
-    var title = "Stability lab: \(first.title)"
-    if shown.count > 1 { title += " + " + shown.dropFirst().map(\.rawName).joined(separator: ", ") }
     title += " · v next"
-    if groups > 0 && window.count < c {
-      title += " · rows \(window.lowerBound)–\(window.upperBound - 1) of \(c) (↑↓)"
+    if shape(first).groups > 0 && plan.window.count < c {
+      title += " · rows \(plan.window.lowerBound)–\(plan.window.upperBound - 1) of \(c) (↑↓)"
     }
     buf.box(r, title: title, context: ctx)
     let inner = Rect(x: r.x + 1, y: r.y + 1, width: r.width - 2, height: r.height - 2)
-    guard inner.width > 4, inner.height > 0 else { return rowList.count }
+    guard inner.width > 4, inner.height > 0 else { return }
     legend(in: r, into: &buf, context: ctx)
 
     // Columns: marks (2) + label, then four equal value columns.
-    let labelWidth = Swift.min(
-      inner.width / 3,
-      3
-        + rowList.reduce(9) { w, row in
-          switch row {
-          case .heading: w
-          case .value(let l, _, _, _), .loss(let l, _), .limit(let l, _):
-            Swift.max(w, ctx.prose(l).unicodeScalars.count)
-          case .lossError: Swift.max(w, 7)
-          }
-        })
+    var widest = 9
+    plan.forEachRow { row in
+      switch row {
+      case .heading: break
+      case .value(let l, _, _, _), .loss(let l, _), .limit(let l, _):
+        widest = Swift.max(widest, ctx.prose(l).scalarCount)
+      case .lossError: widest = Swift.max(widest, 7)
+      }
+    }
+    let labelWidth = Swift.min(inner.width / 3, 3 + widest)
     let columnWidth = Swift.max(1, (inner.width - labelWidth) / 4)
     func columnX(_ k: Int) -> Int { inner.x + labelWidth + k * columnWidth }
-    func right(_ text: String, _ k: Int, _ y: Int, _ style: Style) {
+    func right(_ text: TextLine, _ k: Int, _ y: Int, _ style: Style) {
       let t = ctx.prose(text)
       let cell = Rect(x: columnX(k), y: y, width: columnWidth, height: 1).clipped(to: inner)
-      let count = t.unicodeScalars.count
+      let count = t.scalarCount
       if count >= columnWidth {
         // Too wide: keep the end, where the marks are, after an ellipsis.
-        let keep = String(
-          String.UnicodeScalarView(t.unicodeScalars.suffix(Swift.max(0, columnWidth - 2))))
-        buf.write((ctx.unicode ? " …" : " ~") + keep, x: cell.x, y: y, style: style, clip: cell)
+        let keep = t.dropFirst(scalars: count - Swift.max(0, columnWidth - 2))
+        buf.write("\(ctx.unicode ? " …" : " ~")\(keep)", x: cell.x, y: y, style: style, clip: cell)
       } else {
         buf.write(t, x: cell.x + columnWidth - count, y: y, style: style, clip: cell)
       }
     }
 
     // Header: the first section's name, then the precisions (the problem's own marked).
-    buf.write(ctx.prose(first.rawName), x: inner.x, y: inner.y, style: ctx.muted, clip: inner)
+    buf.write(ctx.prose("\(first.rawName)"), x: inner.x, y: inner.y, style: ctx.muted, clip: inner)
     for (k, column) in comparison.columns.enumerated() {
-      let own = column.precision == comparison.problem.precision ? (ctx.unicode ? "•" : "*") : ""
+      let own: TextLine = column.precision == comparison.problem.precision ? (ctx.unicode ? "•" : "*") : ""
       var style = ctx.label
       if case .success(let e) = column.result,
         e.overflow.outcome == .nan || e.overflow.outcome == .zeros
@@ -283,68 +382,61 @@ enum StabilityView {
       } else if case .failure = column.result {
         style = ctx.muted
       }
-      right(own + column.precision.rawValue, k, inner.y, style)
+      right("\(own)\(column.precision.rawValue)", k, inner.y, style)
     }
 
-    // Failed columns print their message down the data rows.
-    let messages: [[String]] = comparison.columns.map { column in
-      if case .failure(let e) = column.result {
-        return ProseLine("cannot hold the input: " + e.message).wrapped(
-          width: columnWidth - 1, context: ctx
-        ).map(\.text)
+    // Failed columns print their message down the data rows: line `m` of the wrapped message.
+    func message(_ k: Int, line m: Int) -> TextLine? {
+      guard case .failure(let e) = comparison.columns[k].result else { return nil }
+      var found: TextLine?
+      var seen = 0
+      ProseLine("cannot hold the input: \(e.message)").forEachWrapped(width: columnWidth - 1, context: ctx) {
+        if seen == m { found = $0 }
+        seen += 1
       }
-      return []
+      return found
     }
-    // The reference losses: precomputed by the explorer when the loss section is first, otherwise per frame.
-    var exactCache: [Int: Double] = [:]
-    for (k, x) in (comparison.exactLosses ?? []).enumerated() { exactCache[k] = x }
+    var rowIndex = 0
     var messageRow = 0
-    for (rowIndex, row) in rowList.enumerated() {
+    plan.forEachRow { row in
+      defer { rowIndex += 1 }
       let y = inner.y + 1 + rowIndex
-      guard y < inner.maxY else { break }
-      if case .heading(let text) = row {
-        let rule = String(repeating: String(ctx.horizontal), count: Swift.max(0, inner.width))
-        buf.write(rule, x: inner.x, y: y, style: ctx.frame, clip: inner)
-        buf.write(" " + ctx.prose(text) + " ", x: inner.x + 1, y: y, style: ctx.label, clip: inner)
-        continue
-      }
-      // Label with selection and target marks.
+      guard y < inner.maxY else { return }
+      let labelClip = Rect(x: inner.x, y: y, width: labelWidth - 1, height: 1)
       switch row {
+      case .heading(let section):
+        for x in inner.x..<inner.maxX { buf.put(ctx.horizontal, x: x, y: y, style: ctx.frame, clip: inner) }
+        buf.write(" \(ctx.prose("\(section.title)")) ", x: inner.x + 1, y: y, style: ctx.label, clip: inner)
+        return
       case .value(let label, let index, _, _):
+        // Label with selection and target marks.
         let isTarget = index == comparison.problem.target && comparison.problem.softTarget == nil
-        let mark =
-          (index == state.selection ? ctx.selectionMark : " ") + (isTarget ? ctx.targetMark : " ")
+        let mark: TextLine =
+          "\(index == state.selection ? ctx.selectionMark : " ")\(isTarget ? ctx.targetMark : " ") "
         buf.write(
-          mark + " " + ctx.prose(label), x: inner.x, y: y, style: isTarget ? ctx.target : .plain,
-          clip: Rect(x: inner.x, y: y, width: labelWidth - 1, height: 1))
+          "\(mark)\(ctx.prose(label))", x: inner.x, y: y, style: isTarget ? ctx.target : .plain, clip: labelClip)
       case .loss(let label, _), .limit(let label, _):
-        buf.write(
-          "   " + ctx.prose(label), x: inner.x, y: y, style: .plain,
-          clip: Rect(x: inner.x, y: y, width: labelWidth - 1, height: 1))
+        buf.write("   \(ctx.prose(label))", x: inner.x, y: y, style: .plain, clip: labelClip)
       case .lossError:
         buf.write(ctx.prose("    error"), x: inner.x, y: y, style: ctx.muted, clip: inner)
-      case .heading: break
       }
       var isLimit = false
       if case .limit = row { isLimit = true }
       for (k, column) in comparison.columns.enumerated() {
         switch column.result {
         case .failure:
-          if !isLimit, messageRow < messages[k].count {
-            buf.write(
-              messages[k][messageRow], x: columnX(k) + 1, y: y, style: ctx.muted, clip: inner)
-          } else if isLimit, case .limit(_, let get) = row {
-            right(DecimalFormat.significant(get(column.precision.facts)), k, y, ctx.muted)
+          if !isLimit, let text = message(k, line: messageRow) {
+            buf.write(text, x: columnX(k) + 1, y: y, style: ctx.muted, clip: inner)
+          } else if isLimit, case .limit(_, let limit) = row {
+            right("\(limit.value(column.precision.facts), digits: 4)", k, y, ctx.muted)
           }
         case .success(let e):
-          let (text, style) = cell(
-            row, e, column: k, cache: &exactCache, state: state, context: ctx)
+          let (text, style) = cell(row, e, column: k, comparison: comparison, state: state, context: ctx)
           right(text, k, y, style)
         }
       }
       if !isLimit { messageRow += 1 }
     }
-    return rowList.count
   }
 
   /// The marks legend, written into the table's bottom border.
@@ -360,33 +452,32 @@ enum StabilityView {
 
   /// The text and style of one value cell.
   static func cell(
-    _ row: Row, _ e: PrecisionColumn, column: Int, cache: inout [Int: Double], state: AppState,
+    _ row: Row, _ e: PrecisionColumn, column: Int, comparison: PrecisionComparison, state: AppState,
     context ctx: RenderContext
-  ) -> (String, Style) {
+  ) -> (TextLine, Style) {
     let fmt = NumberStyle(precision: e.problem.precision, full: state.fullDigits)
+    // The reference losses: precomputed by the explorer; computed here only for a comparison that lacks them.
+    func exact() -> Double { comparison.exactLosses?[column] ?? exactLoss(e.problem) }
     switch row {
     case .heading: return ("", .plain)
-    case .limit(_, let get):
-      return (DecimalFormat.significant(get(e.problem.precision.facts)), ctx.muted)
-    case .value(_, let index, let kind, let get):
-      let v = get(e)
+    case .limit(_, let limit):
+      return ("\(limit.value(e.problem.precision.facts), digits: 4)", ctx.muted)
+    case .value(_, let index, let kind, let quantity):
+      let v = quantity.value(e, index)
       let masked = index.map { e.scaled($0) == -.infinity } ?? false
       return marked(
         v, fmt: fmt, zeroIsUnderflow: (kind == .underflowable && !masked) || kind == .sum, e, ctx)
-    case .loss(let label, let get):
-      if label.hasPrefix("exact") {
-        let x = exact(e, column: column, cache: &cache)
-        return (fmt(x), ctx.label)
-      }
-      return marked(get(e), fmt: fmt, zeroIsUnderflow: false, e, ctx)
-    case .lossError(let get):
-      let v = get(e)
-      let x = exact(e, column: column, cache: &cache)
+    case .loss(_, let loss):
+      if loss == .exact { return (fmt(exact()), ctx.label) }
+      return marked(loss.value(e), fmt: fmt, zeroIsUnderflow: false, e, ctx)
+    case .lossError(let loss):
+      let v = loss.value(e)
+      let x = exact()
       let u = ulps(v, exact: x, precision: e.problem.precision)
       if v.isNaN { return ("NaN✗", ctx.error) }
       if v.isInfinite && !x.isInfinite { return ("inf✗", ctx.error) }
       if u.isNaN || u.isInfinite { return ("—", ctx.muted) }
-      let text = u == 0 ? "0 ulp" : DecimalFormat.significant(u, digits: 2) + " ulp"
+      let text: TextLine = u == 0 ? "0 ulp" : "\(u, digits: 2) ulp"
       return (text, u <= 1 ? ctx.good : (u <= 8 ? ctx.warning : ctx.error))
     }
   }
@@ -394,25 +485,18 @@ enum StabilityView {
   /// A number with its mark: `inf↑`, `0↓` (underflow), `NaN✗`, `~` (subnormal), and the matching style.
   static func marked(
     _ v: Double, fmt: NumberStyle, zeroIsUnderflow: Bool, _ e: PrecisionColumn, _ ctx: RenderContext
-  ) -> (String, Style) {
+  ) -> (TextLine, Style) {
     if v.isNaN { return ("NaN✗", ctx.error) }
     if v == .infinity { return ("inf↑", ctx.error) }
     if v == -.infinity { return ("-inf", ctx.muted) }
     if v == 0 && zeroIsUnderflow { return ("0↓", ctx.error) }
     if v != 0 && abs(v) < e.problem.precision.facts.leastNormal {
-      return (fmt(v) + "~", ctx.warning)
+      return ("\(fmt(v))~", ctx.warning)
     }
     return (fmt(v), .plain)
   }
 
   // MARK: Reference loss
-
-  static func exact(_ e: PrecisionColumn, column: Int, cache: inout [Int: Double]) -> Double {
-    if let x = cache[column] { return x }
-    let x = exactLoss(e.problem)
-    cache[column] = x
-    return x
-  }
 
   /// The loss of this evaluation's (already rounded) inputs in `Float80` where available: the reference the three
   /// computed losses are measured against.
@@ -453,26 +537,27 @@ enum StabilityView {
 
   // MARK: Diagnosis
 
-  static func diagnosisLines(_ comparison: PrecisionComparison, _ ctx: RenderContext) -> [ProseLine] {
-    zip(comparison.columns, comparison.rounding).map { column, rounding in
-      let name = DerivationView.pad(column.precision.rawValue + ":", 10)
-      var note = ""
+  /// One line per precision on what naive softmax does there, handed to `emit`.
+  static func diagnosis(_ comparison: PrecisionComparison, _ ctx: RenderContext, _ emit: (ProseLine) -> Void) {
+    for (column, rounding) in zip(comparison.columns, comparison.rounding) {
+      let name = DerivationView.pad("\(column.precision.rawValue):", 10)
+      var note = TextLine()
       if rounding.changed > 0, let i = rounding.first, case .success(let e) = column.result {
         // Say when the column computes on different inputs (bfloat16 rounds 1001 and 1002 to 1000).
         note =
           " (\(rounding.changed) input\(rounding.changed == 1 ? "" : "s") rounded, e.g. x_\(i): "
-          + "\(DecimalFormat.compact(comparison.problem.logits[i])) → \(DecimalFormat.compact(e.problem.logits[i])))"
+          + "\(TextLine(compact: comparison.problem.logits[i])) → \(TextLine(compact: e.problem.logits[i])))"
       }
       switch column.result {
       case .failure(let e):
-        return ProseLine(name + "cannot hold the input: " + e.message, ctx.muted, indent: 10)
+        emit(ProseLine("\(name)cannot hold the input: \(e.message)", ctx.muted, indent: 10))
       case .success(let e):
         let style =
           e.overflow.outcome == .fine
           ? Style.plain : (e.overflow.outcome == .inaccurate ? ctx.warning : ctx.error)
-        let mark =
+        let mark: TextLine =
           e.overflow.outcome == .fine ? "✓ " : (e.overflow.outcome == .inaccurate ? "~ " : "✗ ")
-        return ProseLine(name + mark + e.overflow.diagnosis + note, style, indent: 12)
+        emit(ProseLine("\(name)\(mark)\(e.overflow.diagnosis)\(note)", style, indent: 12))
       }
     }
   }

@@ -23,46 +23,74 @@ public struct RenderContext: Sendable {
   var targetMark: String { "T" }
 
   /// Converts text with math symbols to ASCII when needed (`∂s_i/∂x_n` → `ds_i/dx_n`).
-  func text(_ s: String) -> String {
-    if unicode { return s }
-    var out = ""
-    out.reserveCapacity(s.utf8.count)
-    for ch in s.unicodeScalars {
-      switch ch {
-      case "∂": out += "d"
-      case "σ": out += "sigma"
-      case "δ": out += "delta"
-      case "Σ": out += "sum"
-      case "·", "×": out += "*"
-      case "−": out += "-"
-      case "τ": out += "tau"
-      case "ε": out += "eps"
-      case "η": out += "eta"
-      case "∇": out += "grad"
-      case "→": out += "->"
-      case "←": out += "<-"
-      case "≈": out += "~"
-      case "≤": out += "<="
-      case "≥": out += ">="
-      case "≠": out += "!="
-      case "∞": out += "inf"
-      case "✓": out += "ok"
-      case "✗": out += "X"
-      case "▸": out += ">"
-      case "│": out += "|"
-      case "─": out += "-"
-      case "…": out += "..."
-      case "⚠": out += "!"
-      case "↑": out += "^"
-      case "↓": out += "v"
-      case "ℓ": out += "l"
-      case "Δ": out += "d"
-      case "±": out += "+/-"
-      case "▏": out += "_"
-      default: out.unicodeScalars.append(ch.isASCII ? ch : "?")
+  func text(_ line: TextLine) -> TextLine { unicode ? line : Self.ascii(line, prose: false) }
+
+  /// `line` with every non-ASCII scalar spelled in ASCII (`?` when it has no spelling); `prose` adds the symbols of
+  /// the text-heavy screens (`²`, `Δ`, `▲`, `▼`, `•`, curly quotes).
+  static func ascii(_ line: TextLine, prose: Bool) -> TextLine {
+    var out = TextLine()
+    line.forEachScalar { ch in
+      if ch.isASCII {
+        out.append(ch)
+      } else if let spelled = (prose ? proseSpelling(ch) : nil) ?? spelling(ch) {
+        out.append(ascii: spelled)
+      } else {
+        out.append(ascii: UInt8(ascii: "?"))
       }
+      return true
     }
     return out
+  }
+
+  /// The ASCII spelling of a symbol the explorer uses.
+  static func spelling(_ ch: Unicode.Scalar) -> StaticString? {
+    switch ch {
+    case "∂": "d"
+    case "σ": "sigma"
+    case "δ": "delta"
+    case "Σ": "sum"
+    case "·", "×": "*"
+    case "−": "-"
+    case "τ": "tau"
+    case "ε": "eps"
+    case "η": "eta"
+    case "∇": "grad"
+    case "→": "->"
+    case "←": "<-"
+    case "≈": "~"
+    case "≤": "<="
+    case "≥": ">="
+    case "≠": "!="
+    case "∞": "inf"
+    case "✓": "ok"
+    case "✗": "X"
+    case "▸": ">"
+    case "│": "|"
+    case "─": "-"
+    case "…": "..."
+    case "⚠": "!"
+    case "↑": "^"
+    case "↓": "v"
+    case "ℓ": "l"
+    case "Δ": "d"
+    case "±": "+/-"
+    case "▏": "_"
+    default: nil
+    }
+  }
+
+  /// Spellings that only the prose of the Derivation, Stability and Descent screens uses.
+  static func proseSpelling(_ ch: Unicode.Scalar) -> StaticString? {
+    switch ch {
+    case "²": "^2"
+    case "Δ": "D"
+    case "▲": "^"
+    case "▼": "v"
+    case "•": "*"
+    case "“", "”": "\""
+    case "’": "'"
+    default: nil
+    }
   }
 
   // MARK: Styles
@@ -133,8 +161,14 @@ public struct NumberStyle: Sendable {
   public var precision: Precision
   public var full: Bool
 
-  public func callAsFunction(_ x: Double) -> String {
-    full ? precision.roundTrip(x) : DecimalFormat.significant(x, digits: 4)
+  public func callAsFunction(_ x: Double) -> TextLine {
+    var line = TextLine()
+    if full {
+      precision.writeRoundTrip(x, to: &line)
+    } else {
+      DecimalFormat.write(x, digits: 4) { line.append(ascii: $0) }
+    }
+    return line
   }
 
   /// The widest a formatted number gets, for column sizing.
@@ -143,7 +177,7 @@ public struct NumberStyle: Sendable {
 
 extension Buffer {
   /// Draws a box border around `rect` with an optional title in its top edge.
-  mutating func box(_ rect: Rect, title: String? = nil, context ctx: RenderContext, titleStyle: Style? = nil) {
+  mutating func box(_ rect: Rect, title: TextLine? = nil, context ctx: RenderContext, titleStyle: Style? = nil) {
     guard rect.width >= 2, rect.height >= 2 else { return }
     let st = ctx.frame
     for x in rect.x + 1..<rect.maxX - 1 {
@@ -160,7 +194,7 @@ extension Buffer {
     put(ctx.bottomRight, x: rect.maxX - 1, y: rect.maxY - 1, style: st)
     if let t = title, rect.width > 4 {
       let clip = Rect(x: rect.x + 1, y: rect.y, width: rect.width - 2, height: 1)
-      write(" " + ctx.text(t) + " ", x: rect.x + 2, y: rect.y, style: titleStyle ?? ctx.title, clip: clip)
+      write(" \(ctx.text(t)) ", x: rect.x + 2, y: rect.y, style: titleStyle ?? ctx.title, clip: clip)
     }
   }
 

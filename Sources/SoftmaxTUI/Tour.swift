@@ -103,16 +103,16 @@ enum TourOverlay {
     guard Tour.steps.indices.contains(step) else { return }
     let s = Tour.steps[step]
     let width = body.width
-    let lines = wrap(ctx.text(s.text), width: width - 4)
-    let height = Swift.min(body.height, lines.count + 3)
+    let text = ctx.text(TextLine(s.text))
+    var count = 0
+    wrap(text, width: width - 4) { _ in count += 1 }
+    let height = Swift.min(body.height, count + 3)
     let r = Rect(x: body.x, y: body.maxY - height, width: width, height: height)
     buf.fill(r, with: .blank)
     buf.box(r, title: "Tour \(step + 1)/\(Tour.steps.count): \(s.title)", context: ctx, titleStyle: ctx.target)
-    let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
-    for (k, line) in lines.enumerated() where k < inner.height {
-      buf.write(line, x: inner.x, y: inner.y + k, style: .plain, clip: inner)
-    }
+    var out = PanelText(Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2))
+    wrap(text, width: width - 4) { out.line($0, .plain, into: &buf) }
     let nav = ctx.text(" n next · b back · q quit ")
-    buf.write(nav, x: r.maxX - nav.unicodeScalars.count - 2, y: r.maxY - 1, style: ctx.muted, clip: r)
+    buf.write(nav, x: r.maxX - nav.scalarCount - 2, y: r.maxY - 1, style: ctx.muted, clip: r)
   }
 }

@@ -1,0 +1,181 @@
+/// Lines drawn top to bottom inside a rectangle (a panel's text); lines past the bottom are dropped.
+struct PanelText {
+  let rect: Rect
+  /// The row the next line goes to.
+  private(set) var y: Int
+
+  init(_ rect: Rect) {
+    self.rect = rect
+    y = rect.y
+  }
+
+  var isFull: Bool { y >= rect.maxY }
+
+  /// One line, clipped to the panel's width.
+  mutating func line(_ text: TextLine, _ style: Style, into buf: inout Buffer) {
+    guard !isFull else { return }
+    buf.write(text, x: rect.x, y: y, style: style, clip: rect)
+    y += 1
+  }
+
+  /// One line wrapped at spaces to the panel's width (see ``wrap(_:width:_:)``).
+  mutating func wrapped(_ text: TextLine, _ style: Style, into buf: inout Buffer) {
+    wrap(text, width: rect.width) { line($0, style, into: &buf) }
+  }
+}
+
+/// Splits `text` at spaces into lines of at most `width` scalars, continuation lines indented by two, and hands each
+/// to `body` (the whole text when it fits, or when the width is too small to wrap in).
+func wrap(_ text: TextLine, width: Int, _ body: (TextLine) -> Void) {
+  guard width > 4, text.scalarCount > width else { return body(text) }
+  var current = TextLine()
+  var count = 0
+  text.withBytes { bytes in
+    var start = 0
+    for i in 0...bytes.count where i == bytes.count || bytes[i] == UInt8(ascii: " ") {
+      let word = start..<i
+      start = i + 1
+      var w = 0
+      for k in word where bytes[k] & 0xC0 != 0x80 { w += 1 }
+      if count > 0 && count + 1 + w > width {
+        body(current)
+        current = "  "
+        count = 2
+      }
+      // A continuation line starts right after its indent.
+      let atIndent = count == 2 && current.utf8Count == 2 && current.hasPrefix("  ")
+      if count > 0 && !atIndent {
+        current.append(ascii: UInt8(ascii: " "))
+        count += 1
+      }
+      current.append(text, bytes: word)
+      count += w
+    }
+  }
+  if !current.isEmpty { body(current) }
+}
+
+/// One line of a text-heavy screen: its text (with math symbols, converted by `RenderContext.prose` when drawn), its
+/// style, and how far continuation lines are indented when it wraps.
+struct ProseLine {
+  var text: TextLine
+  var style: Style
+  var indent: Int
+
+  init(_ text: TextLine, _ style: Style = .plain, indent: Int = 0) {
+    self.text = text
+    self.style = style
+    self.indent = indent
+  }
+
+  /// An empty spacer line.
+  static let blank = ProseLine("")
+
+  /// The line wrapped at spaces to `width` cells after converting it for `ctx`, each piece handed to `body`. Leading
+  /// spaces are kept on the first line; continuation lines are indented by `indent` (at least the leading spaces). A
+  /// word longer than the width is cut.
+  func forEachWrapped(width: Int, context ctx: RenderContext, _ body: (TextLine) -> Void) {
+    let t = ctx.prose(text)
+    guard width > 0 else { return }
+    let total = t.scalarCount
+    if total <= width { return body(t) }
+    // The scalars, decoded once onto the stack for random access.
+    withUnsafeTemporaryAllocation(of: Unicode.Scalar.self, capacity: total) { scalars in
+      var k = 0
+      t.forEachScalar { s in
+        scalars[k] = s
+        k += 1
+        return true
+      }
+      var lead = 0
+      while lead < total, scalars[lead] == " " { lead += 1 }
+      let hang = Swift.min(Swift.max(indent, lead), width / 2)
+      var emitted = 0
+      var current = TextLine()
+      current.append(" ", count: lead)
+      var count = lead
+      func flush() {
+        current.trimTrailingSpaces()
+        body(current)
+        emitted += 1
+        current = TextLine()
+        current.append(" ", count: hang)
+        count = hang
+      }
+      func append(_ range: Range<Int>) {
+        for j in range { current.append(scalars[j]) }
+        count += range.count
+      }
+      k = lead
+      while k < total {
+        // The next word and the spaces before it.
+        var spaces = 0
+        while k + spaces < total, scalars[k + spaces] == " " { spaces += 1 }
+        var end = k + spaces
+        while end < total, scalars[end] != " " { end += 1 }
+        let word = (k + spaces)..<end
+        let atStart = count <= hang && emitted > 0 || count == lead && emitted == 0
+        if !atStart && count + spaces + word.count > width {
+          flush()
+          append(word)
+        } else {
+          if !atStart {
+            current.append(" ", count: spaces)
+            count += spaces
+          }
+          append(word)
+        }
+        while count > width {
+          let rest = current.dropFirst(scalars: width)
+          current = current.prefix(scalars: width)
+          flush()
+          current.append(rest)
+          count += rest.scalarCount
+        }
+        k = end
+      }
+      var blank = true
+      current.forEachScalar { s in
+        blank = s == " "
+        return blank
+      }
+      if !blank { flush() }
+    }
+  }
+
+  /// How many lines ``forEachWrapped(width:context:_:)`` makes.
+  func wrappedCount(width: Int, context ctx: RenderContext) -> Int {
+    var n = 0
+    forEachWrapped(width: width, context: ctx) { _ in n += 1 }
+    return n
+  }
+}
+
+/// Prose drawn into a rectangle from a scroll offset: every wrapped line is counted (so the caller learns the scroll
+/// range) and those inside the window are drawn.
+struct ProseWindow {
+  let rect: Rect
+  let scroll: Int
+  let context: RenderContext
+  /// Wrapped lines seen so far.
+  private(set) var count = 0
+
+  init(_ rect: Rect, scroll: Int = 0, context: RenderContext) {
+    self.rect = rect
+    self.scroll = scroll
+    self.context = context
+  }
+
+  /// Wraps `line` and draws the pieces that fall in the window.
+  mutating func add(_ line: ProseLine, into buf: inout Buffer) {
+    let (rect, scroll) = (rect, scroll)
+    var row = count - scroll
+    line.forEachWrapped(width: rect.width, context: context) { piece in
+      if row >= 0 && row < rect.height {
+        buf.write(piece, x: rect.x, y: rect.y + row, style: line.style, clip: rect)
+      }
+      row += 1
+    }
+    count = row + scroll
+  }
+}
