@@ -615,7 +615,10 @@ extension BFloat16: CustomStringConvertible, CustomDebugStringConvertible,
     // approximates the exact value to better than 1e-16 relative; the floor and
     // ceiling of those digits at each shorter length are (up to a boundary that
     // itself round-trips) the two candidates nearest the exact value.
-    var (full, exponent) = BFloat16._parseDecimal(Double(magnitude.floatValue).description)
+    // Double's digits, written into a stack buffer (a `String` of them would be a heap allocation past 15 bytes).
+    var text = _ASCIIDigits()
+    Double(magnitude.floatValue).write(to: &text)
+    var (full, exponent) = text.withBytes { BFloat16._parseDecimal($0) }
     while full % 10 == 0 && full != 0 {
       full /= 10
       exponent += 1
@@ -671,14 +674,14 @@ extension BFloat16: CustomStringConvertible, CustomDebugStringConvertible,
 
   /// Reads a Swift `Double.description` of a finite positive number into an
   /// integer significand and a power-of-ten exponent.
-  static func _parseDecimal(_ text: String) -> (UInt64, Int) {
+  static func _parseDecimal(_ text: some Sequence<UInt8>) -> (UInt64, Int) {
     var digits: UInt64 = 0
     var fractionDigits = 0
     var seenPoint = false
     var exponent = 0
     var exponentNegative = false
     var inExponent = false
-    for byte in text.utf8 {
+    for byte in text {
       switch byte {
       case UInt8(ascii: "0")...UInt8(ascii: "9"):
         let value = Int(byte - UInt8(ascii: "0"))
@@ -735,5 +738,28 @@ extension BFloat16: CustomStringConvertible, CustomDebugStringConvertible,
       text += String(magnitude)
     }
     return text
+  }
+}
+
+/// Up to 32 ASCII bytes on the stack, as a text stream: the standard library writes a `Double`'s digits into it
+/// through `_writeASCII` without building a `String`.
+struct _ASCIIDigits: TextOutputStream {
+  private var storage: (SIMD16<UInt8>, SIMD16<UInt8>) = (.zero, .zero)
+  private var count = 0
+
+  mutating func write(_ string: String) { for b in string.utf8 { append(b) } }
+
+  mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { for b in buffer { append(b) } }
+
+  private mutating func append(_ byte: UInt8) {
+    guard count < 32 else { return }
+    let at = count
+    withUnsafeMutableBytes(of: &storage) { $0[at] = byte }
+    count += 1
+  }
+
+  func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+    withUnsafeBytes(of: storage) { raw in body(UnsafeBufferPointer(rebasing: raw.bindMemory(to: UInt8.self)[..<count]))
+    }
   }
 }

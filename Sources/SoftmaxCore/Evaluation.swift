@@ -242,6 +242,55 @@ public struct Evaluation: Sendable {
   /// From this many classes the traces and the trusted path are computed side by side.
   public static let parallelThreshold = 8192
 
+  /// The stable loss of `problem` in `T` with logit `n` moved to `moved`: `CrossEntropy.stableLoss` of
+  /// `Softmax.logSumExp`, operation for operation, but reading the logits and the target where they are instead of
+  /// building the rounded vectors (the Derivation screen takes two of these per frame, and a frame allocates nothing).
+  static func loss<T: SoftmaxScalar>(_ problem: Problem, moving n: Int, to moved: T, tau: T) -> T {
+    let logits = problem.logits
+    let c = logits.count
+    @inline(__always) func z(_ j: Int) -> T {
+      let x = j == n ? moved : T(rounding: logits[j])
+      return tau == 1 ? x : x / tau
+    }
+    // `CrossEntropy.targetDistribution`, entry by entry.
+    let spec = problem.targetSpec
+    @inline(__always) func y(_ i: Int) -> T {
+      switch spec {
+      case .index(let t, let eps):
+        if eps == 0 { return i == t ? 1 : 0 }
+        let e = T(rounding: eps)
+        let share = e / T(c)
+        return i == t ? (1 - e) + share : share
+      case .distribution(let q): return T(rounding: q[i])
+      }
+    }
+    // `Softmax.logSumExp`: the first largest z, then the compensated sum of the other e^{z_j − M}.
+    var k = 0
+    var m = -T.infinity
+    for j in 0..<c where z(j) > m {
+      m = z(j)
+      k = j
+    }
+    var rest = CompensatedSum<T>()
+    for j in 0..<c where j != k {
+      let (d, err) = twoSum(z(j), -m)
+      rest.add(expCompensated(d, err))
+    }
+    let logSum = T.log(onePlus: rest.high) + rest.low / (1 + rest.high)
+    // `CrossEntropy.stableLoss`.
+    var gap = CompensatedSum<T>()
+    var mass = CompensatedSum<T>()
+    for i in 0..<c {
+      let yi = y(i)
+      guard yi != 0 else { continue }
+      let (d, err) = twoSum(m, -z(i))
+      gap.add(yi * d)
+      gap.add(yi * err)
+      mass.add(yi)
+    }
+    return gap.high + (gap.low + mass.value * logSum)
+  }
+
   /// `z = x/τ`, skipping the division when `τ = 1` so the logits are used exactly.
   @inlinable
   static func scale<T: SoftmaxScalar>(_ x: [T], _ tau: T) -> [T] {
@@ -320,19 +369,13 @@ public struct Evaluation: Sendable {
   public func finiteDifference(_ n: Int) -> FiniteDifference? {
     guard problem.logits[n].isFinite else { return nil }
     func estimate<T: SoftmaxScalar>(_: T.Type) -> FiniteDifference {
-      let x = problem.logits.map { T(rounding: $0) }
+      let xn = T(rounding: problem.logits[n])
       let tau = T(rounding: problem.temperature)
-      let y: [T] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
-      let scale = Swift.max(1, abs(Double(x[n])))
+      let scale = Swift.max(1, abs(Double(xn)))
       let h = T(Double.root(Double(T.ulpOfOne), 3) * scale)
-      func loss(_ xn: T) -> T {
-        var v = x
-        v[n] = xn
-        let z = Evaluation.scale(v, tau)
-        return CrossEntropy.stableLoss(z, target: y, lse: Softmax.logSumExp(z))
-      }
-      let up = x[n] + h
-      let down = x[n] - h
+      func loss(_ moved: T) -> T { Evaluation.loss(problem, moving: n, to: moved, tau: tau) }
+      let up = xn + h
+      let down = xn - h
       let plus = loss(up)
       let minus = loss(down)
       let g = T(rounding: problem.upstream)

@@ -47,7 +47,8 @@ enum DerivationView {
     let n = clampIndex(state.cursorN, ev.problem.classes)
     let i = clampIndex(state.cursorI, ev.problem.classes)
     let pinned = body.height >= 16 && body.width >= 40
-    func checkText(_ emit: (ProseLine) -> Void) { checkLines(ev, n: n, fmt: fmt, context: ctx, emit) }
+    let check = Check(ev, n: n)
+    func checkText(_ emit: (ProseLine) -> Void) { checkLines(check, ev, n: n, fmt: fmt, context: ctx, emit) }
     func stepsText(_ emit: (ProseLine) -> Void) {
       stepLines(ev, n: n, i: i, fmt: fmt, context: ctx, emit)
       if !pinned {
@@ -342,9 +343,8 @@ enum DerivationView {
 
   /// The three numbers (chain rule, closed form, finite difference) with their differences and a verdict.
   static func checkLines(
-    _ ev: Evaluation, n: Int, fmt: MathFormat, context ctx: RenderContext, _ emit: (ProseLine) -> Void
+    _ result: Check, _ ev: Evaluation, n: Int, fmt: MathFormat, context ctx: RenderContext, _ emit: (ProseLine) -> Void
   ) {
-    let result = Check(ev, n: n)
     func d(_ x: Double) -> TextLine { MathFormat.minus("\(x, digits: 2)") }
     let oneHot = ev.problem.isOneHot
     let chainLabel: TextLine =
@@ -412,8 +412,10 @@ enum DerivationView {
       }
       return chainError <= tolerance
     }
-    /// Why they do not agree, when they do not.
-    var reason: String
+    /// The precision, the loss's target and `s_T` (for `reason`).
+    var precision: Precision
+    var oneHot: Bool
+    var targetProbability: Double
 
     init(_ ev: Evaluation, n: Int) {
       chain = ev.chainRule(n)
@@ -423,20 +425,22 @@ enum DerivationView {
       tolerance =
         finite?.tolerance
         ?? (16 * eps * abs(ev.problem.upstream) * (1 + abs(closed)) / ev.problem.temperature)
-      let t = ev.problem.target
-      if ev.problem.isOneHot, ev.softmax[t] == 0 {
-        reason =
-          "s_T rounds to 0 in \(ev.problem.precision.rawValue), so −1/s_T = −inf and the chain-rule product is "
-          + "\(DecimalFormat.significant(chain)); the closed form never divides by s_T"
+      precision = ev.problem.precision
+      oneHot = ev.problem.isOneHot
+      targetProbability = ev.softmax[ev.problem.target]
+    }
+
+    /// Why they do not agree, when they do not.
+    var reason: TextLine {
+      if oneHot, targetProbability == 0 {
+        return "s_T rounds to 0 in \(precision.rawValue), so −1/s_T = −inf and the chain-rule product is "
+          + "\(chain, digits: 4); the closed form never divides by s_T"
       } else if !chain.isFinite || !closed.isFinite {
-        reason =
-          "a value is not finite (\(DecimalFormat.significant(chain)), \(DecimalFormat.significant(closed)))"
+        return "a value is not finite (\(chain, digits: 4), \(closed, digits: 4))"
       } else if let f = finite, f.error > tolerance {
-        reason =
-          "the finite difference is off by \(DecimalFormat.significant(f.error, digits: 2)): rounding in the loss"
+        return "the finite difference is off by \(f.error, digits: 2): rounding in the loss"
       } else {
-        reason =
-          "the chain-rule product differs by \(DecimalFormat.significant(abs(chain - closed), digits: 2))"
+        return "the chain-rule product differs by \(abs(chain - closed), digits: 2)"
       }
     }
   }

@@ -23,7 +23,7 @@ enum DescentView {
     plotTitle += run.riseCount > 0 ? " · ✗ marks a rise" : " · x ← x − η∇"
     buf.box(plotRect, title: plotTitle, context: ctx)
     plot(
-      count: run.count, value: { run[$0].loss }, step: { run[$0].step }, marked: run.rose, range: nil,
+      count: run.count, value: { run[$0].loss }, step: { run[$0].step }, marked: { run.rose($0) }, range: nil,
       in: plotRect.inset(1), into: &buf, context: ctx)
     renderInfo(state, ev, run, fmt, in: infoRect, into: &buf, context: ctx)
     if showBottom {
@@ -144,56 +144,54 @@ enum DescentView {
       let t = (hi - Swift.min(hi, Swift.max(lo, v))) / (hi - lo)
       return Int((t * Double(dotsY - 1)).rounded())
     }
-    // Per cell: the braille dots set (bits 0–7) and bit 8 for a marked point. On the stack: at most a screenful.
-    withUnsafeTemporaryAllocation(of: UInt16.self, capacity: pw * ph) { cells in
-      cells.initialize(repeating: 0)
-      func set(_ dx: Int, _ dy: Int, hotPoint: Bool = false) {
-        guard dx >= 0, dy >= 0, dx < dotsX, dy < dotsY else { return }
-        let cx = ctx.unicode ? dx / 2 : dx
-        let cy = ctx.unicode ? dy / 4 : dy
+    // The dots go straight into the buffer: a cell holding braille (or `*`/`!`) is a plot cell, whose dots are the
+    // scalar's low bits; a marked point gives its cell the error style.
+    let plain = ctx.probabilityBar
+    func set(_ dx: Int, _ dy: Int, hotPoint: Bool = false) {
+      guard dx >= 0, dy >= 0, dx < dotsX, dy < dotsY else { return }
+      let x = plotX + (ctx.unicode ? dx / 2 : dx)
+      let y = r.y + (ctx.unicode ? dy / 4 : dy)
+      guard r.contains(x: x, y: y) else { return }
+      var cell = buf[x, y]
+      let v = cell.scalar.value
+      let isPlot = ctx.unicode ? (0x2800...0x28FF).contains(v) : (cell.scalar == "*" || cell.scalar == "!")
+      let hot = hotPoint || (isPlot && cell.style == ctx.error)
+      if ctx.unicode {
         // Braille dot numbering: left column 1, 2, 3, 7; right column 4, 5, 6, 8.
-        let bit: UInt16 =
-          !ctx.unicode ? 1 : (dx % 2 == 0 ? (dy % 4 == 3 ? 0x40 : 1 << (dy % 4)) : (dy % 4 == 3 ? 0x80 : 8 << (dy % 4)))
-        cells[cy * pw + cx] |= bit
-        if hotPoint { cells[cy * pw + cx] |= 0x100 }
+        let row = UInt32(dy % 4)
+        let bit: UInt32 = dx % 2 == 0 ? (row == 3 ? 0x40 : 1 << row) : (row == 3 ? 0x80 : 8 << row)
+        cell.scalar = Unicode.Scalar(0x2800 + ((isPlot ? v - 0x2800 : 0) | bit)) ?? "*"
+      } else {
+        cell.scalar = hot ? "!" : "*"
       }
-      var previous: (x: Int, y: Int)?
-      for k in 0..<n where value(k).isFinite {
-        let p = (x: column(k), y: row(value(k)))
-        if let q = previous, ctx.unicode {
-          // Join to the previous point column by column, filling vertical gaps so steep drops stay connected.
-          let span = Swift.max(1, p.x - q.x)
-          var lastY = q.y
-          for dx in 1...span {
-            let y = q.y + Int((Double(p.y - q.y) * Double(dx) / Double(span)).rounded())
-            for yy in Swift.min(lastY, y)...Swift.max(lastY, y) { set(q.x + dx, yy) }
-            lastY = y
-          }
+      cell.style = hot ? ctx.error : plain
+      buf[x, y] = cell
+    }
+    var previous: (x: Int, y: Int)?
+    for k in 0..<n where value(k).isFinite {
+      let p = (x: column(k), y: row(value(k)))
+      if let q = previous, ctx.unicode {
+        // Join to the previous point column by column, filling vertical gaps so steep drops stay connected.
+        let span = Swift.max(1, p.x - q.x)
+        var lastY = q.y
+        for dx in 1...span {
+          let y = q.y + Int((Double(p.y - q.y) * Double(dx) / Double(span)).rounded())
+          for yy in Swift.min(lastY, y)...Swift.max(lastY, y) { set(q.x + dx, yy) }
+          lastY = y
         }
-        set(p.x, p.y, hotPoint: marked(k))
-        previous = p
       }
-      let plain = ctx.probabilityBar
+      set(p.x, p.y, hotPoint: marked(k))
+      previous = p
+    }
+    // In colour a braille cell's style carries the mark; without colour, put ✗ above the cell that rose.
+    if ctx.unicode && ctx.colorMode == .none {
       for cy in 0..<ph {
-        for cx in 0..<pw where cells[cy * pw + cx] & 0xFF != 0 {
-          let isHot = cells[cy * pw + cx] & 0x100 != 0
-          let glyph: Unicode.Scalar
-          if ctx.unicode {
-            glyph = Unicode.Scalar(0x2800 + UInt32(cells[cy * pw + cx] & 0xFF)) ?? "*"
-          } else {
-            glyph = isHot ? "!" : "*"
-          }
-          buf.put(glyph, x: plotX + cx, y: r.y + cy, style: isHot ? ctx.error : plain, clip: r)
-        }
-      }
-      // In colour a braille cell's style carries the mark; without colour, put ✗ above the cell that rose.
-      if ctx.unicode && ctx.colorMode == .none {
-        for cy in 0..<ph {
-          for cx in 0..<pw where cells[cy * pw + cx] & 0x100 != 0 {
-            let y = cy > 0 ? r.y + cy - 1 : r.y + cy + 1
-            if y < r.y + ph, buf[plotX + cx, y].scalar == " " {
-              buf.put("✗", x: plotX + cx, y: y, style: ctx.error, clip: r)
-            }
+        for cx in 0..<pw {
+          let cell = buf[plotX + cx, r.y + cy]
+          guard (0x2800...0x28FF).contains(cell.scalar.value), cell.style == ctx.error else { continue }
+          let y = cy > 0 ? r.y + cy - 1 : r.y + cy + 1
+          if y < r.y + ph, buf[plotX + cx, y].scalar == " " {
+            buf.put("✗", x: plotX + cx, y: y, style: ctx.error, clip: r)
           }
         }
       }

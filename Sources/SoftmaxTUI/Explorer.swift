@@ -67,13 +67,15 @@ public struct Explorer: Sendable {
   }
 
   /// Computes the per-precision columns when the Stability screen needs them and they are stale, and the reference
-  /// losses when the loss section is shown first.
+  /// losses when the loss section may be shown: whenever it is first, and always up to ``Evaluation/wideLimit``
+  /// classes (where it can also follow another section), so that a frame never computes them.
   mutating func refreshComparison() {
     guard state.screen == .stability else { return }
     if comparison?.problem != state.problem {
       comparison = PrecisionComparison(state.problem, own: current)
     }
-    if state.stabilitySection == .loss, comparison?.exactLosses == nil {
+    let lossMayShow = state.stabilitySection == .loss || state.problem.classes <= Evaluation.wideLimit
+    if lossMayShow, comparison?.exactLosses == nil {
       comparison?.computeExactLosses()
     }
   }

@@ -79,16 +79,16 @@ struct ProseLine {
     guard width > 0 else { return }
     let total = t.scalarCount
     if total <= width { return body(t) }
-    // The scalars, decoded once onto the stack for random access.
-    withUnsafeTemporaryAllocation(of: Unicode.Scalar.self, capacity: total) { scalars in
-      var k = 0
-      t.forEachScalar { s in
-        scalars[k] = s
-        k += 1
-        return true
+    // Byte by byte: a space is one byte in UTF-8 and never part of a longer scalar, so words are byte ranges.
+    t.withBytes { bytes in
+      let space = UInt8(ascii: " ")
+      func cells(_ range: Range<Int>) -> Int {
+        var n = 0
+        for k in range where bytes[k] & 0xC0 != 0x80 { n += 1 }
+        return n
       }
       var lead = 0
-      while lead < total, scalars[lead] == " " { lead += 1 }
+      while lead < bytes.count, bytes[lead] == space { lead += 1 }
       let hang = Swift.min(Swift.max(indent, lead), width / 2)
       var emitted = 0
       var current = TextLine()
@@ -103,19 +103,19 @@ struct ProseLine {
         count = hang
       }
       func append(_ range: Range<Int>) {
-        for j in range { current.append(scalars[j]) }
-        count += range.count
+        current.append(t, bytes: range)
+        count += cells(range)
       }
-      k = lead
-      while k < total {
+      var k = lead
+      while k < bytes.count {
         // The next word and the spaces before it.
         var spaces = 0
-        while k + spaces < total, scalars[k + spaces] == " " { spaces += 1 }
+        while k + spaces < bytes.count, bytes[k + spaces] == space { spaces += 1 }
         var end = k + spaces
-        while end < total, scalars[end] != " " { end += 1 }
+        while end < bytes.count, bytes[end] != space { end += 1 }
         let word = (k + spaces)..<end
         let atStart = count <= hang && emitted > 0 || count == lead && emitted == 0
-        if !atStart && count + spaces + word.count > width {
+        if !atStart && count + spaces + cells(word) > width {
           flush()
           append(word)
         } else {

@@ -140,7 +140,7 @@ struct DerivationTests {
     let ev = Evaluation(try Problem(logits: [0, 200], target: 0, precision: .float32).validated())
     let check = DerivationView.Check(ev, n: 1)
     #expect(!check.agrees)
-    #expect(check.reason.contains("s_T rounds to 0"))
+    #expect(check.reason.description.contains("s_T rounds to 0"))
   }
 
   @Test func overflowShowsStableForm() throws {
