@@ -43,6 +43,12 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
   ],
   targets: [
+    // Counts heap allocations per thread by replacing malloc; linked only into the allocation benchmark.
+    .target(name: "CAllocationCounter"),
+    // Heap allocations per keystroke in the explorer's update and render paths (`swift run -c release
+    // softmax-lab-allocations`); `.ci/run` runs it with `--check`.
+    .executableTarget(
+      name: "softmax-lab-allocations", dependencies: ["SoftmaxTUI", "SoftmaxCore", "CAllocationCounter"]),
     // Pure math: softmax, log-sum-exp, losses, Jacobian, gradient, precision facts. No I/O.
     .target(
       name: "SoftmaxCore",
@@ -75,11 +81,7 @@ let package = Package(
     ),
     .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore"]),
     .testTarget(name: "SoftmaxReportTests", dependencies: ["SoftmaxReport", "SoftmaxCore"]),
-    // Counts heap allocations per thread (by replacing malloc in the test executable) for the keystroke tests.
-    .target(name: "CAllocationCounter", path: "Tests/AllocationCounter"),
-    .testTarget(
-      name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore", "CAllocationCounter"],
-      exclude: ["Snapshots"]),
+    .testTarget(name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore"], exclude: ["Snapshots"]),
     .testTarget(
       name: "EndToEndTests",
       dependencies: ["softmax-lab", "SoftmaxCore"]

@@ -122,7 +122,7 @@ public enum Frame {
     if let m = state.message {
       let clip = Rect(x: x, y: y, width: Swift.max(0, limit - x), height: 1)
       buf.write(
-        ctx.text(TextLine(m.text)), x: x, y: y, style: m.isError ? Style(attributes: [.bold]) : ctx.statusBar,
+        ctx.text(m.text), x: x, y: y, style: m.isError ? Style(attributes: [.bold]) : ctx.statusBar,
         clip: clip)
     }
     buf.write(help, x: Swift.max(x, limit), y: y, style: Style(attributes: [.reverse, .bold]))

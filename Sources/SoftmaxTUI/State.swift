@@ -49,9 +49,10 @@ public struct EditLine: Hashable, Sendable {
 
 /// A line for the status bar; errors are shown in a warning style.
 public struct StatusMessage: Hashable, Sendable {
-  public var text: String
+  /// The message, held inline (a key that only reports something costs no allocation).
+  public var text: TextLine
   public var isError: Bool
-  public init(_ text: String, isError: Bool = false) {
+  public init(_ text: TextLine, isError: Bool = false) {
     self.text = text
     self.isError = isError
   }

@@ -136,7 +136,7 @@ extension AppState {
   }
 
   /// Replaces the problem with a validated one, recording the old state for undo.
-  mutating func commit(_ newProblem: Problem, _ text: String) {
+  mutating func commit(_ newProblem: Problem, _ text: TextLine) {
     guard newProblem != problem else { return }
     undoStack.append(snapshot)
     if undoStack.count > undoLimit { undoStack.removeFirst(undoStack.count - undoLimit) }
@@ -183,7 +183,7 @@ extension AppState {
     do {
       value = try NumberListParser.parseValue(Substring(e.text), what: what, index: nil)
     } catch {
-      message = StatusMessage(error.message, isError: true)
+      message = StatusMessage("\(error.message)", isError: true)
       return  // keep the edit line open so the text can be fixed
     }
     var p = problem
@@ -197,10 +197,10 @@ extension AppState {
     do {
       let v = try p.validated()
       edit = nil
-      commit(v, "\(e.field.label) = \(problem.precision.roundTrip(valueOf(e.field, in: v)))")
+      commit(v, "\(e.field.label) = \(NumberStyle(precision: problem.precision, full: true)(valueOf(e.field, in: v)))")
       if v == problem && message == nil { message = StatusMessage("unchanged") }
     } catch {
-      message = StatusMessage(error.message, isError: true)
+      message = StatusMessage("\(error.message)", isError: true)
     }
   }
 
@@ -227,14 +227,14 @@ extension AppState {
       let v = try p.validated()
       if v.logits[row] == old {
         message = StatusMessage(
-          "x_\(row) + \(DecimalFormat.compact(delta)) rounds back to \(problem.precision.roundTrip(old)) in "
+          "x_\(row) + \(TextLine(compact: delta)) rounds back to \(NumberStyle(precision: problem.precision, full: true)(old)) in "
             + "\(problem.precision.rawValue); enlarge the step with ]",
           isError: true)
         return
       }
-      commit(v, "x_\(row) = \(v.precision.roundTrip(v.logits[row]))")
+      commit(v, "x_\(row) = \(NumberStyle(precision: v.precision, full: true)(v.logits[row]))")
     } catch {
-      message = StatusMessage(error.message, isError: true)
+      message = StatusMessage("\(error.message)", isError: true)
     }
   }
 
@@ -255,7 +255,7 @@ extension AppState {
       commit(v, "added class \(selection + 1) with x = 0")
       select(selection + 1)
     } catch {
-      message = StatusMessage(error.message, isError: true)
+      message = StatusMessage("\(error.message)", isError: true)
     }
   }
 
@@ -271,7 +271,7 @@ extension AppState {
     var p = problem
     let r = selection
     p.logits.remove(at: r)
-    var note = "removed class \(r)"
+    var note: TextLine = "removed class \(r)"
     if p.target > r {
       p.target -= 1
     } else if p.target == r {
@@ -282,7 +282,7 @@ extension AppState {
       let v = try p.validated()
       commit(v, note)
     } catch {
-      message = StatusMessage(error.message, isError: true)
+      message = StatusMessage("\(error.message)", isError: true)
     }
   }
 

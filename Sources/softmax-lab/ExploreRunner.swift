@@ -52,7 +52,7 @@ enum Exporter {
       try AtomicFile.write(Report.markdown(ev), to: path)
       return StatusMessage("wrote \(path)")
     } catch {
-      return StatusMessage("export failed: \(error)", isError: true)
+      return StatusMessage("export failed: \(String(describing: error))", isError: true)
     }
   }
 }

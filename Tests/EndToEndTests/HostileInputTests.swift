@@ -635,7 +635,7 @@ struct HostileInputTests {
     #expect(!message.isError && message.text.hasSuffix("softmax-lab-example-2.md"), "\(message.text)")
     #expect(try String(contentsOfFile: dir.path + "/softmax-lab-example-1.md", encoding: .utf8) == "first\n")
     let failed = Exporter.export(ev, directory: path)  // a regular file as the folder
-    #expect(failed.isError && failed.text.contains("export failed"), "\(failed.text)")
+    #expect(failed.isError && failed.text.description.contains("export failed"), "\(failed.text)")
     print("atomic writes: 1 replace, 4 refused writes, 2 exports; the old files intact each time")
   }
 

@@ -53,7 +53,7 @@ struct UpdateTests {
     for _ in 0..<10 { e.handle(.key(.backspace)) }
     type("70000", into: &e)
     e.handle(.key(.enter))
-    #expect(e.state.message?.text.contains("65504") == true)
+    #expect(e.state.message?.text.description.contains("65504") == true)
   }
 
   @Test func nudgeStepSizeTargetAddRemove() throws {
@@ -110,7 +110,7 @@ struct UpdateTests {
     let before = big.state.problem
     type("p", into: &big)
     #expect(big.state.problem == before)
-    #expect(big.state.message?.text.contains("65504") == true)
+    #expect(big.state.message?.text.description.contains("65504") == true)
   }
 
   @Test func knobsEditAndValidate() throws {
@@ -263,7 +263,7 @@ struct ExploreRenderTests {
     #expect(buf[tRow.x, tRow.y].style.foreground == .yellow)
     // Without colour the signs still carry meaning.
     let plain = screen(e, 120, 40, RenderContext(colorMode: .none, unicode: true))
-    #expect(plain.text.contains("+0.185") && plain.text.contains("-0.163"))
+    #expect(plain.text.description.contains("+0.185") && plain.text.description.contains("-0.163"))
     #expect(plain.cells.allSatisfy { $0.style.foreground == .default && $0.style.background == .default })
   }
 
@@ -290,7 +290,7 @@ struct ExploreRenderTests {
     let e = try explorer([1, 2, 3])
     let text = screen(e, 40, 10).text
     #expect(text.contains("enlarge to 64×20"))
-    #expect(screen(e, 80, 24).text.contains("Jacobian"))
+    #expect(screen(e, 80, 24).text.description.contains("Jacobian"))
   }
 
   @Test func hugeVectorRendersAWindow() throws {

@@ -54,8 +54,8 @@ struct LargeVectorTests {
     type("3s", into: &e)
     #expect(e.state.problem != before)
     #expect(e.state.problem.logits == Evaluation(before).updatedLogits)
-    #expect(e.state.message?.text.contains("stepped: loss") == true)
-    #expect(screen(e).text.contains("Stability lab"))
+    #expect(e.state.message?.text.description.contains("stepped: loss") == true)
+    #expect(screen(e).text.description.contains("Stability lab"))
     type("u", into: &e)
     #expect(e.state.problem == before)
   }

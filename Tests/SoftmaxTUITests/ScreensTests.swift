@@ -176,8 +176,8 @@ struct StabilityTests {
     let s1 = try #require(find("s_1", in: buf))
     #expect(cells(buf, col.x, s0.y) == "0↓")
     #expect(cells(buf, col.x, s1.y) == "0↓")
-    #expect(buf.text.contains("every e^{z_i} is finite (e^{11} = 59872) but σ overflows"))
-    #expect(buf.text.contains("Preset 4/9 \"sum overflow\""))
+    #expect(buf.text.description.contains("every e^{z_i} is finite (e^{11} = 59872) but σ overflows"))
+    #expect(buf.text.description.contains("Preset 4/9 \"sum overflow\""))
   }
 
   @Test func overflowPresetShowsNaNInFloat64NaiveColumn() throws {
@@ -193,7 +193,7 @@ struct StabilityTests {
     let e0 = try #require(find("e^{x_0}", in: buf))
     #expect(cells(buf, col.x, e0.y) == "inf↑")
     #expect(
-      screen(e, 120, 40).text.contains(
+      screen(e, 120, 40).text.description.contains(
         "e^{1002} overflows float64 above 709.78: σ = inf, so inf/inf = NaN"))
   }
 
@@ -212,8 +212,8 @@ struct StabilityTests {
     }
     // Without colour the error style still differs from plain text (bold + reverse), and ASCII keeps a mark.
     let ascii = screen(e, 80, 24, RenderContext(colorMode: .none, unicode: false))
-    #expect(ascii.text.contains("inf^"))
-    #expect(ascii.text.contains("NaNX"))
+    #expect(ascii.text.description.contains("inf^"))
+    #expect(ascii.text.description.contains("NaNX"))
   }
 
   @Test func lossSectionMeasuresUlps() throws {
@@ -299,8 +299,8 @@ struct DescentTests {
       #expect(h.last!.targetProbability > h.first!.targetProbability)
       let eps = problem.precision.facts.ulpOfOne
       for r in h { #expect(abs(r.logitSum - h[0].logitSum) <= 64 * eps * 8) }
-      #expect(!screen(e, 80, 24).text.contains("▲"))
-      #expect(screen(e, 80, 24).text.contains("✓ c fell at every step"))
+      #expect(!screen(e, 80, 24).text.description.contains("▲"))
+      #expect(screen(e, 80, 24).text.description.contains("✓ c fell at every step"))
     }
   }
 
@@ -310,7 +310,7 @@ struct DescentTests {
     for _ in 0..<40 { e.perform(.descentStep) }
     let h = e.state.descent.history
     for r in h { #expect(abs(r.logitSum - 6) <= 1e-13) }
-    #expect(screen(e, 120, 40).text.contains("Σ∇ = g(Σs − Σy)/τ = 0: smoothed/soft"))
+    #expect(screen(e, 120, 40).text.description.contains("Σ∇ = g(Σs − Σy)/τ = 0: smoothed/soft"))
   }
 
   /// With a one-hot target, x − η(s − e_T) raises every margin x_T − x_j, so the loss falls for any η: overshoot needs
@@ -330,8 +330,8 @@ struct DescentTests {
     let rose = (1..<h.count).filter { h[$0].loss > h[$0 - 1].loss }
     #expect(!rose.isEmpty)
     let buf = screen(e, 80, 24)
-    #expect(buf.text.contains("▲"))
-    #expect(buf.text.contains("c rose at \(rose.count) of \(h.count - 1) steps"))
+    #expect(buf.text.description.contains("▲"))
+    #expect(buf.text.description.contains("c rose at \(rose.count) of \(h.count - 1) steps"))
     // The loss of a step that rose is drawn in the error style in the table.
     let row = try #require(find("▲", in: buf))
     #expect(buf[row.x, row.y].style == RenderContext().error)
@@ -361,7 +361,7 @@ struct DescentTests {
     for ch in "0.5" { e.perform(.editInsert(ch)) }
     e.perform(.editConfirm)
     #expect(e.state.problem.learningRate == 0.5)
-    #expect(screen(e, 80, 24).text.contains("Run: step 0 · ready"))
+    #expect(screen(e, 80, 24).text.description.contains("Run: step 0 · ready"))
     e.perform(.descentStep)
     #expect(e.state.descent.history.count == 2 && e.state.descent.start.learningRate == 0.5)
   }
@@ -448,7 +448,7 @@ struct ScreenRobustnessTests {
           context: RenderContext())
       }
     }
-    #expect(buf.text.contains("Loss c per step"))
+    #expect(buf.text.description.contains("Loss c per step"))
     #expect(elapsed < .seconds(5), "three frames at C = 131072 took \(elapsed)")
   }
 }

@@ -1,9 +1,9 @@
-// Counts heap allocations for the tests that check the explorer's keystroke path allocates nothing.
+// Counts heap allocations for softmax-lab-allocations, which checks that the explorer's keystrokes allocate nothing.
 //
 // glibc lets a program replace malloc by defining it (the GNU C Library manual, "Replacing malloc"): the dynamic
-// linker binds every library's calls (the Swift runtime's among them) to the test executable's definitions. Each one
+// linker binds every library's calls (the Swift runtime's among them) to this executable's definitions. Each one
 // bumps a per-thread counter while counting is on and hands the call to glibc's own allocator (`__libc_malloc` and
-// friends), so memory from either side can be freed by either, and tests running on other threads are not counted.
+// friends), so memory from either side can be freed by either, and other threads are not counted.
 #include "allocation_counter.h"
 
 #include <errno.h>
@@ -71,7 +71,7 @@ void *memalign(size_t alignment, size_t size) {
 
 #else
 
-// Elsewhere nothing is replaced: the count is -1, and the tests that need it say so and skip.
+// Elsewhere nothing is replaced: the count is -1, and the benchmark says it cannot count.
 void sml_allocations_begin(void) {}
 long sml_allocations_end(void) { return -1; }
 

@@ -1,0 +1,129 @@
+// Heap allocations per keystroke in the explorer: the update (key → action → new state and evaluations) and the render
+// (the whole frame into a reused buffer), counted apart, per screen, vector size, terminal size and kind of key.
+//
+//   swift run -c release softmax-lab-allocations            the table
+//   swift run -c release softmax-lab-allocations --check    exit 1 if a render, or the update of a key that does not
+//                                                           change the problem, allocates
+//
+// Counting works by replacing malloc in this executable (CAllocationCounter); only the calling thread is counted.
+// Measure a release build: a debug build leaves generic code unspecialised and allocates where release does not.
+
+import CAllocationCounter
+import SoftmaxCore
+import SoftmaxTUI
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What one kind of key costs, per press.
+struct Cost {
+  var update = 0
+  var render = 0
+  var presses = 0
+  var perUpdate: Double { presses == 0 ? 0 : Double(update) / Double(presses) }
+  var perRender: Double { presses == 0 ? 0 : Double(render) / Double(presses) }
+}
+
+/// Keys that move, scroll, toggle or switch, and never change the problem.
+func navigation(_ screen: Screen) -> [Event] {
+  var keys: [Event] = [.key(.down), .key(.down), .key(.up), .key(.up), .key(.character("?")), .key(.character("?"))]
+  keys += [.key(.character("f")), .key(.character("f")), .key(.character("]")), .key(.character("["))]
+  switch screen {
+  case .derivation:
+    keys += [.key(.right), .key(.left), .key(.character("J")), .key(.character("K")), .key(.pageDown), .key(.pageUp)]
+  case .explore:
+    keys += [.key(.character("L")), .key(.character("H")), .key(.character("J")), .key(.character("K"))]
+  case .stability:
+    keys += (0..<StabilitySection.allCases.count).map { _ in .key(.character("v")) }
+  case .descent: break
+  }
+  return keys
+}
+
+/// Keys that change the problem: a nudge up and back down.
+let edits: [Event] = [.key(.character("+")), .key(.character("-"))]
+
+func measure(
+  _ screen: Screen, classes: Int, width: Int, height: Int, context: RenderContext, keys: [Event], rounds: Int
+) -> Cost {
+  let logits = classes == 3 ? [1.0, 2, 3] : SeededRandom.logits(count: classes, seed: 5, scale: 2)
+  guard let problem = try? Problem(logits: logits, target: classes / 2).validated() else { return Cost() }
+  var explorer = Explorer(problem: problem)
+  explorer.handle(.resize(width: width, height: height))
+  explorer.perform(.showScreen(screen))
+  var buffer = Buffer(width: width, height: height)
+  var cost = Cost()
+  func press(_ key: Event, counted: Bool) {
+    sml_allocations_begin()
+    explorer.handle(key)
+    let u = sml_allocations_end()
+    sml_allocations_begin()
+    explorer.render(into: &buffer, width: width, height: height, context: context)
+    let r = sml_allocations_end()
+    if counted {
+      cost.update += u
+      cost.render += r
+      cost.presses += 1
+    }
+  }
+  // The first presses may grow buffers that are then reused; they are not counted.
+  for key in keys { press(key, counted: false) }
+  for _ in 0..<rounds {
+    for key in keys { press(key, counted: true) }
+  }
+  return cost
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+let check = arguments.contains("--check")
+guard sml_allocations_end() >= 0 else {
+  print("softmax-lab-allocations: this platform's malloc cannot be counted (glibc only)")
+  exit(check ? 1 : 0)
+}
+let sizes = [(80, 24), (120, 40), (200, 60)]
+let contexts: [(String, RenderContext)] = [
+  ("256 colours", RenderContext(colorMode: .extended, unicode: true)),
+  ("ASCII, no colour", RenderContext(colorMode: .none, unicode: false)),
+]
+var failures: [String] = []
+print("allocations per keystroke (update / render), release build; navigation = moves, scrolls, toggles, sections")
+print(
+  "view        classes  size     navigation: 256 colours  ASCII     edits (+/−): 256 colours  ASCII")
+for screen in Screen.allCases {
+  for classes in [3, 64, 131_072] {
+    for (w, h) in sizes {
+      let rounds = classes > 1000 ? 2 : 5
+      var cells: [String] = []
+      for (kind, keys) in [("navigation", navigation(screen)), ("edits", edits)] {
+        for (name, context) in contexts {
+          let cost = measure(
+            screen, classes: classes, width: w, height: h, context: context, keys: keys, rounds: rounds)
+          let u = cost.perUpdate
+          let r = cost.perRender
+          cells.append("\(format(u)) / \(format(r))")
+          if r > 0 || (kind == "navigation" && u > 0) {
+            failures.append(
+              "\(screen.title) C=\(classes) \(w)×\(h) \(name), \(kind): update \(format(u)), render \(format(r))")
+          }
+        }
+      }
+      print(
+        pad(screen.title.lowercased(), 12) + pad(String(classes), 9) + pad("\(w)×\(h)", 9)
+          + pad(cells[0], 25) + pad(cells[1], 10) + pad(cells[2], 26) + cells[3])
+    }
+  }
+}
+if failures.isEmpty {
+  print("no render allocates, and no key that leaves the problem alone allocates in its update")
+} else {
+  print("allocating where nothing should:")
+  for f in failures { print("  " + f) }
+}
+exit(check && !failures.isEmpty ? 1 : 0)
+
+func format(_ x: Double) -> String {
+  x == x.rounded() ? String(Int(x)) : DecimalFormat.significant(x, digits: 3)
+}
+
+func pad(_ s: String, _ n: Int) -> String { s + String(repeating: " ", count: Swift.max(1, n - s.count)) }
