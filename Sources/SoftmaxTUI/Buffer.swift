@@ -94,6 +94,21 @@ public struct Buffer: Sendable, Equatable {
 
   public var area: Rect { Rect(x: 0, y: 0, width: width, height: height) }
 
+  /// Makes this buffer equal to `other`, reusing its own storage when the sizes match (no allocation then).
+  public mutating func copy(from other: Buffer) {
+    guard cells.count == other.cells.count else {
+      self = Buffer(width: other.width, height: other.height)
+      return copy(from: other)
+    }
+    width = other.width
+    height = other.height
+    other.cells.withUnsafeBufferPointer { source in
+      cells.withUnsafeMutableBufferPointer { target in
+        for i in source.indices { target[i] = source[i] }
+      }
+    }
+  }
+
   /// Resets every cell to blank, keeping the storage (no allocation when the size is unchanged).
   public mutating func clear(width newWidth: Int, height newHeight: Int) {
     let w = Swift.max(0, newWidth)

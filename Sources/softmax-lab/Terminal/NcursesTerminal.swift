@@ -183,19 +183,26 @@ final class NcursesTerminal {
     let rows = Int(sml_lines())
     let w = min(buffer.width, cols)
     let h = min(buffer.height, rows)
-    let old = previous.flatMap { $0.width == buffer.width && $0.height == buffer.height ? $0 : nil }
-    if old == nil { werase(sml_stdscr()) }
+    let repaint = previous.map { $0.width != buffer.width || $0.height != buffer.height } ?? true
+    if repaint { werase(sml_stdscr()) }
     buffer.cells.withUnsafeBufferPointer { cells in
       for y in 0..<h {
         for x in 0..<w {
           let i = y * buffer.width + x
           let cell = cells[i]
-          if let old, old.cells[i] == cell { continue }
+          if !repaint, previous?.cells[i] == cell { continue }
           put(cell, x: x, y: y)
         }
       }
     }
-    previous = buffer
+    // A copy of its own, updated in place: sharing the caller's storage would make the caller's next frame copy it.
+    if repaint {
+      var copy = Buffer(width: buffer.width, height: buffer.height)
+      copy.copy(from: buffer)
+      previous = copy
+    } else {
+      previous?.copy(from: buffer)
+    }
     wrefresh(sml_stdscr())
   }
 
