@@ -50,8 +50,13 @@ public struct Explorer: Sendable {
   /// ``Evaluation/wideLimit`` classes the lab gets four lean columns (computed side by side from
   /// ``Evaluation/parallelThreshold`` classes) and no full evaluation.
   mutating func reevaluate() {
-    // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB.
+    // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB. Lean columns
+    // are updated instead: they recompute only what the changed logits affect, in the old columns' storage.
     current = nil
+    if state.screen == .stability, state.problem.classes > Evaluation.wideLimit, comparison != nil {
+      comparison?.update(to: state.problem)
+      return
+    }
     comparison = nil
     if state.screen == .stability {
       if state.problem.classes > Evaluation.wideLimit {

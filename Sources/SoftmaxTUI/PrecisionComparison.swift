@@ -3,14 +3,14 @@ import SoftmaxCore
 /// One problem evaluated in float16, bfloat16, float32 and float64 side by side (the Stability lab's columns).
 public struct PrecisionComparison: Sendable {
   /// The problem as given (in its own precision).
-  public let problem: Problem
+  public private(set) var problem: Problem
   /// In the order float16, bfloat16, float32, float64: the column, or why the precision cannot hold the input.
-  public let columns: [(precision: Precision, result: Result<PrecisionColumn, InputError>)]
+  public private(set) var columns: [(precision: Precision, result: Result<PrecisionColumn, InputError>)]
 
   public static let order: [Precision] = [.float16, .bfloat16, .float32, .float64]
 
   /// Per column: how many logits rounding into that precision changed, and the first one changed (if any).
-  public let rounding: [(changed: Int, first: Int?)]
+  public private(set) var rounding: [(changed: Int, first: Int?)]
 
   /// The column of the problem's own precision.
   public var own: PrecisionColumn? {
@@ -33,6 +33,74 @@ public struct PrecisionComparison: Sendable {
       return PrecisionColumn.validating(problem, in: precision)
     }
     self.init(problem, results)
+  }
+
+  /// Makes these the columns of `problem`, each column updated from the one it replaces (see
+  /// ``PrecisionColumn/update(to:)``: when only some logits changed, only their exponentials are recomputed, in the
+  /// old column's storage). The columns are updated side by side from ``Evaluation/parallelThreshold`` classes.
+  public mutating func update(to problem: Problem) {
+    // Move the old columns out, so that each is held once and its storage can be reused.
+    var old: [(precision: Precision, result: Result<PrecisionColumn, InputError>)] = []
+    swap(&old, &columns)
+    exactLosses = nil
+    let slots = ColumnSlots(
+      PrecisionComparison.order.map { precision in
+        guard let k = old.firstIndex(where: { $0.precision == precision }) else { return nil }
+        return old[k].result.take()
+      })
+    old = []
+    let edits = PrecisionComparison.logitEdits(from: self.problem, to: problem)
+    let large = problem.classes >= Evaluation.parallelThreshold
+    let results = Parallel.map(PrecisionComparison.order.count, concurrently: large) {
+      k -> Result<PrecisionColumn, InputError> in
+      var column = slots.take(k)
+      if let edits, var updated = column.take(),
+        let validated = PrecisionComparison.revalidated(updated.problem, from: problem, at: edits)
+      {
+        updated.update(to: validated)
+        return .success(updated)
+      }
+      return PrecisionColumn.validating(problem, in: PrecisionComparison.order[k], updating: &column)
+    }
+    self = PrecisionComparison(problem, results)
+  }
+
+  /// The indices of the logits that differ between `old` and `new` when nothing else does (the same class count,
+  /// target, precision, knobs), or `nil` (also for more than 64 changed logits: then validating afresh is as cheap).
+  static func logitEdits(from old: Problem, to new: Problem) -> [Int]? {
+    guard old.classes == new.classes else { return nil }
+    var a = old
+    var b = new
+    a.logits = []
+    b.logits = []
+    guard a == b else { return nil }
+    var edits: [Int] = []
+    let found = old.logits.withUnsafeBufferPointer { x in
+      new.logits.withUnsafeBufferPointer { y in
+        for i in 0..<x.count where x[i].bitPattern != y[i].bitPattern {
+          if edits.count == 64 { return false }
+          edits.append(i)
+        }
+        return true
+      }
+    }
+    return found ? edits : nil
+  }
+
+  /// `new` validated in `validated`'s precision, when `validated` is the validated form of a problem that differs
+  /// from `new` only in the logits at `edits`: `validated` with those logits rounded again, as
+  /// ``Problem/validated()`` rounds them. `nil` when an edited logit is not finite in the precision (or its `x/τ` is
+  /// not): a masked class or an error, which the full validation handles.
+  static func revalidated(_ validated: Problem, from new: Problem, at edits: [Int]) -> Problem? {
+    guard validated.classes == new.classes else { return nil }
+    var p = validated
+    let precision = validated.precision
+    for i in edits {
+      let x = precision.round(new.logits[i])
+      guard x.isFinite, p.temperature == 1 || precision.round(x / p.temperature).isFinite else { return nil }
+      p.logits[i] = x
+    }
+    return p
   }
 
   private init(_ problem: Problem, _ results: [Result<PrecisionColumn, InputError>]) {
@@ -74,4 +142,31 @@ public struct PrecisionComparison: Sendable {
       return StabilityView.exactLoss(column.problem)
     }
   }
+}
+
+extension Result where Success == PrecisionColumn, Failure == InputError {
+  /// The column, leaving a failure in its place (so that the caller holds the only reference to its storage).
+  fileprivate mutating func take() -> PrecisionColumn? {
+    guard case .success(let column) = self else { return nil }
+    self = .failure(InputError(""))
+    return column
+  }
+}
+
+/// Old columns handed to the jobs of an update: job `k` takes slot `k` once, and no two jobs touch the same slot.
+private final class ColumnSlots: @unchecked Sendable {
+  private let storage: UnsafeMutableBufferPointer<PrecisionColumn?>
+
+  init(_ columns: [PrecisionColumn?]) {
+    storage = .allocate(capacity: columns.count)
+    _ = storage.initialize(from: columns)
+  }
+
+  deinit {
+    storage.deinitialize()
+    storage.deallocate()
+  }
+
+  /// Slot `k`'s column, moved out (the slot is left empty).
+  func take(_ k: Int) -> PrecisionColumn? { storage[k].take() }
 }
