@@ -7,7 +7,9 @@ import RealModule
 /// only the scalars (sums, maxima, losses, the overflow report) and every ``checkpointStride``-th state of the online
 /// recurrence, and a per-class value is recomputed when it is asked for, by the same operations in the same order as
 /// ``Evaluation`` — so the numbers are identical, without the dozen `C`-long arrays a full evaluation keeps
-/// (131,072 classes: about 1 MB for the rounded logits instead of ~14 MB per precision).
+/// (131,072 classes: about 1 MB for the rounded logits instead of ~14 MB per precision). A lean column also keeps its
+/// three exponentials per class (2–3 MB at that size), so that ``update(to:)`` after an edit of a few logits
+/// recomputes only the exponentials the edit affects.
 public struct PrecisionColumn: Sendable {
   /// The problem validated in this column's precision (logits rounded into it).
   public let problem: Problem
@@ -115,7 +117,7 @@ public struct PrecisionColumn: Sendable {
   /// ``Evaluation/wideLimit`` classes, and this column lean). Then only the changed logits' exponentials are
   /// recomputed, plus those of the online recurrence whose running maximum changed, plus every trusted `e^{z_i − M}`
   /// when `M` changed; the sums, the overflow scan and the recurrence are rerun over the kept terms with the same
-  /// operations in the same order, so every number is bit for bit a fresh column's (``init(_:)-(Problem)``). The
+  /// operations in the same order, so every number is bit for bit a fresh column's. The
   /// per-class storage is reused in place when nothing else holds this column. Anything else builds it afresh.
   public mutating func update(to problem: Problem) { update(to: problem, anySize: false) }
 
