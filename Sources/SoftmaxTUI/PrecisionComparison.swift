@@ -50,6 +50,10 @@ public struct PrecisionComparison: Sendable {
       })
     old = []
     let edits = PrecisionComparison.logitEdits(from: self.problem, to: problem)
+    // The rounding counts carry over to the columns that had a result, adjusted at the edited logits.
+    let previous = edits.map { edits in
+      (given: self.problem.logits, counts: rounding, held: (0..<slots.count).map(slots.holds), edits: edits)
+    }
     let large = problem.classes >= Evaluation.parallelThreshold
     let results = Parallel.map(PrecisionComparison.order.count, concurrently: large) {
       k -> Result<PrecisionColumn, InputError> in
@@ -62,7 +66,33 @@ public struct PrecisionComparison: Sendable {
       }
       return PrecisionColumn.validating(problem, in: PrecisionComparison.order[k], updating: &column)
     }
-    self = PrecisionComparison(problem, results)
+    self = PrecisionComparison(problem, results, previous: previous)
+  }
+
+  /// A column's rounding count after the given logits changed at `edits` only. A validated logit is
+  /// `precision.round` of the given one, so the logits that did not change keep their status; the first rounded
+  /// logit is searched for again only when it was edited and no longer rounds.
+  static func updatedCount(
+    _ count: (changed: Int, first: Int?), given: [Double], rounded: [Double], before: [Double], at edits: [Int],
+    precision: Precision
+  ) -> (changed: Int, first: Int?) {
+    var (changed, first) = count
+    var lostFirst = false
+    for i in edits {
+      let was = precision.round(before[i]) != before[i]
+      let now = rounded[i] != given[i]
+      changed += (now ? 1 : 0) - (was ? 1 : 0)
+      if now, i < (first ?? Int.max) { first = i }
+      if !now, i == first { lostFirst = true }
+    }
+    if lostFirst {
+      first = nil
+      for i in given.indices where rounded[i] != given[i] {
+        first = i
+        break
+      }
+    }
+    return (changed, first)
   }
 
   /// The indices of the logits that differ between `old` and `new` when nothing else does (the same class count,
@@ -103,11 +133,21 @@ public struct PrecisionComparison: Sendable {
     return p
   }
 
-  private init(_ problem: Problem, _ results: [Result<PrecisionColumn, InputError>]) {
+  /// `previous`: the given logits, rounding counts and which columns had a result before an edit of the logits at
+  /// `edits` (nothing else changed), to update the counts instead of comparing every logit again.
+  private init(
+    _ problem: Problem, _ results: [Result<PrecisionColumn, InputError>],
+    previous: (given: [Double], counts: [(changed: Int, first: Int?)], held: [Bool], edits: [Int])? = nil
+  ) {
     self.problem = problem
     columns = zip(PrecisionComparison.order, results).map { ($0, $1) }
-    rounding = results.map { result in
-      guard case .success(let column) = result else { return (0, nil) }
+    rounding = results.indices.map { k in
+      guard case .success(let column) = results[k] else { return (0, nil) }
+      if let previous, previous.held[k] {
+        return PrecisionComparison.updatedCount(
+          previous.counts[k], given: problem.logits, rounded: column.problem.logits, before: previous.given,
+          at: previous.edits, precision: column.problem.precision)
+      }
       var changed = 0
       var first: Int?
       let given = problem.logits
@@ -169,4 +209,9 @@ private final class ColumnSlots: @unchecked Sendable {
 
   /// Slot `k`'s column, moved out (the slot is left empty).
   func take(_ k: Int) -> PrecisionColumn? { storage[k].take() }
+
+  var count: Int { storage.count }
+
+  /// Whether slot `k` holds a column (read before the jobs start).
+  func holds(_ k: Int) -> Bool { storage[k] != nil }
 }

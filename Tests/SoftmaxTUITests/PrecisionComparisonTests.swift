@@ -71,6 +71,23 @@ import Testing
     }
   }
 
+  @Test func roundingCountsFollowTheEdits() throws {
+    // float16 rounds 0.1 and 1.0001 but not 0.5 or 1; compare with counting afresh for a few edit patterns.
+    let before: [Double] = [0.5, 0.1, 1, 1.0001, 0.5, 0.1]
+    let cases: [[Int: Double]] = [[1: 0.5], [1: 0.5, 5: 0.5], [0: 0.1], [2: 0.1, 3: 1], [1: 0.5, 3: 1, 5: 1], [:]]
+    for edit in cases {
+      var after = before
+      for (i, x) in edit { after[i] = x }
+      let rounded = after.map(Precision.float16.round)
+      let old = before.indices.filter { Precision.float16.round(before[$0]) != before[$0] }
+      let fresh = after.indices.filter { rounded[$0] != after[$0] }
+      let count = PrecisionComparison.updatedCount(
+        (old.count, old.first), given: after, rounded: rounded, before: before, at: edit.keys.sorted(),
+        precision: .float16)
+      #expect(count.changed == fresh.count && count.first == fresh.first, "\(edit)")
+    }
+  }
+
   @Test func logitEditsAreFoundOnlyWhenNothingElseChanged() throws {
     let p = Problem(logits: [1, 2, 3, 4], target: 1)
     var q = p
