@@ -7,7 +7,9 @@ import RealModule
 /// only the scalars (sums, maxima, losses, the overflow report) and every ``checkpointStride``-th state of the online
 /// recurrence, and a per-class value is recomputed when it is asked for, by the same operations in the same order as
 /// ``Evaluation`` — so the numbers are identical, without the dozen `C`-long arrays a full evaluation keeps
-/// (131,072 classes: about 1 MB for the rounded logits instead of ~14 MB per precision).
+/// (131,072 classes: about 1 MB for the rounded logits instead of ~14 MB per precision). A lean column also keeps its
+/// three exponentials per class (2–3 MB at that size), so that ``update(to:)`` after an edit of a few logits
+/// recomputes only the exponentials the edit affects.
 public struct PrecisionColumn: Sendable {
   /// The problem validated in this column's precision (logits rounded into it).
   public let problem: Problem
@@ -27,6 +29,10 @@ public struct PrecisionColumn: Sendable {
   public let lossFromStableSoftmax: Double
 
   let storage: Storage
+  /// A lean column's per-class exponentials, kept for ``updating(_:to:)`` (`nil` for a full evaluation).
+  private(set) var terms: LeanTerms?
+  /// Whether this column was updated from the previous one's terms rather than computed afresh (tests).
+  private(set) var isUpdate = false
 
   enum Storage: Sendable {
     case full(Evaluation)
@@ -45,6 +51,20 @@ public struct PrecisionColumn: Sendable {
     var onlineMax: Double
     var onlineSum: Double
     var checkpoints: [(max: Double, sum: Double)]
+    /// The rest of both passes' state before every `checkpointStride`-th element, where an update resumes them.
+    var resume: [Resume]
+    /// The argmax of `z` in `W` (excluded from the second compensated sum).
+    var k: Int
+  }
+
+  /// Pass 1's naive sum and argmaxes, and pass 2's compensated sums, before element `i·checkpointStride`.
+  struct Resume: Sendable {
+    var sigma: Double
+    var best: Int
+    var k: Int
+    var mW: Double
+    var sum = CompensatedSum<Double>()
+    var rest = CompensatedSum<Double>()
   }
 
   /// Elements between two saved states of the online recurrence: a running value costs at most this many steps.
@@ -61,6 +81,7 @@ public struct PrecisionColumn: Sendable {
     lossNaive = evaluation.lossNaive
     lossFromStableSoftmax = evaluation.lossFromStableSoftmax
     storage = .full(evaluation)
+    terms = nil
   }
 
   /// The column of a problem validated in its precision: a full evaluation up to ``Evaluation/wideLimit`` classes,
@@ -87,11 +108,68 @@ public struct PrecisionColumn: Sendable {
   /// A lean column whatever the size (tests compare it with the full evaluation). Its trusted path is in `Double`,
   /// as ``Evaluation``'s is except for float64 up to ``Evaluation/wideLimit`` classes (`Float80` there).
   init(lean problem: Problem) {
+    var terms = LeanTerms()
+    self.init(lean: problem, previous: nil, terms: &terms)
+  }
+
+  /// Makes this the column of `problem` (validated in its precision), reusing what it computed for its previous
+  /// problem when the two differ only in some logits (same precision, class count, temperature and target, above
+  /// ``Evaluation/wideLimit`` classes, and this column lean). Then only the changed logits' exponentials are
+  /// recomputed, plus those of the online recurrence whose running maximum changed, plus every trusted `e^{z_i − M}`
+  /// when `M` changed; the sums, the overflow scan and the recurrence are rerun over the kept terms with the same
+  /// operations in the same order, so every number is bit for bit a fresh column's. The
+  /// per-class storage is reused in place when nothing else holds this column. Anything else builds it afresh.
+  public mutating func update(to problem: Problem) { update(to: problem, anySize: false) }
+
+  /// ``update(to:)``; `anySize` lets a lean column of any size be updated (tests).
+  mutating func update(to problem: Problem, anySize: Bool) {
+    guard anySize || problem.classes > Evaluation.wideLimit, case .lean(let lean) = storage,
+      self.problem.precision == problem.precision, self.problem.classes == problem.classes,
+      self.problem.temperature.bitPattern == problem.temperature.bitPattern,
+      self.problem.targetSpec == problem.targetSpec, var taken = terms.take()
+    else {
+      terms = nil  // let the old storage go first
+      self = PrecisionColumn(problem)
+      return
+    }
+    self = PrecisionColumn(
+      lean: problem, previous: Previous(logits: self.problem.logits, lean: lean, overflow: overflow), terms: &taken)
+  }
+
+  /// `problem` validated in `precision` and `old`, taken out of its variable, updated to it (see ``update(to:)``; a
+  /// new column when `old` is `nil`), or why that precision cannot hold it.
+  public static func validating(
+    _ problem: Problem, in precision: Precision, updating old: inout PrecisionColumn?
+  ) -> Result<PrecisionColumn, InputError> {
+    var p = problem
+    p.precision = precision
+    do throws(InputError) {
+      let validated = try p.validated()
+      guard var column = old.take() else { return .success(PrecisionColumn(validated)) }
+      column.update(to: validated)
+      return .success(column)
+    } catch {
+      old = nil
+      return .failure(error)
+    }
+  }
+
+  /// What an update needs of the column it replaces, besides its terms.
+  struct Previous {
+    var logits: [Double]
+    var lean: Lean
+    var overflow: OverflowReport
+  }
+
+  /// The lean column of `problem`; `previous` (the column it replaces) says which of the terms in
+  /// `taken` are still valid (none without it). The terms are moved out of `taken`, so that their storage is
+  /// overwritten in place when nothing else holds it.
+  private init(lean problem: Problem, previous: Previous?, terms taken: inout LeanTerms) {
     switch problem.precision {
-    case .float64: self.init(lean: problem, Double.self, NativeArithmetic<Double>.self)
-    case .float32: self.init(lean: problem, Float.self, NativeArithmetic<Float>.self)
-    case .bfloat16: self.init(lean: problem, BFloat16.self, NativeArithmetic<BFloat16>.self)
-    case .float16: self.init(lean: problem, Float16.self, HalfInFloat.self)
+    case .float64: self.init(lean: problem, previous, &taken, Double.self, NativeArithmetic<Double>.self)
+    case .float32: self.init(lean: problem, previous, &taken, Float.self, NativeArithmetic<Float>.self)
+    case .bfloat16: self.init(lean: problem, previous, &taken, BFloat16.self, NativeArithmetic<BFloat16>.self)
+    case .float16: self.init(lean: problem, previous, &taken, Float16.self, HalfInFloat.self)
     }
   }
 
@@ -101,74 +179,98 @@ public struct PrecisionColumn: Sendable {
     return false
   }
 
-  private init<T: SoftmaxScalar, A: LeanArithmetic>(lean problem: Problem, _: T.Type, _: A.Type) {
+  private init<T: SoftmaxScalar, A: LeanArithmetic>(
+    lean problem: Problem, _ previous: Previous?, _ taken: inout LeanTerms, _: T.Type,
+    _: A.Type
+  ) {
     typealias W = Double
+    typealias V = A.Value
     self.problem = problem
     let c = problem.classes
     let tau = T(rounding: problem.temperature)
     let tauW = W(rounding: problem.temperature)
+    let tauIsOne = problem.temperature == 1
     let logits = problem.logits
     @inline(__always) func z(_ i: Int) -> T {
       let x = T(rounding: logits[i])
       return tau == 1 ? x : x / tau
     }
-
-    // Pass 1, in the precision's arithmetic A (T's own, or float16 carried in Float): naive sum and overflow facts,
-    // the argmax of z, the online recurrence.
-    typealias V = A.Value
-    let tauA = A.round(problem.temperature)
-    let leastNormal = problem.precision.facts.leastNormal
-    var sigma: V = 0
-    var scan = OverflowReport.Scan()
-    var best = 0
-    var bestZ = -V.infinity
-    var m = -V.infinity
-    var d: V = 0
-    let stride = Self.checkpointStride
-    var checkpoints: [(max: Double, sum: Double)] = []
-    checkpoints.reserveCapacity(c / stride + 1)
-    // z_i in W (`x/τ`, and `x/1` is `x`).
-    @inline(__always) func zW(_ x: Double) -> W { tauW == 1 ? W(rounding: x) : W(rounding: x) / tauW }
-    // The largest z in W for the trusted path (first index on ties, as `Softmax.argmax`).
-    var k = 0
-    var mW = -W.infinity
-    logits.withUnsafeBufferPointer { logits in
-      for i in 0..<c {
-        let x = A.round(logits[i])
-        let zi = tauA == 1 ? x : A.round(x / tauA)
-        let e = A.exp(zi)
-        sigma = A.round(sigma + e)
-        scan.add(index: i, z: A.double(zi), exp: A.double(e), leastNormal: leastNormal)
-        if zi > bestZ {
-          bestZ = zi
-          best = i
-        }
-        if i & (stride - 1) == 0 { checkpoints.append((A.double(m), A.double(d))) }
-        // The online step of `Softmax.online`, operation by operation.
-        if zi > m {
-          d = A.round((m == -V.infinity ? 0 : A.round(d * A.exp(A.round(m - zi)))) + 1)
-          m = zi
-        } else if zi != -V.infinity {
-          d = A.round(d + A.exp(A.round(zi - m)))
-        }
-        let ziW = zW(logits[i])
-        if ziW > mW {
-          mW = ziW
-          k = i
+    var terms = LeanTerms()
+    swap(&terms, &taken)
+    let oldLogits = previous?.logits
+    let oldMax = previous?.lean.max
+    // Nothing before the first changed logit changes: both passes resume from the last saved state before it.
+    let firstChange: Int = {
+      guard let oldLogits else { return 0 }
+      return logits.withUnsafeBufferPointer { new in
+        oldLogits.withUnsafeBufferPointer { old in
+          for i in 0..<c where old[i].bitPattern != new[i].bitPattern { return i }
+          return c
         }
       }
+    }()
+    let stride = Self.checkpointStride
+    var initial = PassOne<V>()
+    if let previous, firstChange >= stride {
+      let block = Swift.min(firstChange, c - 1) / stride
+      let start = block * stride
+      let saved = previous.lean.resume[block]
+      initial.start = start
+      initial.sigma = A.round(saved.sigma)
+      initial.best = saved.best
+      initial.m = A.round(previous.lean.checkpoints[block].max)
+      initial.bestZ = initial.m
+      initial.d = A.round(previous.lean.checkpoints[block].sum)
+      initial.k = saved.k
+      initial.mW = saved.mW
+      initial.checkpoints = Array(previous.lean.checkpoints[..<block])
+      initial.resume = Array(previous.lean.resume[..<block])
+      // The scan's lists are in index order: keep the entries before `start`.
+      let report = previous.overflow
+      initial.scan.overflowing = Array(report.overflowing.prefix { $0 < start })
+      initial.scan.underflowing = Array(report.underflowing.prefix { $0 < start })
+      initial.scan.subnormal = Array(report.subnormal.prefix { $0 < start })
+      for i in initial.scan.overflowing {
+        let x = A.round(logits[i])
+        let zi = tauIsOne ? x : A.round(x / A.round(problem.temperature))
+        initial.scan.largestOverflow = Swift.max(initial.scan.largestOverflow, A.double(zi))
+      }
     }
+    terms.prepare(count: c, V.self)
+
+    // Pass 1, in the precision's arithmetic A (T's own, or float16 carried in Float): naive sum and overflow facts,
+    // the argmax of z, the online recurrence. Exponentials are taken from `terms` where still valid.
+    let one = logits.withUnsafeBufferPointer { logits in
+      terms.withBuffers(V.self) { naive, online in
+        if let oldLogits {
+          return oldLogits.withUnsafeBufferPointer {
+            Self.pass1(problem, logits, old: $0, naive: naive, online: online, from: initial, A.self)
+          }
+        }
+        return Self.pass1(problem, logits, old: nil, naive: naive, online: online, from: initial, A.self)
+      }
+    }
+    let (sigma, bestZ, best, m, d, k, mW, changed) = (
+      one.sigma, one.bestZ, one.best, one.m, one.d, one.k, one.mW, one.changed
+    )
+    var scan = one.scan
+    var resume = one.resume
+    @inline(__always) func zW(_ x: Double) -> W { tauW == 1 ? W(rounding: x) : W(rounding: x) / tauW }
     let sigmaT = T(rounding: A.double(sigma))
 
-    // Pass 2, in W: the compensated sums of e^{z_i − M}, with and without the argmax (for log-sum-exp).
-    var sum = CompensatedSum<W>()
-    var rest = CompensatedSum<W>()
-    logits.withUnsafeBufferPointer { logits in
-      for i in 0..<c {
-        let (dW, err) = twoSum(zW(logits[i]), -mW)
-        let e = expCompensated(dW, err)
-        sum.add(e)
-        if i != k { rest.add(e) }
+    // Pass 2, in W: the compensated sums of e^{z_i − M}, with and without the argmax (for log-sum-exp). The terms
+    // are recomputed where the logit changed, or all of them when M did.
+    let sameMax = oldMax?.bitPattern == mW.bitPattern
+    // With M the same, pass 2 resumes before the first changed term, or before the old or the new argmax if it moved
+    // (the index left out of `rest`); otherwise every term is recomputed.
+    let oldK = previous?.lean.k ?? 0
+    let resumeAt = k == oldK ? firstChange : Swift.min(firstChange, k, oldK)
+    let start2 = sameMax ? Swift.min(resumeAt, c - 1) / stride : 0
+    let (sum, rest) = logits.withUnsafeBufferPointer { logits in
+      terms.stable.withUnsafeMutableBufferPointer { stable in
+        Self.pass2(
+          logits, stable: stable, mW: mW, tauW: tauW, k: k, recompute: sameMax ? changed : nil, resume: &resume,
+          from: start2, sums: start2 > 0 ? previous?.lean.resume[start2] : nil)
       }
     }
     let logSum = W.log(onePlus: rest.high) + rest.low / (1 + rest.high)
@@ -201,13 +303,15 @@ public struct PrecisionColumn: Sendable {
     var mass = CompensatedSum<W>()
     var cNaive: T = 0
     var cStable: T = 0
+    let naiveTerms = V.stored(terms.naive)
+    let stableTerms = terms.stable
     func visit(_ i: Int) {
       let y = yT(i)
       if y != 0 {
-        let zi = z(i)
-        cNaive -= y * T.log(T.exp(zi) / sigmaT)
-        let (dW, err) = twoSum(zW(logits[i]), -mW)
-        let sStable = T(converting: sum.divide(expCompensated(dW, err)))
+        // The kept e^{z_i} is T.exp(z_i) (A's exp is T's, or float16's own rounding of Float.exp), and the kept
+        // e^{z_i − M} is the trusted path's.
+        cNaive -= y * T.log(T(rounding: A.double(V.load(naiveTerms[i]))) / sigmaT)
+        let sStable = T(converting: sum.divide(stableTerms[i]))
         cStable -= y * T.log(sStable)
       }
       let w = yW(i)
@@ -239,7 +343,164 @@ public struct PrecisionColumn: Sendable {
     storage = .lean(
       Lean(
         naiveSum: sigmaT.double, max: mW, sumHigh: sum.high, sumLow: sum.low, onlineMax: A.double(m),
-        onlineSum: A.double(d), checkpoints: checkpoints))
+        onlineSum: A.double(d), checkpoints: one.checkpoints, resume: resume, k: k))
+    self.terms = terms
+    isUpdate = previous != nil
+  }
+
+  /// What pass 1 of a lean column finds.
+  struct PassOne<V: BinaryFloatingPoint> {
+    /// Where the pass starts (a multiple of `checkpointStride`), with the state below saved before that element.
+    var start = 0
+    var sigma: V = 0
+    var scan = OverflowReport.Scan()
+    var best = 0
+    var bestZ = -V.infinity
+    var m = -V.infinity
+    var d: V = 0
+    var checkpoints: [(max: Double, sum: Double)] = []
+    var resume: [Resume] = []
+    /// Indices whose logit changed (every index when there is no previous column).
+    var changed: [Int] = []
+    /// The argmax of z and `M` in `Double`, for the trusted path.
+    var k = 0
+    var mW = -Double.infinity
+  }
+
+  /// Pass 1 in A: the naive sum, the overflow scan, the argmax and the online recurrence with its checkpoints. An
+  /// exponential is recomputed (and stored in `naive`/`online`) unless `old`, the previous logits, shows it is valid.
+  private static func pass1<A: LeanArithmetic>(
+    _ problem: Problem, _ logits: UnsafeBufferPointer<Double>, old: UnsafeBufferPointer<Double>?,
+    naive: UnsafeMutableBufferPointer<A.Value.Stored>, online: UnsafeMutableBufferPointer<A.Value.Stored>,
+    from initial: PassOne<A.Value>, _: A.Type
+  ) -> PassOne<A.Value> {
+    typealias V = A.Value
+    let c = logits.count
+    let tauA = A.round(problem.temperature)
+    let tauW = Double(problem.temperature)
+    let leastNormal = problem.precision.facts.leastNormal
+    @inline(__always) func zA(_ x: Double) -> V {
+      let r = A.round(x)
+      return tauA == 1 ? r : A.round(r / tauA)
+    }
+    var r = initial
+    let stride = Self.checkpointStride
+    r.checkpoints.reserveCapacity(c / stride + 1)
+    r.resume.reserveCapacity(c / stride + 1)
+    var sigma = r.sigma
+    var bestZ = r.bestZ
+    var best = r.best
+    var m = r.m
+    var d = r.d
+    // The previous problem's running maximum m_{i−1}, to tell which online terms are still valid (the same as m
+    // up to `start`).
+    var mOld = m
+    var k = r.k
+    var mW = r.mW
+    for i in r.start..<c {
+      // The state before element i (m_{i−1}, d_{i−1} for the recurrence), every `stride` elements.
+      if i & (stride - 1) == 0 {
+        r.checkpoints.append((A.double(m), A.double(d)))
+        r.resume.append(Resume(sigma: A.double(sigma), best: best, k: k, mW: mW))
+      }
+      let zi = zA(logits[i])
+      var fresh = true
+      var ziOld = zi
+      if let old {
+        fresh = old[i].bitPattern != logits[i].bitPattern
+        if fresh {
+          r.changed.append(i)
+          ziOld = zA(old[i])
+        }
+      }
+      let e: V
+      if fresh {
+        e = A.exp(zi)
+        naive[i] = V.store(e)
+      } else {
+        e = V.load(naive[i])
+      }
+      sigma = A.round(sigma + e)
+      r.scan.add(index: i, z: A.double(zi), exp: A.double(e), leastNormal: leastNormal)
+      if zi > bestZ {
+        bestZ = zi
+        best = i
+      }
+      // The online step of `Softmax.online`, operation by operation. Its exponential depends only on z_i and
+      // m_{i−1} (which also decide the branch): when neither changed, the kept one is the one it would compute.
+      let keep = !fresh && m == mOld
+      if zi > m {
+        if m == -V.infinity {
+          d = A.round(0 + 1)
+        } else {
+          let f: V
+          if keep {
+            f = V.load(online[i])
+          } else {
+            f = A.exp(A.round(m - zi))
+            online[i] = V.store(f)
+          }
+          d = A.round(A.round(d * f) + 1)
+        }
+        m = zi
+      } else if zi != -V.infinity {
+        let t: V
+        if keep {
+          t = V.load(online[i])
+        } else {
+          t = A.exp(A.round(zi - m))
+          online[i] = V.store(t)
+        }
+        d = A.round(d + t)
+      }
+      if ziOld > mOld { mOld = ziOld }
+      // z_i in Double (`x/τ`, and `x/1` is `x`).
+      let ziW = tauW == 1 ? logits[i] : logits[i] / tauW
+      if ziW > mW {
+        mW = ziW
+        k = i
+      }
+    }
+    r.sigma = sigma
+    r.bestZ = bestZ
+    r.best = best
+    r.m = m
+    r.d = d
+    r.k = k
+    r.mW = mW
+    return r
+  }
+
+  /// Pass 2 in `Double`: the compensated sums of `e^{z_i − M}` with and without the argmax `k`, over `stable`
+  /// after recomputing its terms at `recompute` (all of them when `nil`), from element `block·checkpointStride` on
+  /// with the sums `saved` there; their states are saved in `resume`.
+  private static func pass2(
+    _ logits: UnsafeBufferPointer<Double>, stable: UnsafeMutableBufferPointer<Double>, mW: Double, tauW: Double,
+    k: Int, recompute: [Int]?, resume: inout [Resume], from block: Int, sums saved: Resume?
+  ) -> (sum: CompensatedSum<Double>, rest: CompensatedSum<Double>) {
+    @inline(__always) func compute(_ i: Int) {
+      let (dW, err) = twoSum(tauW == 1 ? logits[i] : logits[i] / tauW, -mW)
+      stable[i] = expCompensated(dW, err)
+    }
+    if let recompute {
+      for i in recompute { compute(i) }
+    } else {
+      for i in 0..<logits.count { compute(i) }
+    }
+    let stride = Self.checkpointStride
+    // The sums before `block` (the previous column's: the terms and the excluded index are the same up to there).
+    var sum = saved?.sum ?? CompensatedSum<Double>()
+    var rest = saved?.rest ?? CompensatedSum<Double>()
+    for i in (block * stride)..<logits.count {
+      if i & (stride - 1) == 0 {
+        resume[i / stride].sum = sum
+        resume[i / stride].rest = rest
+      }
+      let e = stable[i]
+      sum.add(e)
+      if i != k { rest.add(e) }
+    }
+    return (sum, rest)
   }
 
   /// One step of the online recurrence exactly as ``Softmax/online(_:)`` takes it.
@@ -377,7 +638,7 @@ public struct PrecisionColumn: Sendable {
 /// round; `Float`'s 24 bits are enough for that double rounding to be harmless for `+ − × ÷`), but without two library
 /// calls per operation. The tests check every value against the full ``Evaluation`` computed with `Float16` itself.
 protocol LeanArithmetic {
-  associatedtype Value: BinaryFloatingPoint
+  associatedtype Value: LeanStorable
   /// The precision's value nearest to `x`.
   static func round(_ x: Double) -> Value
   /// Rounds the result of an operation into the precision.
@@ -387,7 +648,7 @@ protocol LeanArithmetic {
   static func double(_ x: Value) -> Double
 }
 
-enum NativeArithmetic<T: SoftmaxScalar>: LeanArithmetic {
+enum NativeArithmetic<T: SoftmaxScalar & LeanStorable>: LeanArithmetic {
   @inline(__always) static func round(_ x: Double) -> T { T(rounding: x) }
   @inline(__always) static func round(_ x: T) -> T { x }
   @inline(__always) static func exp(_ x: T) -> T { T.exp(x) }
@@ -418,4 +679,82 @@ enum HalfInFloat: LeanArithmetic {
 
   @inline(__always) static func exp(_ x: Float) -> Float { round(Float.exp(x)) }
   @inline(__always) static func double(_ x: Float) -> Double { Double(x) }
+}
+
+/// The per-class exponentials a lean column keeps for its next update. Values of float16, bfloat16 and float32 are
+/// kept in `Float` (exactly; half the memory of `Double`), float64's in `Double`.
+struct LeanTerms: Sendable {
+  /// Naive `e^{z_i}` in the precision.
+  var naive = TermArray()
+  /// The online recurrence's exponential at `i`: `e^{z_i − m_{i−1}}`, or `e^{m_{i−1} − z_i}` where `z_i` is a new
+  /// running maximum (unset where the step takes none: a masked class, or the first finite `z`).
+  var online = TermArray()
+  /// The trusted path's compensated `e^{z_i − M}` in `Double`.
+  var stable: [Double] = []
+
+  /// Sizes the arrays for `count` classes of a precision whose values `V` are kept; arrays of the right size (an
+  /// update's) are left as they are, to be overwritten in place.
+  mutating func prepare<V: LeanStorable>(count: Int, _: V.Type) {
+    naive.prepare(count: count, V.self)
+    online.prepare(count: count, V.self)
+    if stable.count != count { stable = [Double](repeating: 0, count: count) }
+  }
+
+  /// Calls `body` with the naive and online terms' storage.
+  mutating func withBuffers<V: LeanStorable, R>(
+    _: V.Type, _ body: (UnsafeMutableBufferPointer<V.Stored>, UnsafeMutableBufferPointer<V.Stored>) -> R
+  ) -> R {
+    V.withStorage(&naive) { naive in
+      V.withStorage(&online) { online in
+        naive.withUnsafeMutableBufferPointer { naive in
+          online.withUnsafeMutableBufferPointer { online in body(naive, online) }
+        }
+      }
+    }
+  }
+}
+
+/// One array of terms, in `Float` or in `Double` (the other stays empty).
+struct TermArray: Sendable {
+  var float: [Float] = []
+  var double: [Double] = []
+
+  mutating func prepare<V: LeanStorable>(count: Int, _: V.Type) {
+    if V.stored(self).count != count {
+      self = TermArray()
+      V.withStorage(&self) { $0 = [V.Stored](repeating: 0, count: count) }
+    }
+  }
+}
+
+/// A value type of the lean pass and how a ``TermArray`` keeps it (exactly).
+protocol LeanStorable: BinaryFloatingPoint {
+  associatedtype Stored: BinaryFloatingPoint & Sendable
+  /// The array of `terms` this type's values are kept in.
+  static func stored(_ terms: TermArray) -> [Stored]
+  /// Calls `body` with that array (in place).
+  static func withStorage<R>(_ terms: inout TermArray, _ body: (inout [Stored]) -> R) -> R
+  static func store(_ x: Self) -> Stored
+  static func load(_ x: Stored) -> Self
+}
+
+extension Float: LeanStorable {
+  static func stored(_ terms: TermArray) -> [Float] { terms.float }
+  static func withStorage<R>(_ terms: inout TermArray, _ body: (inout [Float]) -> R) -> R { body(&terms.float) }
+  @inline(__always) static func store(_ x: Float) -> Float { x }
+  @inline(__always) static func load(_ x: Float) -> Float { x }
+}
+
+extension Double: LeanStorable {
+  static func stored(_ terms: TermArray) -> [Double] { terms.double }
+  static func withStorage<R>(_ terms: inout TermArray, _ body: (inout [Double]) -> R) -> R { body(&terms.double) }
+  @inline(__always) static func store(_ x: Double) -> Double { x }
+  @inline(__always) static func load(_ x: Double) -> Double { x }
+}
+
+extension BFloat16: LeanStorable {
+  static func stored(_ terms: TermArray) -> [Float] { terms.float }
+  static func withStorage<R>(_ terms: inout TermArray, _ body: (inout [Float]) -> R) -> R { body(&terms.float) }
+  @inline(__always) static func store(_ x: BFloat16) -> Float { x.floatValue }
+  @inline(__always) static func load(_ x: Float) -> BFloat16 { BFloat16(x) }
 }

@@ -257,3 +257,157 @@ func forEachHalfNeighbourhood<F: BinaryFloatingPoint>(_: F.Type, _ body: (F) -> 
     #expect((Evaluation(wide).overflow.sumRelativeError ?? 1) < 1e-12)
   }
 }
+
+/// A lean column updated to a problem that differs in some logits must be bit for bit a fresh column of that problem.
+@Suite struct PrecisionColumnUpdateTests {
+  func same(_ a: Double, _ b: Double) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+
+  /// Every scalar, the overflow report and every per-class value of `a` and `b` are identical.
+  func expectIdentical(
+    _ a: PrecisionColumn, _ b: PrecisionColumn, _ name: String, sourceLocation: SourceLocation = #_sourceLocation
+  ) {
+    #expect(a.overflow == b.overflow, "\(name): overflow report", sourceLocation: sourceLocation)
+    let scalars: [(String, Double, Double)] = [
+      ("naive σ", a.naiveSum, b.naiveSum), ("M", a.stableMax, b.stableMax), ("stable σ", a.stableSum, b.stableSum),
+      ("loss", a.loss, b.loss), ("naive loss", a.lossNaive, b.lossNaive),
+      ("stable-softmax loss", a.lossFromStableSoftmax, b.lossFromStableSoftmax),
+    ]
+    for (label, x, y) in scalars {
+      #expect(same(x, y), "\(name): \(label) updated \(x) fresh \(y)", sourceLocation: sourceLocation)
+    }
+    var mismatches: [String] = []
+    let c = b.problem.classes
+    for i in 0..<c {
+      var pairs: [(String, Double, Double)] = [
+        ("z", a.scaled(i), b.scaled(i)), ("naive e", a.naiveExp(i), b.naiveExp(i)),
+        ("naive s", a.naiveProbability(i), b.naiveProbability(i)), ("shifted", a.shifted(i), b.shifted(i)),
+        ("stable e", a.stableExp(i), b.stableExp(i)), ("stable s", a.stableProbability(i), b.stableProbability(i)),
+        ("online s", a.onlineProbability(i), b.onlineProbability(i)),
+      ]
+      // Each running value replays up to `checkpointStride` steps: on large vectors every checkpoint's first and
+      // last, and a sample in between (the saved states themselves are all compared through them).
+      let stride = PrecisionColumn.checkpointStride
+      if c < 1000 || i % stride == 0 || i % stride == stride - 1 || i % 37 == 0 || i >= c - 3 {
+        pairs += [("m", a.runningMax(i), b.runningMax(i)), ("d", a.runningSum(i), b.runningSum(i))]
+      }
+      for (label, x, y) in pairs where !same(x, y) { mismatches.append("\(label)[\(i)]: updated \(x) fresh \(y)") }
+    }
+    #expect(mismatches.isEmpty, "\(name): \(mismatches.prefix(5))", sourceLocation: sourceLocation)
+  }
+
+  /// Applies `edits` one after the other to a lean column of `base` (each update starting from the previous one's
+  /// terms) and compares each result with a fresh column.
+  func checkEdits(
+    _ base: Problem, _ edits: [(String, (inout [Double]) -> Void)], sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
+    var column = PrecisionColumn(lean: base)
+    var problem = base
+    for (label, edit) in edits {
+      edit(&problem.logits)
+      guard let validated = try? problem.validated() else { continue }
+      problem = validated
+      column.update(to: validated, anySize: true)
+      let name = "\(base.precision) C=\(base.classes) \(label)"
+      #expect(column.isUpdate, "\(name): not updated in place", sourceLocation: sourceLocation)
+      expectIdentical(column, PrecisionColumn(lean: validated), name, sourceLocation: sourceLocation)
+    }
+  }
+
+  static func argmax(_ x: [Double]) -> Int { x.indices.max { x[$0] < x[$1] || (x[$0] == x[$1] && $0 > $1) }! }
+
+  @Test(arguments: Precision.allCases)
+  func editsMatchAFreshColumn(precision: Precision) throws {
+    let huge: Double = precision == .float16 ? 60_000 : 1e30
+    for c in [2, 127, 128, 129, 300, Evaluation.wideLimit, Evaluation.wideLimit + 1, Evaluation.wideLimit + 130] {
+      var rng = PropRNG(seed: UInt64(c))
+      let logits = (0..<c).map { _ in rng.normal() * 3 }
+      let base = try Problem(logits: logits, target: c / 2, precision: precision).validated()
+      let mid = c / 2
+      var edits: [(String, (inout [Double]) -> Void)] = [
+        ("small edit, same max", { x in x[mid] = x[mid] == x.max()! ? x[mid] : (x[mid] + x.max()!) / 2 }),
+        ("undo-like edit back", { x in x[mid] -= 0.25 }),
+        ("raise the max", { x in x[mid] = x.max()! + 2 }),
+        ("lower the old max", { x in x[Self.argmax(x)] -= 7 }),
+        ("last element", { x in x[c - 1] += 1 }),
+        ("first element", { x in x[0] -= 1.5 }),
+        ("first element becomes the max", { x in x[0] = x.max()! + 0.5 }),
+        ("last element becomes the max", { x in x[c - 1] = x.max()! + 0.5 }),
+        ("several logits", { x in for j in stride(from: 1, to: c, by: max(1, c / 5)) { x[j] *= 0.5 } }),
+        ("huge logit (overflow)", { x in x[mid] = huge }),
+        ("back from overflow", { x in x[mid] = 1 }),
+        ("masked logit", { x in x[c - 1] = -.infinity }),
+        ("masked max", { x in x[Self.argmax(x)] = -.infinity }),
+        ("unmasked", { x in x[c - 1] = 0.5 }),
+        ("tie with the max before it", { x in x[0] = x.max()! }),
+        ("no change", { _ in }),
+      ]
+      if c > 2 {
+        edits.append(
+          (
+            "two edits around a checkpoint",
+            { x in
+              x[min(c - 1, 128)] += 1
+              x[min(c - 1, 127)] -= 1
+            }
+          ))
+      }
+      try checkEdits(base, edits)
+    }
+  }
+
+  @Test(arguments: [Precision.float16, .float32])
+  func smoothingSoftTargetAndTemperature(precision: Precision) throws {
+    let c = 700
+    var rng = PropRNG(seed: 3)
+    let logits = (0..<c).map { _ in rng.normal() * 2 }
+    var smoothed = Problem(logits: logits, target: 4, precision: precision, labelSmoothing: 0.1)
+    smoothed.temperature = 0.75
+    let edits: [(String, (inout [Double]) -> Void)] = [
+      ("edit", { x in x[300] += 1 }), ("raise the max", { x in x[600] = 20 }), ("first", { x in x[0] = -1 }),
+    ]
+    try checkEdits(try smoothed.validated(), edits)
+    let soft = Problem(
+      logits: logits, target: 0, precision: precision, softTarget: (0..<c).map { $0 % 2 == 0 ? 2.0 / Double(c) : 0 })
+    try checkEdits(try soft.validated(), edits)
+  }
+
+  @Test func otherChangesRebuildTheColumn() throws {
+    var rng = PropRNG(seed: 8)
+    let c = Evaluation.wideLimit + 50
+    let base = try Problem(logits: (0..<c).map { _ in rng.normal() }, target: 3, precision: .float32).validated()
+    var changes: [(String, Problem)] = []
+    var p = base
+    p.temperature = 0.5
+    changes.append(("temperature", p))
+    p = base
+    p.target = 4
+    changes.append(("target", p))
+    p = base
+    p.labelSmoothing = 0.1
+    changes.append(("smoothing", p))
+    p = base
+    p.precision = .float16
+    changes.append(("precision", p))
+    p = base
+    p.logits.append(0)
+    changes.append(("class count", p))
+    for (label, changed) in changes {
+      var column = PrecisionColumn(base)
+      #expect(column.isLean)
+      let validated = try changed.validated()
+      column.update(to: validated)
+      #expect(!column.isUpdate, "\(label): should be rebuilt")
+      expectIdentical(column, PrecisionColumn(lean: validated), label)
+    }
+    // A logit edit on a lean column above the limit is an update; a full column (small problem) is rebuilt.
+    var column = PrecisionColumn(base)
+    p = base
+    p.logits[7] += 1
+    column.update(to: try p.validated())
+    #expect(column.isUpdate)
+    var small = PrecisionColumn(try Problem(logits: [1, 2, 3], precision: .float32).validated())
+    small.update(to: try Problem(logits: [1, 2, 4], precision: .float32).validated())
+    #expect(!small.isLean && !small.isUpdate)
+    #expect(small.loss == PrecisionColumn(try Problem(logits: [1, 2, 4], precision: .float32).validated()).loss)
+  }
+}

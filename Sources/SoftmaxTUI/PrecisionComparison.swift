@@ -1,0 +1,217 @@
+import SoftmaxCore
+
+/// One problem evaluated in float16, bfloat16, float32 and float64 side by side (the Stability lab's columns).
+public struct PrecisionComparison: Sendable {
+  /// The problem as given (in its own precision).
+  public private(set) var problem: Problem
+  /// In the order float16, bfloat16, float32, float64: the column, or why the precision cannot hold the input.
+  public private(set) var columns: [(precision: Precision, result: Result<PrecisionColumn, InputError>)]
+
+  public static let order: [Precision] = [.float16, .bfloat16, .float32, .float64]
+
+  /// Per column: how many logits rounding into that precision changed, and the first one changed (if any).
+  public private(set) var rounding: [(changed: Int, first: Int?)]
+
+  /// The column of the problem's own precision.
+  public var own: PrecisionColumn? {
+    guard let column = columns.first(where: { $0.precision == problem.precision }) else { return nil }
+    return try? column.result.get()
+  }
+
+  /// Per column, the loss of its rounded inputs in `Float80` (the reference of the loss section), once computed.
+  public private(set) var exactLosses: [Double?]?
+
+  /// The columns of `problem`; `own`, the explorer's evaluation of the same problem, serves as its own precision's
+  /// column. The other columns are computed side by side from ``Evaluation/parallelThreshold`` classes.
+  public init(_ problem: Problem, own: Evaluation? = nil) {
+    let reuse = own.flatMap { $0.problem == problem ? $0 : nil }
+    let large = problem.classes >= Evaluation.parallelThreshold
+    let results = Parallel.map(PrecisionComparison.order.count, concurrently: large) {
+      k -> Result<PrecisionColumn, InputError> in
+      let precision = PrecisionComparison.order[k]
+      if let reuse, precision == problem.precision { return .success(PrecisionColumn(reuse)) }
+      return PrecisionColumn.validating(problem, in: precision)
+    }
+    self.init(problem, results)
+  }
+
+  /// Makes these the columns of `problem`, each column updated from the one it replaces (see
+  /// ``PrecisionColumn/update(to:)``: when only some logits changed, only their exponentials are recomputed, in the
+  /// old column's storage). The columns are updated side by side from ``Evaluation/parallelThreshold`` classes.
+  public mutating func update(to problem: Problem) {
+    // Move the old columns out, so that each is held once and its storage can be reused.
+    var old: [(precision: Precision, result: Result<PrecisionColumn, InputError>)] = []
+    swap(&old, &columns)
+    exactLosses = nil
+    let slots = ColumnSlots(
+      PrecisionComparison.order.map { precision in
+        guard let k = old.firstIndex(where: { $0.precision == precision }) else { return nil }
+        return old[k].result.take()
+      })
+    old = []
+    let edits = PrecisionComparison.logitEdits(from: self.problem, to: problem)
+    // The rounding counts carry over to the columns that had a result, adjusted at the edited logits.
+    let previous = edits.map { edits in
+      (given: self.problem.logits, counts: rounding, held: (0..<slots.count).map(slots.holds), edits: edits)
+    }
+    let large = problem.classes >= Evaluation.parallelThreshold
+    let results = Parallel.map(PrecisionComparison.order.count, concurrently: large) {
+      k -> Result<PrecisionColumn, InputError> in
+      var column = slots.take(k)
+      if let edits, var updated = column.take(),
+        let validated = PrecisionComparison.revalidated(updated.problem, from: problem, at: edits)
+      {
+        updated.update(to: validated)
+        return .success(updated)
+      }
+      return PrecisionColumn.validating(problem, in: PrecisionComparison.order[k], updating: &column)
+    }
+    self = PrecisionComparison(problem, results, previous: previous)
+  }
+
+  /// A column's rounding count after the given logits changed at `edits` only. A validated logit is
+  /// `precision.round` of the given one, so the logits that did not change keep their status; the first rounded
+  /// logit is searched for again only when it was edited and no longer rounds.
+  static func updatedCount(
+    _ count: (changed: Int, first: Int?), given: [Double], rounded: [Double], before: [Double], at edits: [Int],
+    precision: Precision
+  ) -> (changed: Int, first: Int?) {
+    var (changed, first) = count
+    var lostFirst = false
+    for i in edits {
+      let was = precision.round(before[i]) != before[i]
+      let now = rounded[i] != given[i]
+      changed += (now ? 1 : 0) - (was ? 1 : 0)
+      if now, i < (first ?? Int.max) { first = i }
+      if !now, i == first { lostFirst = true }
+    }
+    if lostFirst {
+      first = nil
+      for i in given.indices where rounded[i] != given[i] {
+        first = i
+        break
+      }
+    }
+    return (changed, first)
+  }
+
+  /// The indices of the logits that differ between `old` and `new` when nothing else does (the same class count,
+  /// target, precision, knobs), or `nil` (also for more than 64 changed logits: then validating afresh is as cheap).
+  static func logitEdits(from old: Problem, to new: Problem) -> [Int]? {
+    guard old.classes == new.classes else { return nil }
+    var a = old
+    var b = new
+    a.logits = []
+    b.logits = []
+    guard a == b else { return nil }
+    var edits: [Int] = []
+    let found = old.logits.withUnsafeBufferPointer { x in
+      new.logits.withUnsafeBufferPointer { y in
+        for i in 0..<x.count where x[i].bitPattern != y[i].bitPattern {
+          if edits.count == 64 { return false }
+          edits.append(i)
+        }
+        return true
+      }
+    }
+    return found ? edits : nil
+  }
+
+  /// `new` validated in `validated`'s precision, when `validated` is the validated form of a problem that differs
+  /// from `new` only in the logits at `edits`: `validated` with those logits rounded again, as
+  /// ``Problem/validated()`` rounds them. `nil` when an edited logit is not finite in the precision (or its `x/τ` is
+  /// not): a masked class or an error, which the full validation handles.
+  static func revalidated(_ validated: Problem, from new: Problem, at edits: [Int]) -> Problem? {
+    guard validated.classes == new.classes else { return nil }
+    var p = validated
+    let precision = validated.precision
+    for i in edits {
+      let x = precision.round(new.logits[i])
+      guard x.isFinite, p.temperature == 1 || precision.round(x / p.temperature).isFinite else { return nil }
+      p.logits[i] = x
+    }
+    return p
+  }
+
+  /// `previous`: the given logits, rounding counts and which columns had a result before an edit of the logits at
+  /// `edits` (nothing else changed), to update the counts instead of comparing every logit again.
+  private init(
+    _ problem: Problem, _ results: [Result<PrecisionColumn, InputError>],
+    previous: (given: [Double], counts: [(changed: Int, first: Int?)], held: [Bool], edits: [Int])? = nil
+  ) {
+    self.problem = problem
+    columns = zip(PrecisionComparison.order, results).map { ($0, $1) }
+    rounding = results.indices.map { k in
+      guard case .success(let column) = results[k] else { return (0, nil) }
+      if let previous, previous.held[k] {
+        return PrecisionComparison.updatedCount(
+          previous.counts[k], given: problem.logits, rounded: column.problem.logits, before: previous.given,
+          at: previous.edits, precision: column.problem.precision)
+      }
+      var changed = 0
+      var first: Int?
+      let given = problem.logits
+      let rounded = column.problem.logits
+      for i in given.indices where rounded[i] != given[i] {
+        changed += 1
+        if first == nil { first = i }
+      }
+      return (changed, first)
+    }
+  }
+
+  /// The evaluation of `problem` and the Stability lab's columns (the explorer uses it up to ``Evaluation/wideLimit``
+  /// classes, where the jobs are small and run one after the other): the evaluation's two jobs and the other three
+  /// precisions' columns; the own precision's column is read off the evaluation.
+  public static func evaluate(_ problem: Problem) -> (Evaluation, PrecisionComparison) {
+    let others = order.filter { $0 != problem.precision }
+    let (evaluation, columns) = Evaluation.withColumns(problem, precisions: others)
+    var rest = columns[...]
+    let results = order.map { precision in
+      precision == problem.precision ? .success(PrecisionColumn(evaluation)) : rest.removeFirst()
+    }
+    return (evaluation, PrecisionComparison(problem, results))
+  }
+
+  /// Computes the reference loss of every column (one `Float80` pass each, side by side for large vectors).
+  public mutating func computeExactLosses() {
+    let columns = self.columns
+    exactLosses = Parallel.map(columns.count, concurrently: problem.classes >= Evaluation.parallelThreshold) {
+      k -> Double? in
+      guard case .success(let column) = columns[k].result else { return nil }
+      return StabilityView.exactLoss(column.problem)
+    }
+  }
+}
+
+extension Result where Success == PrecisionColumn, Failure == InputError {
+  /// The column, leaving a failure in its place (so that the caller holds the only reference to its storage).
+  fileprivate mutating func take() -> PrecisionColumn? {
+    guard case .success(let column) = self else { return nil }
+    self = .failure(InputError(""))
+    return column
+  }
+}
+
+/// Old columns handed to the jobs of an update: job `k` takes slot `k` once, and no two jobs touch the same slot.
+private final class ColumnSlots: @unchecked Sendable {
+  private let storage: UnsafeMutableBufferPointer<PrecisionColumn?>
+
+  init(_ columns: [PrecisionColumn?]) {
+    storage = .allocate(capacity: columns.count)
+    _ = storage.initialize(from: columns)
+  }
+
+  deinit {
+    storage.deinitialize()
+    storage.deallocate()
+  }
+
+  /// Slot `k`'s column, moved out (the slot is left empty).
+  func take(_ k: Int) -> PrecisionColumn? { storage[k].take() }
+
+  var count: Int { storage.count }
+
+  /// Whether slot `k` holds a column (read before the jobs start).
+  func holds(_ k: Int) -> Bool { storage[k] != nil }
+}
