@@ -354,8 +354,10 @@ enum StabilityView {
       case .lossError: widest = Swift.max(widest, 7)
       }
     }
-    let labelWidth = Swift.min(inner.width / 3, 3 + widest)
-    let columnWidth = Swift.max(1, (inner.width - labelWidth) / 4)
+    // Marks and a space (3), the label, one space before the first column; the columns' remainder goes to the labels,
+    // so the last column ends at the border.
+    let columnWidth = Swift.max(1, (inner.width - Swift.min(inner.width / 3, 3 + widest + 1)) / 4)
+    let labelWidth = Swift.max(0, inner.width - 4 * columnWidth)
     func columnX(_ k: Int) -> Int { inner.x + labelWidth + k * columnWidth }
     func right(_ text: TextLine, _ k: Int, _ y: Int, _ style: Style) {
       let t = ctx.prose(text)
