@@ -271,24 +271,16 @@ private func rowExpSumShifted<S: RowSource>(
   let full = c - c % lanes
   while i < full {
     let end = Swift.min(i + block * lanes, full)
-    var acc0 = Vec()
-    var acc1 = Vec()
-    while i + 2 * lanes <= end {
-      let e0 = VectorExp.expShifted(S.load(x + i), magic: magic)
-      let e1 = VectorExp.expShifted(S.load(x + i + lanes), magic: magic)
-      store(e0, out + i)
-      store(e1, out + i + lanes)
-      acc0 += e0
-      acc1 += e1
-      i += 2 * lanes
-    }
-    if i < end {
-      let e0 = VectorExp.expShifted(S.load(x + i), magic: magic)
-      store(e0, out + i)
-      acc0 += e0
+    // One vector per iteration: unrolled twice, the v3 loop spilled its accumulators (16 ymm registers hold one
+    // SIMD16 chain, its accumulator and the constants, not two); the out-of-order core overlaps the iterations.
+    var acc = Vec()
+    while i < end {
+      let e = VectorExp.expShifted(S.load(x + i), magic: magic)
+      store(e, out + i)
+      acc += e
       i += lanes
     }
-    widenAdd(&total, acc0 + acc1)
+    widenAdd(&total, acc)
   }
   if i < c {
     // Pad with a value of the row (a valid input), then drop the padding lanes from the sum.
