@@ -128,6 +128,9 @@ protocol RowSource {
   static func scalar(_ v: Stored) -> Float
   /// Widens `count` values into `dst` (which may be `src` itself for `Float`).
   static func widen(_ src: UnsafePointer<Stored>, _ dst: UnsafeMutablePointer<Float>, _ count: Int)
+  /// Where ``load(_:)`` puts element `i` of a row whose first `full` elements are whole vectors: `i`, unless the
+  /// format's load permutes the lanes of a vector (bfloat16 deinterleaves them; the tail is loaded in order).
+  static func position(_ i: Int, _ full: Int) -> Int
 }
 
 /// `Float` rows: plain loads.
@@ -141,6 +144,7 @@ private enum FloatSource: RowSource {
   ) {
     if UnsafePointer(dst) != src { dst.update(from: src, count: count) }
   }
+  @inline(__always) static func position(_ i: Int, _ full: Int) -> Int { i }
 }
 
 /// The first `count` (< lanes) values from `p` widened to `Float`, the other lanes `fill`.
@@ -498,6 +502,10 @@ protocol HalfRowFormat: RowSource {
   static func store(_ v: VectorExp.FloatVector, _ p: UnsafeMutablePointer<UInt16>)
   /// ``store(_:_:)`` for values that are not NaN (a format may skip its NaN handling).
   static func storeNotNaN(_ v: VectorExp.FloatVector, _ p: UnsafeMutablePointer<UInt16>)
+  /// ``store(_:_:)`` for a vector whose lanes are in ``load(_:)``'s order (``RowSource/position(_:_:)``).
+  static func storePermuted(_ v: VectorExp.FloatVector, _ p: UnsafeMutablePointer<UInt16>)
+  /// ``storePermuted(_:_:)`` for values that are not NaN.
+  static func storePermutedNotNaN(_ v: VectorExp.FloatVector, _ p: UnsafeMutablePointer<UInt16>)
   /// Rounds one `Float` (to nearest, ties to even).
   static func narrow(_ x: Float) -> UInt16
   /// Whether rows are widened into the scratch row before the range pass instead of as the passes load them: for
@@ -508,8 +516,10 @@ protocol HalfRowFormat: RowSource {
 /// The fused kernel on one row of a 16-bit format, with `scratch` (`c` `Float`s) for the `E_i`.
 ///
 /// Three passes, as for `Float`: range (widening as it loads), exponentials (widening as it loads; `E_i` stored in
-/// `Float`), scale (rounding as it stores). The results are bit for bit those of widening the row, running
-/// ``rowFused`` and rounding the gradient: the same `Float` operations in the same order. Rows that need the general
+/// `Float`), scale (rounding as it stores). The results are those of widening the row, running ``rowFused`` and
+/// rounding the gradient: the same `Float` operations, in the same order except that a format whose loads permute the
+/// lanes (bfloat16, ``RowSource/position(_:_:)``) adds the `E_i` into other lanes, so σ may differ in its last bits
+/// (float16: bit for bit; bfloat16: in the tests, bit for bit or the neighbouring value). Rows that need the general
 /// path (`−∞`, NaN, `±inf`, huge ranges or magnitudes) are widened into `scratch` first and run in place there, and
 /// so is every row of a format whose conversion is too costly to repeat in two passes (``HalfRowFormat/widensFirst``).
 @inline(__always) func rowFusedHalf<S: HalfRowFormat>(
@@ -518,47 +528,63 @@ protocol HalfRowFormat: RowSource {
 ) -> Double {
   precondition(target >= 0 && target < c, "BatchSoftmax.fused: target out of range")
   let f: FusedScalars
+  let permuted: Bool
   if S.widensFirst {
     S.widen(x, scratch, c)
-    f = rowExponentials(UnsafePointer(scratch), c, target, g, scratch, FloatSource.self)
+    (f, permuted) = rowExponentials(UnsafePointer(scratch), c, target, g, scratch, FloatSource.self)
   } else {
-    f = rowExponentials(x, c, target, g, scratch, S.self)
+    (f, permuted) = rowExponentials(x, c, target, g, scratch, S.self)
   }
   // σ finite means every E_i is (they are ≥ 0), so with a finite scale no product E_i·scale is NaN.
-  if f.sigmaIsFinite && f.scale.isFinite {
-    rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: true)
-  } else {
-    rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: false)
+  let notNaN = f.sigmaIsFinite && f.scale.isFinite
+  switch (permuted, notNaN) {
+  case (true, true): rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: true, permuted: true)
+  case (true, false): rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: false, permuted: true)
+  case (false, true): rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: true, permuted: false)
+  case (false, false): rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: false, permuted: false)
   }
   grad[target] = S.narrow(f.targetGradient)
   return f.loss
 }
 
 /// The range and exponential passes of the fused kernel: stores `E_i` into `e` (which may be `x` itself when the
-/// source is `Float`) and returns the row's ``FusedScalars``.
+/// source is `Float`) and returns the row's ``FusedScalars``, and whether `e` is in the source's load order
+/// (``RowSource/position(_:_:)``; the shifted path) rather than in element order (the general path).
 @inline(__always) private func rowExponentials<S: RowSource>(
   _ x: UnsafePointer<S.Stored>, _ c: Int, _ target: Int, _ g: Float, _ e: UnsafeMutablePointer<Float>,
   _: S.Type
-) -> FusedScalars {
+) -> (FusedScalars, permuted: Bool) {
   let range = rowRange(x, c, S.self)
   let xT = Double(S.scalar(x[target]))
   if let nS = rowShift(range) {
     let sigma = rowExpSumShifted(x, c, nS, e, S.self)
-    return fusedScalars(e, c, target, xT, g, sigma, shiftedBy: nS)
+    let t = S.position(target, c - c % lanes)
+    return (fusedScalars(e, c, t, xT, g, sigma, shiftedBy: nS), true)
   }
   S.widen(x, e, c)
   // In place: each vector is loaded before the same elements are stored.
   let sigma = rowExpSum(e, c, range, e)
-  return fusedScalars(e, c, target, xT, g, sigma, max: range.max)
+  return (fusedScalars(e, c, target, xT, g, sigma, max: range.max), false)
 }
 
-/// `out[i] = round(e[i]·s)` in the 16-bit format.
+/// `out[i] = round(e[i]·s)` in the 16-bit format; `notNaN` says that no product is NaN, `permuted` that the whole
+/// vectors of `e` are in the format's load order.
 @inline(__always) private func rowScaleNarrow<S: HalfRowFormat>(
   _ e: UnsafePointer<Scalar>, _ c: Int, _ s: Scalar, _ out: UnsafeMutablePointer<UInt16>, _: S.Type,
-  notNaN: Bool
+  notNaN: Bool, permuted: Bool
 ) {
   let sv = Vec(repeating: s)
   var i = 0
+  if permuted {
+    while i + lanes <= c {
+      if notNaN {
+        S.storePermutedNotNaN(load(e + i) * sv, out + i)
+      } else {
+        S.storePermuted(load(e + i) * sv, out + i)
+      }
+      i += lanes
+    }
+  }
   if notNaN {
     while i + lanes <= c {
       S.storeNotNaN(load(e + i) * sv, out + i)

@@ -48,9 +48,42 @@ private let lanes = Vec.scalarCount
 /// bfloat16 rows: widening is a 16-bit shift; narrowing rounds on the bits (``HalfBits/floatToBFloat16Bits(_:)``).
 private enum BFloat16Row: HalfRowFormat {
   static var widensFirst: Bool { false }
-  @inline(__always) static func load(_ p: UnsafePointer<UInt16>) -> Vec {
-    vector(HalfBits.bfloat16ToFloatBits(loadLanes(p)))
-  }
+  #if SOFTMAX_FLOAT8
+    @inline(__always) static func load(_ p: UnsafePointer<UInt16>) -> Vec {
+      vector(HalfBits.bfloat16ToFloatBits(loadLanes(p)))
+    }
+    @inline(__always) static func position(_ i: Int, _ full: Int) -> Int { i }
+    @inline(__always) static func storePermuted(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) { store(v, p) }
+    @inline(__always) static func storePermutedNotNaN(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
+      storeNotNaN(v, p)
+    }
+  #else
+    /// Sixteen values deinterleaved: the even-indexed ones in the low eight lanes, the odd-indexed ones in the high
+    /// eight. One 32-byte load holds them as eight pairs; a pair's `UInt32` shifted left by 16 is the even value's
+    /// `Float`, masked to its high half the odd one's (no shuffle, unlike widening in order).
+    @inline(__always) static func load(_ p: UnsafePointer<UInt16>) -> Vec {
+      let pairs = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt32>.self)
+      return Vec(
+        lowHalf: unsafeBitCast(pairs &<< 16, to: SIMD8<Float>.self),
+        highHalf: unsafeBitCast(pairs & 0xFFFF_0000, to: SIMD8<Float>.self))
+    }
+    @inline(__always) static func position(_ i: Int, _ full: Int) -> Int {
+      i < full ? (i & ~15) | ((i & 1) << 3) | ((i & 15) >> 1) : i
+    }
+    /// The inverse of ``load(_:)``: each pair's rounded halves are combined into one `UInt32` (no pack, no shuffle).
+    /// A NaN lane first becomes its quiet bfloat16 NaN followed by 16 zero bits, which the rounding leaves alone.
+    @inline(__always) static func storePermuted(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
+      let f = unsafeBitCast(v, to: SIMD16<UInt32>.self)
+      let quiet = unsafeBitCast((f | 0x0040_0000) & 0xFFFF_0000, to: Vec.self)
+      storePermutedNotNaN(v.replacing(with: quiet, where: v .!= v), p)
+    }
+    @inline(__always) static func storePermutedNotNaN(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
+      let f = unsafeBitCast(v, to: SIMD16<UInt32>.self)
+      let t = f &+ 0x7FFF &+ ((f &>> 16) & 1)
+      let pairs = (t.highHalf & 0xFFFF_0000) | (t.lowHalf &>> 16)
+      UnsafeMutableRawPointer(p).storeBytes(of: pairs, as: SIMD8<UInt32>.self)
+    }
+  #endif
   @inline(__always) static func scalar(_ v: UInt16) -> Float { HalfBits.float(bfloat16: v) }
   @inline(__always) static func store(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
     storeLanes(HalfBits.floatToBFloat16Bits(bits(v)), p)
@@ -100,6 +133,11 @@ private enum Float16HardwareRow: HalfRowFormat {
   ) {
     HalfBits.widen(float16: src, to: dst, count: count)
   }
+  @inline(__always) static func position(_ i: Int, _ full: Int) -> Int { i }
+  @inline(__always) static func storePermuted(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) { store(v, p) }
+  @inline(__always) static func storePermutedNotNaN(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
+    storeNotNaN(v, p)
+  }
 }
 
 /// binary16 rows through the bit-level conversions (baseline CPUs without F16C). The widening is some twenty
@@ -120,6 +158,11 @@ private enum Float16BitsRow: HalfRowFormat {
     _ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ count: Int
   ) {
     HalfBits.widen(float16: src, to: dst, count: count)
+  }
+  @inline(__always) static func position(_ i: Int, _ full: Int) -> Int { i }
+  @inline(__always) static func storePermuted(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) { store(v, p) }
+  @inline(__always) static func storePermutedNotNaN(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
+    storeNotNaN(v, p)
   }
 }
 

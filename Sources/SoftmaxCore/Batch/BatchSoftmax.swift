@@ -26,7 +26,7 @@
 /// loss are then within a few ulps of the exact result (the tests check 4 ulps). Half-precision inputs (`Float16`,
 /// and bfloat16 stored as `UInt16` bit patterns) are computed in `Float` and rounded back once: `naive`, `stable` and
 /// `online` convert a chunk of rows at a time around the `Float` kernel; `fused` widens the logits as its passes load
-/// them and rounds the gradient as it stores it (same results, no conversion passes).
+/// them and rounds the gradient as it stores it (no conversion passes; the same results up to the summation order).
 ///
 /// Rows whose logits are all `−∞` (or contain NaN or `+∞`) give NaN; `−∞` entries in an otherwise finite row give an
 /// exact `0` probability (a masked class).

@@ -138,7 +138,9 @@ extension BatchSoftmax {
   ///
   /// Unlike the other half-precision kernels this one converts inside its passes: the logits are widened to `Float`
   /// as they are loaded and the gradient is rounded as it is stored; `workspace` provides one `Float` row for the
-  /// exponentials. The results are bit for bit those of widening, running the `Float` kernel and rounding back.
+  /// exponentials. The results are those of widening, running the `Float` kernel and rounding back
+  /// (float16 bit for bit; bfloat16 sums the exponentials in another lane order, so a result may be the neighbouring
+  /// bfloat16).
   public static func fused(
     _ format: HalfFormat, _ logits: UnsafeBufferPointer<UInt16>, rows: Int, classes: Int,
     targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<UInt16>,
