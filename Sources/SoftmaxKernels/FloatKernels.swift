@@ -118,16 +118,60 @@ private let normalFloor: Scalar = -86
 
 // MARK: - Row passes
 
+/// Where the logits of a row come from: `Float` itself, or a 16-bit format (bit patterns) widened to `Float` as it is
+/// loaded, so that the half-precision fused kernel needs no separate conversion pass (HalfKernels.swift).
+protocol RowSource {
+  associatedtype Stored
+  /// `lanes` values from `p`, as `Float`.
+  static func load(_ p: UnsafePointer<Stored>) -> VectorExp.FloatVector
+  /// One value as `Float`.
+  static func scalar(_ v: Stored) -> Float
+  /// Widens `count` values into `dst` (which may be `src` itself for `Float`).
+  static func widen(_ src: UnsafePointer<Stored>, _ dst: UnsafeMutablePointer<Float>, _ count: Int)
+  /// Where ``load(_:)`` puts element `i` of a row whose first `full` elements are whole vectors: `i`, unless the
+  /// format's load permutes the lanes of a vector (bfloat16 deinterleaves them; the tail is loaded in order).
+  static func position(_ i: Int, _ full: Int) -> Int
+}
+
+/// `Float` rows: plain loads.
+private enum FloatSource: RowSource {
+  @inline(__always) static func load(_ p: UnsafePointer<Float>) -> VectorExp.FloatVector {
+    UnsafeRawPointer(p).loadUnaligned(as: VectorExp.FloatVector.self)
+  }
+  @inline(__always) static func scalar(_ v: Float) -> Float { v }
+  @inline(__always) static func widen(
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ count: Int
+  ) {
+    if UnsafePointer(dst) != src { dst.update(from: src, count: count) }
+  }
+  @inline(__always) static func position(_ i: Int, _ full: Int) -> Int { i }
+}
+
+/// The first `count` (< lanes) values from `p` widened to `Float`, the other lanes `fill`.
+@inline(__always) private func loadPartial<S: RowSource>(
+  _ p: UnsafePointer<S.Stored>, _ count: Int, fill: Scalar, _: S.Type
+) -> Vec {
+  var v = Vec(repeating: fill)
+  for l in 0..<count { v[l] = S.scalar(p[l]) }
+  return v
+}
+
 /// The largest and smallest entry of a row (the minimum only chooses the exponential's fast path).
 private func rowRange(_ x: UnsafePointer<Scalar>, _ c: Int) -> (max: Scalar, min: Scalar) {
+  rowRange(x, c, FloatSource.self)
+}
+
+/// ``rowRange(_:_:)`` for any row source (the values are widened exactly, so the result is the same as for the
+/// widened row).
+private func rowRange<S: RowSource>(_ x: UnsafePointer<S.Stored>, _ c: Int, _: S.Type) -> (max: Scalar, min: Scalar) {
   var m0 = Vec(repeating: -.infinity)
   var m1 = m0
   var n0 = Vec(repeating: .infinity)
   var n1 = n0
   var i = 0
   while i + 2 * lanes <= c {
-    let v0 = load(x + i)
-    let v1 = load(x + i + lanes)
+    let v0 = S.load(x + i)
+    let v1 = S.load(x + i + lanes)
     m0 = vmax(m0, v0)
     m1 = vmax(m1, v1)
     n0 = vmin(n0, v0)
@@ -135,7 +179,7 @@ private func rowRange(_ x: UnsafePointer<Scalar>, _ c: Int) -> (max: Scalar, min
     i += 2 * lanes
   }
   if i + lanes <= c {
-    let v = load(x + i)
+    let v = S.load(x + i)
     m0 = vmax(m0, v)
     n0 = vmin(n0, v)
     i += lanes
@@ -143,8 +187,9 @@ private func rowRange(_ x: UnsafePointer<Scalar>, _ c: Int) -> (max: Scalar, min
   var m = horizontalMax(vmax(m0, m1))
   var n = horizontalMin(vmin(n0, n1))
   while i < c {
-    if x[i] > m { m = x[i] }
-    if x[i] < n { n = x[i] }
+    let v = S.scalar(x[i])
+    if v > m { m = v }
+    if v < n { n = v }
     i += 1
   }
   return (m, n)
@@ -217,34 +262,34 @@ private func rowExpSum(
 private func rowExpSumShifted(
   _ x: UnsafePointer<Scalar>, _ c: Int, _ nS: Int32, _ out: UnsafeMutablePointer<Scalar>
 ) -> Double {
+  rowExpSumShifted(x, c, nS, out, FloatSource.self)
+}
+
+/// ``rowExpSumShifted(_:_:_:_:)`` for any row source: the logits are widened as they are loaded, `out` is `Float`.
+private func rowExpSumShifted<S: RowSource>(
+  _ x: UnsafePointer<S.Stored>, _ c: Int, _ nS: Int32, _ out: UnsafeMutablePointer<Scalar>, _: S.Type
+) -> Double {
   let magic = Vec(repeating: VectorExp.shiftedMagic(nS))
   var total = Total()
   var i = 0
   let full = c - c % lanes
   while i < full {
     let end = Swift.min(i + block * lanes, full)
-    var acc0 = Vec()
-    var acc1 = Vec()
-    while i + 2 * lanes <= end {
-      let e0 = VectorExp.expShifted(load(x + i), magic: magic)
-      let e1 = VectorExp.expShifted(load(x + i + lanes), magic: magic)
-      store(e0, out + i)
-      store(e1, out + i + lanes)
-      acc0 += e0
-      acc1 += e1
-      i += 2 * lanes
-    }
-    if i < end {
-      let e0 = VectorExp.expShifted(load(x + i), magic: magic)
-      store(e0, out + i)
-      acc0 += e0
+    // One vector per iteration: unrolled twice, the v3 loop spilled its accumulators (16 ymm registers hold one
+    // SIMD16 chain, its accumulator and the constants, not two); the out-of-order core overlaps the iterations.
+    var acc = Vec()
+    while i < end {
+      let e = VectorExp.expShifted(S.load(x + i), magic: magic)
+      store(e, out + i)
+      acc += e
       i += lanes
     }
-    widenAdd(&total, acc0 + acc1)
+    widenAdd(&total, acc)
   }
   if i < c {
     // Pad with a value of the row (a valid input), then drop the padding lanes from the sum.
-    var e = VectorExp.expShifted(loadPartial(x + i, c - i, fill: x[i]), magic: magic)
+    var e = VectorExp.expShifted(
+      loadPartial(x + i, c - i, fill: S.scalar(x[i]), S.self), magic: magic)
     for l in (c - i)..<lanes { e[l] = 0 }
     storePartial(e, out + i, c - i)
     widenAdd(&total, e)
@@ -374,50 +419,186 @@ private func rowFused(
 ) -> Double {
   precondition(target >= 0 && target < c, "BatchSoftmax.fused: target out of range")
   let range = rowRange(x, c)
+  let f: FusedScalars
   if let nS = rowShift(range) {
-    return rowFusedShifted(x, c, target, g, grad, nS)
+    let sigma = rowExpSumShifted(x, c, nS, grad)
+    f = fusedScalars(grad, c, target, Double(x[target]), g, sigma, shiftedBy: nS)
+  } else {
+    let sigma = rowExpSum(x, c, range, grad)
+    f = fusedScalars(grad, c, target, Double(x[target]), g, sigma, max: range.max)
   }
-  let m = range.max
-  var sigma = rowExpSum(x, c, range, grad)
-  let eT = Double(grad[target])
+  rowScale(grad, c, f.scale)
+  grad[target] = f.targetGradient
+  return f.loss
+}
+
+/// What the fused kernel needs once a row's `E_i` are stored: the factor `g/σ` of the other entries, the target's
+/// gradient `g·(s_T − 1)` and the loss.
+private struct FusedScalars {
+  var scale: Scalar
+  var targetGradient: Scalar
+  var loss: Double
+  /// Whether `σ = Σ E_i` is finite (then so is every `E_i`).
+  var sigmaIsFinite: Bool
+}
+
+/// ``FusedScalars`` of a row with `e[i] = e^{x_i − M}`, `σ = Σ e[i]` (the general path).
+@inline(__always) private func fusedScalars(
+  _ e: UnsafeMutablePointer<Scalar>, _ c: Int, _ target: Int, _ xT: Double, _ g: Scalar,
+  _ sigma: Double, max m: Scalar
+) -> FusedScalars {
+  var sigma = sigma
+  let eT = Double(e[target])
   let gd = Double(g)
   var rest = sigma - eT
-  var loss = (Double(m) - Double(x[target])) + Double.log(sigma)
+  var loss = (Double(m) - xT) + Double.log(sigma)
   if rest < eT {
     // A dominant target (s_T > 1/2, so x_T = M and e_T = 1): σ − e_T would cancel. Sum the other terms on their
     // own, so that s_T − 1 = −rest/σ and the loss log(1 + rest) keep their relative accuracy however small.
-    rest = rowSumExcept(grad, c, target)
+    rest = rowSumExcept(e, c, target)
     sigma = eT + rest
     loss = Double.log(onePlus: rest)
   }
-  rowScale(grad, c, Scalar(gd / sigma))
-  grad[target] = Scalar(-gd * (rest / sigma))
-  return loss
+  return FusedScalars(
+    scale: Scalar(gd / sigma), targetGradient: Scalar(-gd * (rest / sigma)), loss: loss,
+    sigmaIsFinite: sigma.isFinite)
 }
 
-/// ``rowFused`` for a row that takes the shifted exponential: `E_i = e^{x_i − S}`, `S = n_S·ln 2`, and
-/// `loss = (S − x_T) + log Σ E_i`.
-private func rowFusedShifted(
-  _ x: UnsafePointer<Scalar>, _ c: Int, _ target: Int, _ g: Scalar,
-  _ grad: UnsafeMutablePointer<Scalar>, _ nS: Int32
-) -> Double {
+/// ``FusedScalars`` of a row that took the shifted exponential: `e[i] = E_i = e^{x_i − S}`, `S = n_S·ln 2`,
+/// `σ = Σ E_i`, and `loss = (S − x_T) + log σ`.
+@inline(__always) private func fusedScalars(
+  _ e: UnsafeMutablePointer<Scalar>, _ c: Int, _ target: Int, _ xT: Double, _ g: Scalar,
+  _ sigma: Double, shiftedBy nS: Int32
+) -> FusedScalars {
   let shift = Double(nS) * 0.693_147_180_559_945_3
-  var sigma = rowExpSumShifted(x, c, nS, grad)
-  let eT = Double(grad[target])
+  var sigma = sigma
+  let eT = Double(e[target])
   let gd = Double(g)
   var rest = sigma - eT
-  var loss = (shift - Double(x[target])) + Double.log(sigma)
+  var loss = (shift - xT) + Double.log(sigma)
   if rest < eT {
     // Dominant target (so x_T = M): sum the other terms on their own, and take E_T = e^{x_T − S} in Double, so that
     // s_T − 1 = −rest/σ and the loss log(1 + rest/E_T) keep their relative accuracy however small.
-    rest = rowSumExcept(grad, c, target)
-    let eTExact = Double.exp(Double(x[target]) - shift)
+    rest = rowSumExcept(e, c, target)
+    let eTExact = Double.exp(xT - shift)
     sigma = eTExact + rest
     loss = Double.log(onePlus: rest / eTExact)
   }
-  rowScale(grad, c, Scalar(gd / sigma))
-  grad[target] = Scalar(-gd * (rest / sigma))
-  return loss
+  return FusedScalars(
+    scale: Scalar(gd / sigma), targetGradient: Scalar(-gd * (rest / sigma)), loss: loss,
+    sigmaIsFinite: sigma.isFinite)
+}
+
+// MARK: - Half-precision fused rows
+
+/// A 16-bit storage format (bit patterns) that the fused kernel reads and writes directly (HalfKernels.swift): the
+/// logits are widened to `Float` as the max pass and the exponential pass load them, and the gradient is rounded
+/// back as the scaling pass stores it, so there is no conversion pass and no `Float` copy of the logits.
+///
+/// (No `where Stored == UInt16` constraint: it would put a reference to `UInt16`'s metadata into the module as data
+/// shared with the other copy, which `scripts/check-kernel-symbols.sh` rejects.)
+protocol HalfRowFormat: RowSource {
+  /// Rounds `lanes` `Float` values (to nearest, ties to even) and stores them at `p`.
+  static func store(_ v: VectorExp.FloatVector, _ p: UnsafeMutablePointer<UInt16>)
+  /// ``store(_:_:)`` for values that are not NaN (a format may skip its NaN handling).
+  static func storeNotNaN(_ v: VectorExp.FloatVector, _ p: UnsafeMutablePointer<UInt16>)
+  /// ``store(_:_:)`` for a vector whose lanes are in ``load(_:)``'s order (``RowSource/position(_:_:)``).
+  static func storePermuted(_ v: VectorExp.FloatVector, _ p: UnsafeMutablePointer<UInt16>)
+  /// ``storePermuted(_:_:)`` for values that are not NaN.
+  static func storePermutedNotNaN(_ v: VectorExp.FloatVector, _ p: UnsafeMutablePointer<UInt16>)
+  /// Rounds one `Float` (to nearest, ties to even).
+  static func narrow(_ x: Float) -> UInt16
+  /// Whether rows are widened into the scratch row before the range pass instead of as the passes load them: for
+  /// conversions that cost more than a store and a load (binary16 without F16C).
+  static var widensFirst: Bool { get }
+}
+
+/// The fused kernel on one row of a 16-bit format, with `scratch` (`c` `Float`s) for the `E_i`.
+///
+/// Three passes, as for `Float`: range (widening as it loads), exponentials (widening as it loads; `E_i` stored in
+/// `Float`), scale (rounding as it stores). The results are those of widening the row, running ``rowFused`` and
+/// rounding the gradient: the same `Float` operations, in the same order except that a format whose loads permute the
+/// lanes (bfloat16, ``RowSource/position(_:_:)``) adds the `E_i` into other lanes, so σ may differ in its last bits
+/// (float16: bit for bit; bfloat16: in the tests, bit for bit or the neighbouring value). Rows that need the general
+/// path (`−∞`, NaN, `±inf`, huge ranges or magnitudes) are widened into `scratch` first and run in place there, and
+/// so is every row of a format whose conversion is too costly to repeat in two passes (``HalfRowFormat/widensFirst``).
+@inline(__always) func rowFusedHalf<S: HalfRowFormat>(
+  _ x: UnsafePointer<S.Stored>, _ c: Int, _ target: Int, _ g: Float,
+  _ grad: UnsafeMutablePointer<UInt16>, _ scratch: UnsafeMutablePointer<Float>, _: S.Type
+) -> Double {
+  precondition(target >= 0 && target < c, "BatchSoftmax.fused: target out of range")
+  let f: FusedScalars
+  let permuted: Bool
+  if S.widensFirst {
+    S.widen(x, scratch, c)
+    (f, permuted) = rowExponentials(UnsafePointer(scratch), c, target, g, scratch, FloatSource.self)
+  } else {
+    (f, permuted) = rowExponentials(x, c, target, g, scratch, S.self)
+  }
+  // σ finite means every E_i is (they are ≥ 0), so with a finite scale no product E_i·scale is NaN.
+  let notNaN = f.sigmaIsFinite && f.scale.isFinite
+  switch (permuted, notNaN) {
+  case (true, true): rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: true, permuted: true)
+  case (true, false): rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: false, permuted: true)
+  case (false, true): rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: true, permuted: false)
+  case (false, false): rowScaleNarrow(scratch, c, f.scale, grad, S.self, notNaN: false, permuted: false)
+  }
+  grad[target] = S.narrow(f.targetGradient)
+  return f.loss
+}
+
+/// The range and exponential passes of the fused kernel: stores `E_i` into `e` (which may be `x` itself when the
+/// source is `Float`) and returns the row's ``FusedScalars``, and whether `e` is in the source's load order
+/// (``RowSource/position(_:_:)``; the shifted path) rather than in element order (the general path).
+@inline(__always) private func rowExponentials<S: RowSource>(
+  _ x: UnsafePointer<S.Stored>, _ c: Int, _ target: Int, _ g: Float, _ e: UnsafeMutablePointer<Float>,
+  _: S.Type
+) -> (FusedScalars, permuted: Bool) {
+  let range = rowRange(x, c, S.self)
+  let xT = Double(S.scalar(x[target]))
+  if let nS = rowShift(range) {
+    let sigma = rowExpSumShifted(x, c, nS, e, S.self)
+    let t = S.position(target, c - c % lanes)
+    return (fusedScalars(e, c, t, xT, g, sigma, shiftedBy: nS), true)
+  }
+  S.widen(x, e, c)
+  // In place: each vector is loaded before the same elements are stored.
+  let sigma = rowExpSum(e, c, range, e)
+  return (fusedScalars(e, c, target, xT, g, sigma, max: range.max), false)
+}
+
+/// `out[i] = round(e[i]·s)` in the 16-bit format; `notNaN` says that no product is NaN, `permuted` that the whole
+/// vectors of `e` are in the format's load order.
+@inline(__always) private func rowScaleNarrow<S: HalfRowFormat>(
+  _ e: UnsafePointer<Scalar>, _ c: Int, _ s: Scalar, _ out: UnsafeMutablePointer<UInt16>, _: S.Type,
+  notNaN: Bool, permuted: Bool
+) {
+  let sv = Vec(repeating: s)
+  var i = 0
+  if permuted {
+    while i + lanes <= c {
+      if notNaN {
+        S.storePermutedNotNaN(load(e + i) * sv, out + i)
+      } else {
+        S.storePermuted(load(e + i) * sv, out + i)
+      }
+      i += lanes
+    }
+  }
+  if notNaN {
+    while i + lanes <= c {
+      S.storeNotNaN(load(e + i) * sv, out + i)
+      i += lanes
+    }
+  }
+  while i + lanes <= c {
+    S.store(load(e + i) * sv, out + i)
+    i += lanes
+  }
+  while i < c {
+    out[i] = S.narrow(e[i] * s)
+    i += 1
+  }
 }
 
 /// `Σ_{i≠t} out[i]`, summed like ``rowExpSum``.

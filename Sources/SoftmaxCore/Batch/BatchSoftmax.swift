@@ -24,8 +24,9 @@
 /// `x_i − M` with a two-sum and fold it into the reduced argument. The sum is accumulated per lane in short blocks and finished in
 /// `Double`, and the loss is `(M − x_T) + log σ` computed in `Double`. For `Float` and `Double` the fused gradient and
 /// loss are then within a few ulps of the exact result (the tests check 4 ulps). Half-precision inputs (`Float16`,
-/// and bfloat16 stored as `UInt16` bit patterns) are converted to `Float` a chunk of rows at a time, run through the
-/// `Float` kernel and rounded back once.
+/// and bfloat16 stored as `UInt16` bit patterns) are computed in `Float` and rounded back once: `naive`, `stable` and
+/// `online` convert a chunk of rows at a time around the `Float` kernel; `fused` widens the logits as its passes load
+/// them and rounds the gradient as it stores it (no conversion passes; the same results up to the summation order).
 ///
 /// Rows whose logits are all `−∞` (or contain NaN or `+∞`) give NaN; `−∞` entries in an otherwise finite row give an
 /// exact `0` probability (a masked class).

@@ -1,7 +1,7 @@
 internal import SoftmaxKernels
 
-// Float16 and bfloat16 batch kernels: rows are widened to Float a chunk at a time, run through the Float kernel of the
-// chosen ISA and rounded back once. The conversions themselves live in the kernel modules (`HalfBits`): bit-level
+// Float16 and bfloat16 batch kernels: for naive, stable and online, rows are widened to Float a chunk at a time, run
+// through the Float kernel of the chosen ISA and rounded back once; the fused kernel converts inside its own passes. The conversions themselves live in the kernel modules (`HalfBits`): bit-level
 // vector code in the baseline copy, F16C instructions for binary16 in the x86-64-v3 copy.
 
 /// Bulk conversions between `Float` and the 16-bit formats, on raw bit patterns (`UInt16`).
@@ -64,10 +64,6 @@ public final class BatchWorkspace {
   public private(set) var capacity: Int
   var input: UnsafeMutablePointer<Float>
   var output: UnsafeMutablePointer<Float>
-  /// Per-row scratch of the fused kernel (upstream gradients and losses of a chunk, in `Float`).
-  var rowCapacity = 0
-  var rowUpstream = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-  var rowLoss = UnsafeMutablePointer<Float>.allocate(capacity: 0)
 
   /// A workspace with room for `capacity` `Float`s in each buffer (it grows on demand).
   public init(capacity: Int = 8192) {
@@ -79,8 +75,6 @@ public final class BatchWorkspace {
   deinit {
     input.deallocate()
     output.deallocate()
-    rowUpstream.deallocate()
-    rowLoss.deallocate()
   }
 
   /// Rows converted per chunk: about 4096 elements, but always at least one whole row.
@@ -88,15 +82,6 @@ public final class BatchWorkspace {
     let rows = Swift.max(1, 4096 / classes)
     reserve(rows * classes)
     return rows
-  }
-
-  func reserveRows(_ rows: Int) {
-    guard rows > rowCapacity else { return }
-    rowUpstream.deallocate()
-    rowLoss.deallocate()
-    rowCapacity = rows
-    rowUpstream = .allocate(capacity: rows)
-    rowLoss = .allocate(capacity: rows)
   }
 
   func reserve(_ count: Int) {
@@ -150,6 +135,12 @@ extension BatchSoftmax {
   /// The fused softmax + cross-entropy kernel on 16-bit logits (bit patterns): `upstream` and the outputs `loss` and
   /// `gradient` are in the same 16-bit format. See
   /// ``fused(_:rows:classes:targets:upstream:loss:gradient:isa:)-(UnsafeBufferPointer<Float>,_,_,_,_,_,_,_)``.
+  ///
+  /// Unlike the other half-precision kernels this one converts inside its passes: the logits are widened to `Float`
+  /// as they are loaded and the gradient is rounded as it is stored; `workspace` provides one `Float` row for the
+  /// exponentials. The results are those of widening, running the `Float` kernel and rounding back
+  /// (float16 bit for bit; bfloat16 sums the exponentials in another lane order, so a result may be the neighbouring
+  /// bfloat16).
   public static func fused(
     _ format: HalfFormat, _ logits: UnsafeBufferPointer<UInt16>, rows: Int, classes: Int,
     targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<UInt16>,
@@ -157,39 +148,11 @@ extension BatchSoftmax {
     workspace: BatchWorkspace, isa: KernelISA = .selected
   ) {
     checkFused(logits.count, gradient.count, targets.count, upstream.count, loss.count, rows, classes)
-    guard let x = logits.baseAddress, let out = gradient.baseAddress, let t = targets.baseAddress else {
+    guard let x = logits.baseAddress, let out = gradient.baseAddress, let t = targets.baseAddress, rows > 0 else {
       return
     }
-    let table = KernelTable.of(isa)
-    let (widen, narrow) = (table.widen(format), table.narrow(format))
-    let chunk = workspace.rowsPerChunk(classes: classes)
-    workspace.reserveRows(chunk)
-    var r = 0
-    while r < rows {
-      let n = Swift.min(chunk, rows - r)
-      let offset = r * classes
-      let count = n * classes
-      widen(x + offset, workspace.input, count)
-      for k in 0..<n { workspace.rowUpstream[k] = scalarWiden(format, upstream[r + k]) }
-      table.fusedFloat(
-        workspace.input, n, classes, t + r, workspace.rowUpstream, workspace.rowLoss, workspace.output)
-      for k in 0..<n { loss[r + k] = scalarNarrow(format, workspace.rowLoss[k]) }
-      narrow(workspace.output, out + offset, count)
-      r += n
-    }
-  }
-
-  static func scalarWiden(_ format: HalfFormat, _ bits: UInt16) -> Float {
-    switch format {
-    case .float16: HalfConversion.float(float16: bits)
-    case .bfloat16: HalfConversion.float(bfloat16: bits)
-    }
-  }
-
-  static func scalarNarrow(_ format: HalfFormat, _ x: Float) -> UInt16 {
-    switch format {
-    case .float16: HalfConversion.float16Bits(x)
-    case .bfloat16: HalfConversion.bfloat16Bits(x)
-    }
+    workspace.reserve(classes)
+    KernelTable.of(isa).fused(format)(
+      x, rows, classes, t, upstream.baseAddress!, loss.baseAddress!, out, workspace.output)
   }
 }

@@ -14,6 +14,12 @@ struct KernelTable: Sendable {
       UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>,
       UnsafeMutablePointer<T>
     ) -> Void
+  /// The fused kernel on 16-bit rows (bit patterns), with a scratch row of `classes` `Float`s.
+  typealias FusedHalf =
+    @Sendable (
+      UnsafePointer<UInt16>, Int, Int, UnsafePointer<Int>, UnsafePointer<UInt16>, UnsafeMutablePointer<UInt16>,
+      UnsafeMutablePointer<UInt16>, UnsafeMutablePointer<Float>
+    ) -> Void
   typealias Convert<A, B> = @Sendable (UnsafePointer<A>, UnsafeMutablePointer<B>, Int) -> Void
 
   var naiveFloat: Softmax<Float>
@@ -24,6 +30,8 @@ struct KernelTable: Sendable {
   var stableDouble: Softmax<Double>
   var onlineDouble: Softmax<Double>
   var fusedDouble: Fused<Double>
+  var fusedFloat16: FusedHalf
+  var fusedBFloat16: FusedHalf
   var widenFloat16: Convert<UInt16, Float>
   var narrowFloat16: Convert<Float, UInt16>
   var widenBFloat16: Convert<UInt16, Float>
@@ -57,6 +65,10 @@ struct KernelTable: Sendable {
     format == .float16 ? narrowFloat16 : narrowBFloat16
   }
 
+  func fused(_ format: HalfFormat) -> FusedHalf {
+    format == .float16 ? fusedFloat16 : fusedBFloat16
+  }
+
   static let baseline = KernelTable(
     naiveFloat: SoftmaxKernels.BatchKernels.naive(_:rows:classes:into:),
     stableFloat: SoftmaxKernels.BatchKernels.stable(_:rows:classes:into:),
@@ -66,6 +78,8 @@ struct KernelTable: Sendable {
     stableDouble: SoftmaxKernels.BatchKernels.stable(_:rows:classes:into:),
     onlineDouble: SoftmaxKernels.BatchKernels.online(_:rows:classes:into:),
     fusedDouble: SoftmaxKernels.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
+    fusedFloat16: SoftmaxKernels.BatchKernels.fused(float16:rows:classes:targets:upstream:loss:gradient:scratch:),
+    fusedBFloat16: SoftmaxKernels.BatchKernels.fused(bfloat16:rows:classes:targets:upstream:loss:gradient:scratch:),
     widenFloat16: SoftmaxKernels.HalfBits.widen(float16:to:count:),
     narrowFloat16: SoftmaxKernels.HalfBits.narrow(_:toFloat16:count:),
     widenBFloat16: SoftmaxKernels.HalfBits.widen(bfloat16:to:count:),
@@ -83,6 +97,8 @@ struct KernelTable: Sendable {
       stableDouble: SoftmaxKernelsV3.BatchKernels.stable(_:rows:classes:into:),
       onlineDouble: SoftmaxKernelsV3.BatchKernels.online(_:rows:classes:into:),
       fusedDouble: SoftmaxKernelsV3.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
+      fusedFloat16: SoftmaxKernelsV3.BatchKernels.fused(float16:rows:classes:targets:upstream:loss:gradient:scratch:),
+      fusedBFloat16: SoftmaxKernelsV3.BatchKernels.fused(bfloat16:rows:classes:targets:upstream:loss:gradient:scratch:),
       widenFloat16: SoftmaxKernelsV3.HalfBits.widen(float16:to:count:),
       narrowFloat16: SoftmaxKernelsV3.HalfBits.narrow(_:toFloat16:count:),
       widenBFloat16: SoftmaxKernelsV3.HalfBits.widen(bfloat16:to:count:),
