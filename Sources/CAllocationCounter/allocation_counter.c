@@ -53,6 +53,8 @@ void free(void *p) { __libc_free(p); }
 
 int posix_memalign(void **result, size_t alignment, size_t size) {
   counted();
+  // POSIX: a power of two that is a multiple of sizeof(void *).
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment % sizeof(void *) != 0) return EINVAL;
   void *p = __libc_memalign(alignment, size);
   if (p == NULL) return ENOMEM;
   *result = p;

@@ -80,6 +80,8 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
   /// `Float16` to the stream's `_writeASCII`, so a stream that takes bytes in place builds no `String` on the way (a
   /// float64's 17 digits would not fit a small one).
   public func writeRoundTrip(_ x: Double, to target: inout some TextOutputStream) {
+    // `write(to:)` spells NaN as `debugDescription` does (`-nan`, `snan`); `description` says `nan`.
+    if x.isNaN { return target.write("nan") }
     switch self {
     case .float64: x.write(to: &target)
     case .float32: Float(x).write(to: &target)

@@ -72,14 +72,18 @@ public struct Explorer: Sendable {
   }
 
   /// Computes the per-precision columns when the Stability screen needs them and they are stale, and the reference
-  /// losses when the loss section may be shown: whenever it is first, and always up to ``Evaluation/wideLimit``
-  /// classes (where it can also follow another section), so that a frame never computes them.
+  /// losses when the loss section may be shown (first, or after the limits, and always up to
+  /// ``Evaluation/wideLimit`` classes, where it can follow any section), so that a frame never computes them.
   mutating func refreshComparison() {
     guard state.screen == .stability else { return }
     if comparison?.problem != state.problem {
       comparison = PrecisionComparison(state.problem, own: current)
     }
-    let lossMayShow = state.stabilitySection == .loss || state.problem.classes <= Evaluation.wideLimit
+    // Above that size the per-class sections fill the table, so the loss section shows only when it is first or
+    // follows the limits (which have no per-class rows).
+    let lossMayShow =
+      state.stabilitySection == .loss || state.stabilitySection == .limits
+      || state.problem.classes <= Evaluation.wideLimit
     if lossMayShow, comparison?.exactLosses == nil {
       comparison?.computeExactLosses()
     }

@@ -398,6 +398,7 @@ enum StabilityView {
       }
       return found
     }
+    var exact = ReferenceLosses(comparison)
     var rowIndex = 0
     var messageRow = 0
     plan.forEachRow { row in
@@ -433,7 +434,7 @@ enum StabilityView {
             right("\(limit.value(column.precision.facts), digits: 4)", k, y, ctx.muted)
           }
         case .success(let e):
-          let (text, style) = cell(row, e, column: k, comparison: comparison, state: state, context: ctx)
+          let (text, style) = cell(row, e, column: k, exact: &exact, state: state, context: ctx)
           right(text, k, y, style)
         }
       }
@@ -454,12 +455,11 @@ enum StabilityView {
 
   /// The text and style of one value cell.
   static func cell(
-    _ row: Row, _ e: PrecisionColumn, column: Int, comparison: PrecisionComparison, state: AppState,
+    _ row: Row, _ e: PrecisionColumn, column: Int, exact references: inout ReferenceLosses, state: AppState,
     context ctx: RenderContext
   ) -> (TextLine, Style) {
     let fmt = NumberStyle(precision: e.problem.precision, full: state.fullDigits)
-    // The reference losses: precomputed by the explorer; computed here only for a comparison that lacks them.
-    func exact() -> Double { comparison.exactLosses?[column] ?? exactLoss(e.problem) }
+    func exact() -> Double { references.value(column, e) }
     switch row {
     case .heading: return ("", .plain)
     case .limit(_, let limit):
@@ -499,6 +499,26 @@ enum StabilityView {
   }
 
   // MARK: Reference loss
+
+  /// The reference losses of one frame: the comparison's (the explorer computes them with the columns), or, for a
+  /// comparison without them, each column's computed once for the frame.
+  struct ReferenceLosses {
+    let given: [Double?]?
+    var computed = SIMD4<Double>()
+    var known: UInt8 = 0
+
+    init(_ comparison: PrecisionComparison) { given = comparison.exactLosses }
+
+    mutating func value(_ column: Int, _ e: PrecisionColumn) -> Double {
+      if let given, column < given.count, let x = given[column] { return x }
+      guard column < 4 else { return exactLoss(e.problem) }
+      if known & (1 << column) == 0 {
+        computed[column] = exactLoss(e.problem)
+        known |= 1 << column
+      }
+      return computed[column]
+    }
+  }
 
   /// The loss of this evaluation's (already rounded) inputs in `Float80` where available: the reference the three
   /// computed losses are measured against.

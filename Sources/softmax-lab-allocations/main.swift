@@ -41,11 +41,16 @@ func navigation(_ screen: Screen) -> [Event] {
   return keys
 }
 
-/// Keys that change the problem: a nudge up and back down.
-let edits: [Event] = [.key(.character("+")), .key(.character("-"))]
+/// Keys that change the problem: a nudge up and back down (on the Stability lab, in every section in turn).
+func edits(_ screen: Screen) -> [Event] {
+  let nudge: [Event] = [.key(.character("+")), .key(.character("-"))]
+  guard screen == .stability else { return nudge }
+  return StabilitySection.allCases.flatMap { _ in nudge + [.key(.character("v"))] }
+}
 
 func measure(
-  _ screen: Screen, classes: Int, width: Int, height: Int, context: RenderContext, keys: [Event], rounds: Int
+  _ screen: Screen, classes: Int, width: Int, height: Int, context: RenderContext, keys: [Event], rounds: Int,
+  onlyEdits: Bool
 ) -> Cost {
   let logits = classes == 3 ? [1.0, 2, 3] : SeededRandom.logits(count: classes, seed: 5, scale: 2)
   guard let problem = try? Problem(logits: logits, target: classes / 2).validated() else { return Cost() }
@@ -70,7 +75,8 @@ func measure(
   // The first presses may grow buffers that are then reused; they are not counted.
   for key in keys { press(key, counted: false) }
   for _ in 0..<rounds {
-    for key in keys { press(key, counted: true) }
+    // A section change between edits only moves the edits to the next section; it is measured with navigation.
+    for key in keys { press(key, counted: !(onlyEdits && key == .key(.character("v")))) }
   }
   return cost
 }
@@ -95,10 +101,11 @@ for screen in Screen.allCases {
     for (w, h) in sizes {
       let rounds = classes > 1000 ? 2 : 5
       var cells: [String] = []
-      for (kind, keys) in [("navigation", navigation(screen)), ("edits", edits)] {
+      for (kind, keys) in [("navigation", navigation(screen)), ("edits", edits(screen))] {
         for (name, context) in contexts {
           let cost = measure(
-            screen, classes: classes, width: w, height: h, context: context, keys: keys, rounds: rounds)
+            screen, classes: classes, width: w, height: h, context: context, keys: keys, rounds: rounds,
+            onlyEdits: kind == "edits")
           let u = cost.perUpdate
           let r = cost.perRender
           cells.append("\(format(u)) / \(format(r))")

@@ -44,7 +44,10 @@ struct TextLineTests {
         #expect(NumberStyle(precision: precision, full: false)(x).description == DecimalFormat.significant(x))
       }
     }
-    for x in [0.0, -0.0, 1, .infinity, -.infinity, .nan, 1e300, 5e-324] {
+    for x in [0.0, -0.0, 1, .infinity, -.infinity, .nan, -.nan, .signalingNaN, -.signalingNaN, 1e300, 5e-324] {
+      for precision in Precision.allCases {
+        #expect(NumberStyle(precision: precision, full: true)(x).description == precision.roundTrip(x))
+      }
       #expect(TextLine(compact: x).description == DecimalFormat.compact(x))
       #expect(NumberStyle(precision: .float64, full: true)(x).description == Precision.float64.roundTrip(x))
     }
