@@ -76,8 +76,23 @@ public struct DescentState: Equatable, Sendable {
   public var rate: Double = 8
   /// Total steps taken since the start (history may hold fewer).
   public var steps = 0
+  /// The evaluation of the last point, which the next step starts from (each point is evaluated once).
+  var last = LastEvaluation()
 
   public init(start: Problem) { self.start = start }
+}
+
+/// A cache inside the state: it never makes two states differ (it is derived from the history it sits next to).
+struct LastEvaluation: Equatable, Sendable {
+  var evaluation: Evaluation?
+
+  /// The cached evaluation when it is of `problem`, else a new one.
+  func of(_ problem: Problem) -> Evaluation {
+    if let evaluation, evaluation.problem == problem { return evaluation }
+    return Evaluation(problem)
+  }
+
+  static func == (_: LastEvaluation, _: LastEvaluation) -> Bool { true }
 }
 
 /// One point of a descent run.

@@ -329,24 +329,34 @@ extension AppState {
       descent = DescentState(start: problem)
       descent.rate = rate
       descent.running = running
-      descent.history = [DescentRecord(Evaluation(problem), step: 0)]
+      let first = Evaluation(problem)
+      descent.last.evaluation = first
+      descent.history = [DescentRecord(first, step: 0)]
     }
     guard let last = descent.history.last else { return }
     var p = descent.start
     p.logits = last.logits
-    let ev = Evaluation(p)
-    guard let next = ev.stepped else {
-      descent.running = false
-      message = StatusMessage("descent stopped: \(ev.stepRefusal ?? "step not finite")", isError: true)
-      return
+    let stepped: Problem?
+    do {
+      let ev = descent.last.of(p)
+      stepped = ev.stepped
+      if stepped == nil {
+        descent.running = false
+        message = StatusMessage("descent stopped: \(ev.stepRefusal ?? "step not finite")", isError: true)
+      }
     }
+    // The last point's arrays go before the next point's are built (at 131,072 classes each is ~14 MB).
+    descent.last.evaluation = nil
+    guard let next = stepped else { return }
     if next.logits == p.logits {
       descent.running = false
       message = StatusMessage("descent stopped: the step no longer changes the logits at this precision")
       return
     }
     descent.steps += 1
-    descent.history.append(DescentRecord(Evaluation(next), step: descent.steps))
+    let reached = Evaluation(next)
+    descent.last.evaluation = reached
+    descent.history.append(DescentRecord(reached, step: descent.steps))
     if descent.history.count > DescentState.historyLimit(classes: p.classes) { descent.history.removeFirst() }
   }
 }

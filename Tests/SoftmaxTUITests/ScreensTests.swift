@@ -304,6 +304,26 @@ struct DescentTests {
     }
   }
 
+  /// Each point is evaluated once (the next step starts from the cached evaluation): the history must be what
+  /// stepping by hand from fresh evaluations gives, bit for bit.
+  @Test func stepsMatchFreshEvaluations() throws {
+    for problem in [
+      Problem(logits: [1, 2, 3], target: 0, learningRate: 0.7),
+      Problem(logits: [0.5, -2, 4, 1], target: 1, precision: .bfloat16, temperature: 0.5, labelSmoothing: 0.1),
+    ] {
+      var e = try explorer(problem, screen: .descent)
+      for _ in 0..<15 { e.perform(.descentStep) }
+      var p = try problem.validated()
+      for record in e.state.descent.history {
+        let ev = Evaluation(p)
+        #expect(record.logits == p.logits)
+        #expect(record.loss.bitPattern == ev.loss.bitPattern)
+        #expect(record.targetProbability.bitPattern == ev.softmax[p.target].bitPattern)
+        p = try #require(ev.stepped)
+      }
+    }
+  }
+
   @Test func sumStaysConstantWithSmoothingToo() throws {
     var e = try explorer(
       Problem(logits: [1, 2, 3], target: 0, labelSmoothing: 0.2, learningRate: 1), screen: .descent)
