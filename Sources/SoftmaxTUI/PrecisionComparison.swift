@@ -58,8 +58,10 @@ public struct PrecisionComparison: Sendable {
     let results = Parallel.map(PrecisionComparison.order.count, concurrently: large) {
       k -> Result<PrecisionColumn, InputError> in
       var column = slots.take(k)
-      if let edits, var updated = column.take(),
-        let validated = PrecisionComparison.revalidated(updated.problem, from: problem, at: edits)
+      // Revalidated only at the edits when they allow it; otherwise validated whole, still updating the old column.
+      if let edits, let old = column?.problem,
+        let validated = PrecisionComparison.revalidated(old, from: problem, at: edits),
+        var updated = column.take()
       {
         updated.update(to: validated)
         return .success(updated)
