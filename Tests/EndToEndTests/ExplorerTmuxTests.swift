@@ -66,7 +66,8 @@ struct ExplorerTmuxTests {
     kill(pid, signal.1)
     let status = try t.waitForFile("status")
     #expect(status == String(128 + signal.1))
-    #expect(t.read("stty.after") == t.read("stty.before"), "stty changed after SIG\(signal.0)")
+    // The shell writes the status first and `stty -g` after it: wait for that file too.
+    #expect(try t.waitForFile("stty.after") == t.read("stty.before"), "stty changed after SIG\(signal.0)")
     let flags = try t.paneFlags()
     #expect(!flags.alternate, "alternate screen still on after SIG\(signal.0)")
     #expect(flags.cursorVisible, "cursor hidden after SIG\(signal.0)")
