@@ -8,6 +8,38 @@ public enum TargetSpec: Sendable, Equatable {
   case distribution([Double])
 }
 
+/// The entries of ``CrossEntropy/targetDistribution(_:classes:)`` read one at a time, by the same operations, without
+/// building the vector.
+struct TargetEntries<T: SoftmaxScalar> {
+  private let target: Int
+  private let share: T
+  private let top: T
+  private let soft: [Double]?
+
+  init(_ spec: TargetSpec, classes c: Int) {
+    switch spec {
+    case .index(let t, let eps):
+      target = t
+      soft = nil
+      if eps == 0 {
+        (share, top) = (0, 1)
+      } else {
+        let e = T(rounding: eps)
+        share = e / T(c)
+        top = (1 - e) + share
+      }
+    case .distribution(let q):
+      (target, share, top, soft) = (0, 0, 0, q)
+    }
+  }
+
+  @inline(__always)
+  subscript(i: Int) -> T {
+    if let soft { return T(rounding: soft[i]) }
+    return i == target ? top : share
+  }
+}
+
 /// Cross-entropy, its gradient and the softmax Jacobian, generic over the precision.
 public enum CrossEntropy {
   /// The target distribution `y` in the working precision.

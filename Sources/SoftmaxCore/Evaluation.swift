@@ -27,41 +27,48 @@ public struct FiniteDifference: Sendable, Equatable {
 /// finite-difference checks are computed on demand, so `C = 131,072` never needs a `C × C` matrix.
 public struct Evaluation: Sendable {
   /// The validated problem these numbers belong to.
-  public let problem: Problem
+  public internal(set) var problem: Problem
   /// `z = x/τ`.
-  public let scaled: [Double]
+  public internal(set) var scaled: [Double]
   /// The target distribution `y`.
-  public let targetDistribution: [Double]
+  public internal(set) var targetDistribution: [Double]
   /// Naive softmax with its intermediates.
-  public let naive: NaiveTrace<Double>
+  public internal(set) var naive: NaiveTrace<Double>
   /// Max-subtracted softmax with its intermediates.
-  public let stable: StableTrace<Double>
+  public internal(set) var stable: StableTrace<Double>
   /// Single-pass softmax with its running maximum and sum.
-  public let online: OnlineTrace<Double>
+  public internal(set) var online: OnlineTrace<Double>
   /// The split log-sum-exp.
-  public let logSumExp: LogSumExp<Double>
+  public internal(set) var logSumExp: LogSumExp<Double>
   /// `log s_i = z_i − LSE(z)`.
-  public let logSoftmax: [Double]
+  public internal(set) var logSoftmax: [Double]
   /// The stable loss `c` (through log-sum-exp, with `log1p` when the target dominates).
-  public let loss: Double
+  public internal(set) var loss: Double
   /// `−Σ y_i log s_i` with the naive softmax.
-  public let lossNaive: Double
+  public internal(set) var lossNaive: Double
   /// `−Σ y_i log s_i` with the max-subtracted softmax (can be `inf` where `s_T` rounds to 0).
-  public let lossFromStableSoftmax: Double
+  public internal(set) var lossFromStableSoftmax: Double
   /// Why the loss is infinite, when it is (a masked target).
-  public let lossNote: String?
+  public internal(set) var lossNote: String?
   /// `∂l/∂x = g(s − y)/τ`.
-  public let gradient: [Double]
+  public internal(set) var gradient: [Double]
   /// `x' = x − η ∂l/∂x`.
-  public let updatedLogits: [Double]
+  public internal(set) var updatedLogits: [Double]
   /// The stable loss at `x'` (NaN when the step was refused).
-  public var updatedLoss: Double { stepLoss.value }
+  public var updatedLoss: Double {
+    switch stepLoss {
+    case .value(let v): v
+    case .deferred(let d): d.value
+    }
+  }
   /// `updatedLoss`, computed up front or (for the Stability lab, which does not show it) when first read.
-  let stepLoss: Deferred<Double>
+  var stepLoss: StepLoss
   /// Why the step cannot be taken, if it cannot (a logit that would become non-finite).
-  public let stepRefusal: String?
+  public internal(set) var stepRefusal: String?
   /// How naive softmax fares on this vector.
-  public let overflow: OverflowReport
+  public internal(set) var overflow: OverflowReport
+  /// The trusted path's per-class values in its wide format, kept by ``update(to:)`` for the next update.
+  var wide = WideScratch.none
 
   /// The softmax the lab trusts (max-subtracted).
   public var softmax: [Double] { stable.probabilities }
@@ -88,6 +95,22 @@ public struct Evaluation: Sendable {
   struct Plan: Sendable {
     /// The trusted path in W, rounded once to T, with the gradient step it leads to.
     var trusted: @Sendable () -> any Sendable
+    /// Why a step is refused: logit `n` would leave the precision's range.
+    static func stepRefusal(logit n: Int, x: Double, gradient: Double, precision: Precision) -> String {
+      "the step would make logit \(n) non-finite in \(precision.rawValue) "
+        + "(\(DecimalFormat.compact(x)) − η·\(DecimalFormat.compact(gradient)))"
+    }
+
+    /// Why a step is refused: a stepped logit divided by τ would leave the precision's range.
+    static func scaledStepRefusal(_ precision: Precision) -> String {
+      "after the step some x/τ is not finite in \(precision.rawValue)"
+    }
+
+    /// Why the loss is infinite: the target class `i` is masked.
+    static func maskedTargetNote(_ i: Int) -> String {
+      "target class \(i) is masked (-inf): s_\(i) = 0 exactly, so c = -log 0 = +inf"
+    }
+
     /// The naive and online traces step by step in T, with the overflow report.
     var traces: @Sendable () -> any Sendable
     var assemble: @Sendable (_ trusted: any Sendable, _ traces: any Sendable) -> Evaluation
@@ -166,12 +189,7 @@ public struct Evaluation: Sendable {
       lossStable -= y[i] * T.log(T(converting: stableW.probabilities[i]))
     }
     lossFromStableSoftmax = Double(lossStable)
-    if let masked = y.indices.first(where: { y[$0] != 0 && z[$0] == -.infinity }) {
-      lossNote =
-        "target class \(masked) is masked (-inf): s_\(masked) = 0 exactly, so c = -log 0 = +inf"
-    } else {
-      lossNote = nil
-    }
+    lossNote = y.indices.first(where: { y[$0] != 0 && z[$0] == -.infinity }).map { Evaluation.maskedTargetNote($0) }
     gradient = trusted.gradient.doubles
     stepRefusal = trusted.stepRefusal
     updatedLogits = trusted.stepped.doubles
@@ -199,30 +217,45 @@ public struct Evaluation: Sendable {
     for n in x.indices {
       stepped[n] = T(converting: W(converting: x[n]) - eta * W(converting: grad[n]))
       if x[n].isFinite && !stepped[n].isFinite && refusal == nil {
-        refusal =
-          "the step would make logit \(n) non-finite in \(problem.precision.rawValue) "
-          + "(\(DecimalFormat.compact(Double(x[n]))) − η·\(DecimalFormat.compact(Double(grad[n]))))"
+        refusal = refusalMessage(logit: n, x: x[n].double, gradient: grad[n].double, precision: problem.precision)
       }
     }
     if refusal == nil, stepped.contains(where: { ($0 / tau) == .infinity }) {
-      refusal = "after the step some x/τ is not finite in \(problem.precision.rawValue)"
+      refusal = scaledRefusalMessage(problem.precision)
     }
-    let updatedLoss: Deferred<Double>
+    let updatedLoss: StepLoss
     if refusal == nil {
       let finalStep = stepped
-      updatedLoss = Deferred(now: !deferStepLoss) {
+      let loss: @Sendable () -> Double = {
         // The target distribution is rebuilt here rather than captured, so a deferred loss keeps only the step alive.
         let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: finalStep.count)
         let steppedZ = finalStep.map { W(converting: $0) / tauW }
         let loss = CrossEntropy.stableLoss(steppedZ, target: yW, lse: Softmax.logSumExp(steppedZ))
         return T(converting: loss).double
       }
+      updatedLoss = deferStepLoss ? .deferred(Deferred(now: false, loss)) : .value(loss())
     } else {
-      updatedLoss = Deferred(value: .nan)
+      updatedLoss = .value(.nan)
     }
     return .init(
       zW: zW, stable: stableW, lse: lseW, loss: lossW, gradient: grad, stepped: stepped, stepRefusal: refusal,
       updatedLoss: updatedLoss)
+  }
+
+  /// Why a step is refused: logit `n` would leave the precision's range.
+  static func refusalMessage(logit n: Int, x: Double, gradient: Double, precision: Precision) -> String {
+    "the step would make logit \(n) non-finite in \(precision.rawValue) "
+      + "(\(DecimalFormat.compact(x)) − η·\(DecimalFormat.compact(gradient)))"
+  }
+
+  /// Why a step is refused: a stepped logit divided by τ would leave the precision's range.
+  static func scaledRefusalMessage(_ precision: Precision) -> String {
+    "after the step some x/τ is not finite in \(precision.rawValue)"
+  }
+
+  /// Why the loss is infinite: the target class `i` is masked.
+  static func maskedTargetNote(_ i: Int) -> String {
+    "target class \(i) is masked (-inf): s_\(i) = 0 exactly, so c = -log 0 = +inf"
   }
 
   /// The naive and online traces step by step in T, with what naive softmax does to the loss and its overflow report.
@@ -246,24 +279,21 @@ public struct Evaluation: Sendable {
   /// `Softmax.logSumExp`, operation for operation, but reading the logits and the target where they are instead of
   /// building the rounded vectors (the Derivation screen takes two of these per frame, and a frame allocates nothing).
   static func loss<T: SoftmaxScalar>(_ problem: Problem, moving n: Int, to moved: T, tau: T) -> T {
-    let logits = problem.logits
-    let c = logits.count
-    @inline(__always) func z(_ j: Int) -> T {
-      let x = j == n ? moved : T(rounding: logits[j])
-      return tau == 1 ? x : x / tau
-    }
-    // `CrossEntropy.targetDistribution`, entry by entry.
-    let spec = problem.targetSpec
-    @inline(__always) func y(_ i: Int) -> T {
-      switch spec {
-      case .index(let t, let eps):
-        if eps == 0 { return i == t ? 1 : 0 }
-        let e = T(rounding: eps)
-        let share = e / T(c)
-        return i == t ? (1 - e) + share : share
-      case .distribution(let q): return T(rounding: q[i])
+    problem.logits.withUnsafeBufferPointer { logits in
+      let y = TargetEntries<T>(problem.targetSpec, classes: logits.count)
+      return streamingLoss(count: logits.count) { j in
+        let x = j == n ? moved : T(rounding: logits[j])
+        return tau == 1 ? x : x / tau
+      } y: {
+        y[$0]
       }
     }
+  }
+
+  /// `CrossEntropy.stableLoss` of `Softmax.logSumExp`, operation for operation, for `count` scaled logits read
+  /// through `z` and a target read through `y`, without building either vector.
+  @inline(__always)
+  static func streamingLoss<T: SoftmaxScalar>(count c: Int, z: (Int) -> T, y: (Int) -> T) -> T {
     // `Softmax.logSumExp`: the first largest z, then the compensated sum of the other e^{z_j − M}.
     var k = 0
     var m = -T.infinity
@@ -406,6 +436,13 @@ public struct Evaluation: Sendable {
   }
 }
 
+/// The loss after the gradient step: computed with the rest, or (the Stability lab, which does not show it) when first
+/// read.
+enum StepLoss: Sendable {
+  case value(Double)
+  case deferred(Deferred<Double>)
+}
+
 /// The results of ``Evaluation``'s two jobs.
 enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
   struct Trusted: Sendable {
@@ -416,7 +453,7 @@ enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
     var gradient: [T]
     var stepped: [T]
     var stepRefusal: String?
-    var updatedLoss: Deferred<Double>
+    var updatedLoss: StepLoss
   }
   struct Traces: Sendable {
     var naive: NaiveTrace<T>

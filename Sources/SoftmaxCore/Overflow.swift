@@ -38,8 +38,9 @@ public struct OverflowReport: Sendable, Equatable {
   public var outcome: Outcome
   /// A short label for a status line: `ok`, `overflow`, `sum overflow`, `underflow`, `subnormal`, `sum error`.
   public var label: String
-  /// One sentence saying what happens and why, with the numbers.
-  public var diagnosis: String
+  /// One sentence saying what happens and why, with the numbers (held inline: rebuilding a report after an edit
+  /// allocates nothing).
+  public var diagnosis: TextLine
 
   /// Reads the report off a naive trace computed in precision `T`; `exactLogSum`, `log Σ e^{z_i}` computed
   /// accurately, lets it also judge the naive sum itself.
@@ -58,6 +59,17 @@ public struct OverflowReport: Sendable, Equatable {
     var largestOverflow = -Double.infinity
 
     public init() {}
+
+    /// An empty scan that takes over the index arrays of `old`, emptied with their capacity kept, so that rebuilding
+    /// the report after an edit allocates nothing.
+    init(reusing old: inout OverflowReport) {
+      swap(&overflowing, &old.overflowing)
+      swap(&underflowing, &old.underflowing)
+      swap(&subnormal, &old.subnormal)
+      overflowing.removeAll(keepingCapacity: true)
+      underflowing.removeAll(keepingCapacity: true)
+      subnormal.removeAll(keepingCapacity: true)
+    }
 
     /// The scan of a whole naive trace, with its sum and largest term.
     public init<T: SoftmaxScalar>(z: [T], naive: NaiveTrace<T>, precision: Precision) {
@@ -115,7 +127,7 @@ public struct OverflowReport: Sendable, Equatable {
       sumRelativeError = nil
     }
     let name = precision.rawValue
-    let fmt = DecimalFormat.compact
+    func fmt(_ x: Double) -> TextLine { TextLine(compact: x) }
     if !overflowing.isEmpty {
       outcome = .nan
       label = "overflow"
@@ -139,15 +151,15 @@ public struct OverflowReport: Sendable, Equatable {
       outcome = .inaccurate
       label = "sum error"
       let ratio = Double.exp(Double.log(sum) - exact)
-      let off =
+      let off: TextLine =
         ratio < 0.5
-        ? DecimalFormat.significant(1 / ratio, digits: 3) + "× too small"
+        ? "\(1 / ratio, digits: 3)× too small"
         : ratio > 2
-          ? DecimalFormat.significant(ratio, digits: 3) + "× too large"
-          : DecimalFormat.significant(error * 100, digits: 2) + "% too " + (ratio < 1 ? "small" : "large")
+          ? "\(ratio, digits: 3)× too large"
+          : "\(error * 100, digits: 2)% too \(ratio < 1 ? "small" : "large")"
       diagnosis =
         "σ = Σ e^{z_j} summed left to right in \(name) is \(fmt(sum)) against the exact "
-        + "\(DecimalFormat.significant(Double.exp(exact))), \(off): each addition rounds the running sum to its "
+        + "\(Double.exp(exact), digits: 4), \(off): each addition rounds the running sum to its "
         + "spacing, so small terms are dropped or counted in whole steps; every naive s_i inherits the error"
     } else if !underflowing.isEmpty {
       outcome = .inaccurate

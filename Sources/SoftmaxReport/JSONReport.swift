@@ -116,7 +116,7 @@ struct JSONReport {
       ("sum_overflows_with_finite_terms", String(o.sumOverflowsWithFiniteTerms)),
       ("sum_is_zero", String(o.sumIsZero)),
       ("outcome", JSONReport.quoted(o.outcome.rawValue)),
-      ("diagnosis", JSONReport.quoted(o.diagnosis)),
+      ("diagnosis", JSONReport.quoted(o.diagnosis.description)),
     ]
     out += "{\n"
     out += fields.map { "    \(JSONReport.quoted($0.0)): \($0.1)" }.joined(separator: ",\n")

@@ -1,3 +1,5 @@
+import SoftmaxCore
+
 /// Lines drawn top to bottom inside a rectangle (a panel's text); lines past the bottom are dropped.
 struct PanelText {
   let rect: Rect

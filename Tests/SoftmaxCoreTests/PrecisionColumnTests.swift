@@ -221,7 +221,7 @@ func forEachHalfNeighbourhood<F: BinaryFloatingPoint>(_: F.Type, _ body: (F) -> 
     #expect(report.label == "sum error")
     let error = try #require(report.sumRelativeError)
     #expect(abs(error - (1 - 2048.0 / 5000)) < 1e-12)
-    #expect(report.diagnosis.contains("is 2048 against the exact 5000, 2.44× too small"), "\(report.diagnosis)")
+    #expect(report.diagnosis.description.contains("is 2048 against the exact 5000, 2.44× too small"), "\(report.diagnosis)")
     // The lean column reads the same verdict off its own pass.
     #expect(PrecisionColumn(p).overflow == report)
   }
@@ -243,7 +243,7 @@ func forEachHalfNeighbourhood<F: BinaryFloatingPoint>(_: F.Type, _ body: (F) -> 
     ).validated()
     let report = Evaluation(p).overflow
     #expect(report.label == "sum error")
-    #expect(report.diagnosis.contains("too large"), "\(report.diagnosis)")
+    #expect(report.diagnosis.description.contains("too large"), "\(report.diagnosis)")
     #expect(!report.exponentialsFail)
   }
 

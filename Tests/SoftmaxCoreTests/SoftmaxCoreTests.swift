@@ -61,8 +61,8 @@ struct KnownValues {
     #expect(ev.naive.probabilities.contains { $0.isNaN })
     #expect(ev.overflow.outcome == .nan)
     #expect(ev.overflow.overflowing == [0, 1, 2])
-    #expect(ev.overflow.diagnosis.contains("e^{1002} overflows float64 above 709.78"))
-    #expect(ev.overflow.diagnosis.contains("inf/inf = NaN"))
+    #expect(ev.overflow.diagnosis.description.contains("e^{1002} overflows float64 above 709.78"))
+    #expect(ev.overflow.diagnosis.description.contains("inf/inf = NaN"))
   }
 
   @Test func float32LossUnderflow() throws {
