@@ -82,30 +82,48 @@ public struct Problem: Sendable, Equatable {
     if !p.logits.contains(where: { $0 != -.infinity }) {
       throw InputError("every logit is -inf (masked): at least one class must be unmasked")
     }
+    try p.validateSettings()
+    return p
+  }
+
+  /// Checks and rounds the target and the knobs (everything but the logits, which must be validated already): the
+  /// second half of ``validated()``, with the same messages in the same order. Reads the logits where they are (a
+  /// change of temperature checks every `x/τ`) and builds no array but a soft target; on error `self` is unchanged.
+  public mutating func validateSettings() throws(InputError) {
+    var p = self
+    try p.checkAndRoundSettings()
+    self = p
+  }
+
+  private mutating func checkAndRoundSettings() throws(InputError) {
+    let c = logits.count
+    let (temperature, labelSmoothing, softTarget, upstream, learningRate) = (
+      self.temperature, self.labelSmoothing, self.softTarget, self.upstream, self.learningRate
+    )
     if target < 0 || target >= c {
       throw InputError("target \(target) is out of range for \(c) classes (expected 0...\(c - 1))")
     }
     guard temperature.isFinite, temperature > 0 else {
       throw InputError("temperature \(DecimalFormat.compact(temperature)) must be a finite number > 0")
     }
-    p.temperature = precision.round(temperature)
-    if p.temperature == 0 || p.temperature.isInfinite {
+    self.temperature = precision.round(temperature)
+    if self.temperature == 0 || self.temperature.isInfinite {
       throw InputError(
         "temperature \(DecimalFormat.compact(temperature)) is not a positive finite number in \(precision.rawValue)")
     }
     // With τ = 1, z = x, which the loop above already checked.
-    for i in p.logits.indices where p.temperature != 1 && p.logits[i].isFinite {
-      let z = precision.round(p.logits[i] / p.temperature)
+    for i in logits.indices where self.temperature != 1 && logits[i].isFinite {
+      let z = precision.round(logits[i] / self.temperature)
       if !z.isFinite {
         throw InputError(
-          "logit \(i) / temperature = \(DecimalFormat.compact(p.logits[i] / p.temperature)) is not finite in "
+          "logit \(i) / temperature = \(DecimalFormat.compact(logits[i] / self.temperature)) is not finite in "
             + "\(precision.rawValue) (largest finite value \(precision.roundTrip(precision.facts.maxFinite)))")
       }
     }
     guard labelSmoothing.isFinite, (0...1).contains(labelSmoothing) else {
       throw InputError("label smoothing \(DecimalFormat.compact(labelSmoothing)) must be in [0, 1]")
     }
-    p.labelSmoothing = precision.round(labelSmoothing)
+    self.labelSmoothing = precision.round(labelSmoothing)
     if let q = softTarget {
       if labelSmoothing != 0 {
         throw InputError("give either a soft target or label smoothing, not both")
@@ -120,22 +138,36 @@ public struct Problem: Sendable, Equatable {
       if abs(sum - 1) > 1e-6 {
         throw InputError("soft target sums to \(DecimalFormat.compact(sum)), not 1 (tolerance 1e-6)")
       }
-      p.softTarget = q.map(precision.round)
+      self.softTarget = q.map(precision.round)
     }
     guard upstream.isFinite else {
       throw InputError("upstream gradient \(DecimalFormat.compact(upstream)) must be finite")
     }
-    p.upstream = precision.round(upstream)
-    if !p.upstream.isFinite {
+    self.upstream = precision.round(upstream)
+    if !self.upstream.isFinite {
       throw InputError("upstream gradient \(DecimalFormat.compact(upstream)) is not finite in \(precision.rawValue)")
     }
     guard learningRate.isFinite else {
       throw InputError("learning rate \(DecimalFormat.compact(learningRate)) must be finite")
     }
-    p.learningRate = precision.round(learningRate)
-    if !p.learningRate.isFinite {
+    self.learningRate = precision.round(learningRate)
+    if !self.learningRate.isFinite {
       throw InputError("learning rate \(DecimalFormat.compact(learningRate)) is not finite in \(precision.rawValue)")
     }
-    return p
+  }
+
+  /// `x` validated as logit `i` of this (validated) problem: the value ``validated()`` would keep, or the error it would
+  /// throw, for the problem with that one logit changed. No array is built.
+  public func validatedLogit(_ x: Double, at i: Int) throws(InputError) -> Double {
+    let v = try Problem.checkLogit(x, index: i, precision: precision)
+    if v == -.infinity, !logits.indices.contains(where: { $0 != i && logits[$0] != -.infinity }) {
+      throw InputError("every logit is -inf (masked): at least one class must be unmasked")
+    }
+    if temperature != 1 && v.isFinite && !precision.round(v / temperature).isFinite {
+      throw InputError(
+        "logit \(i) / temperature = \(DecimalFormat.compact(v / temperature)) is not finite in "
+          + "\(precision.rawValue) (largest finite value \(precision.roundTrip(precision.facts.maxFinite)))")
+    }
+    return v
   }
 }

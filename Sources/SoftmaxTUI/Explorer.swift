@@ -27,6 +27,9 @@ public struct Explorer: Sendable {
   /// The evaluation of the current problem (computed now if the Stability lab did without it).
   public var evaluation: Evaluation { current ?? Evaluation(state.problem) }
 
+  /// The problem the cached evaluation or comparison is of (nil when neither is cached).
+  private var cachedProblem: Problem? { current?.problem ?? comparison?.problem }
+
   /// Handles one event; returns false when the explorer should quit.
   @discardableResult
   public mutating func handle(_ event: Event) -> Bool {
@@ -37,11 +40,12 @@ public struct Explorer: Sendable {
 
   /// Applies one action and refreshes the cached evaluation if the problem changed.
   public mutating func perform(_ action: Action) {
-    let before = state.problem
     if state.message != nil, action != .tick { state.message = nil }
     // Actions that need the evaluation (a gradient step) compute it themselves when it is not cached.
     state.apply(action, current: current)
-    if state.problem != before { reevaluate() }
+    // Whether the problem changed is read off the cache, which is of the problem before the action: keeping a copy of
+    // that problem here instead would make an edit of a logit copy the whole vector.
+    if state.problem != cachedProblem { reevaluate() }
     if state.screen != .stability, current == nil { current = Evaluation(state.problem) }
     refreshComparison()
   }
@@ -50,6 +54,15 @@ public struct Explorer: Sendable {
   /// ``Evaluation/wideLimit`` classes the lab gets four lean columns (computed side by side from
   /// ``Evaluation/parallelThreshold`` classes) and no full evaluation.
   mutating func reevaluate() {
+    // Off the Stability lab, below the size where its two halves run side by side, the evaluation is recomputed in
+    // its own arrays (an edit allocates nothing).
+    if state.screen != .stability, state.problem.classes < Evaluation.parallelThreshold, var evaluation = current.take()
+    {
+      if evaluation.update(to: state.problem) {
+        current = evaluation
+        return
+      }
+    }
     // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB. Lean columns
     // are updated instead: they recompute only what the changed logits affect, in the old columns' storage.
     current = nil
@@ -91,9 +104,8 @@ public struct Explorer: Sendable {
 
   /// Replaces the state wholesale (the tour sets up each lesson this way).
   public mutating func setState(_ newState: AppState) {
-    let changed = newState.problem != state.problem
     state = newState
-    if changed { reevaluate() }
+    if state.problem != cachedProblem { reevaluate() }
     if state.screen != .stability, current == nil { current = Evaluation(state.problem) }
     refreshComparison()
   }

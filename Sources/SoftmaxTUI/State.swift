@@ -58,10 +58,97 @@ public struct StatusMessage: Hashable, Sendable {
   }
 }
 
-/// What undo and redo restore: the problem and the selected row.
-public struct Snapshot: Equatable, Sendable {
-  public var problem: Problem
+/// One step of the undo or redo history: what to put back into the problem, and the row to select again.
+///
+/// An edit of one logit, or of the target and knobs only, records just that (so an edit allocates nothing and a long
+/// history of edits at 131,072 classes costs a few bytes each); any other change records the whole problem.
+public struct UndoEntry: Equatable, Sendable {
+  enum Change: Equatable, Sendable {
+    /// Logit `index` had this value.
+    case logit(index: Int, value: Double)
+    /// The target and knobs had these values (the logits, precision and soft target were as they are).
+    case settings(Settings)
+    /// The problem was this one.
+    case problem(Problem)
+  }
+
+  /// The fields of a problem besides its logits, precision and soft target.
+  struct Settings: Equatable, Sendable {
+    var target: Int
+    var temperature: Double
+    var labelSmoothing: Double
+    var upstream: Double
+    var learningRate: Double
+
+    init(_ p: Problem) {
+      (target, temperature, labelSmoothing, upstream, learningRate) = (
+        p.target, p.temperature, p.labelSmoothing, p.upstream, p.learningRate
+      )
+    }
+
+    func apply(to p: inout Problem) {
+      (p.target, p.temperature, p.labelSmoothing, p.upstream, p.learningRate) = (
+        target, temperature, labelSmoothing, upstream, learningRate
+      )
+    }
+  }
+
+  var change: Change
+  /// The selected row to return to.
   public var selection: Int
+
+  init(change: Change, selection: Int) {
+    self.change = change
+    self.selection = selection
+  }
+
+  /// The entry that takes `after` back to `before`: the smallest of the three kinds that does.
+  init(from after: Problem, to before: Problem, selection: Int) {
+    self.selection = selection
+    let sameShape =
+      after.classes == before.classes && after.precision == before.precision && after.softTarget == before.softTarget
+    if sameShape, Settings(after) == Settings(before) {
+      // Exactly one logit differs (compared by bits: 0 and -0 are different logits to restore).
+      var changed: Int? = nil
+      var several = false
+      for i in 0..<after.classes where after.logits[i].bitPattern != before.logits[i].bitPattern {
+        if changed != nil { several = true }
+        changed = i
+      }
+      if let i = changed, !several {
+        change = .logit(index: i, value: before.logits[i])
+        return
+      }
+    }
+    if sameShape, after.logits.elementsEqual(before.logits, by: { $0.bitPattern == $1.bitPattern }) {
+      change = .settings(Settings(before))
+    } else {
+      change = .problem(before)
+    }
+  }
+
+  /// The problem this entry gives back when applied to `current`.
+  public func restoring(_ current: Problem) -> Problem {
+    var p = current
+    var entry = self
+    entry.apply(to: &p)
+    return p
+  }
+
+  /// Puts this entry's values into `problem` (in place), and turns this entry into the one that undoes that.
+  mutating func apply(to problem: inout Problem) {
+    switch change {
+    case .logit(let i, let value):
+      change = .logit(index: i, value: problem.logits[i])
+      problem.logits[i] = value
+    case .settings(let settings):
+      change = .settings(Settings(problem))
+      settings.apply(to: &problem)
+    case .problem(let p):
+      change = .problem(problem)
+      problem = p
+    }
+  }
 }
 
 /// Gradient descent run on the logits (the Descent screen).
@@ -127,8 +214,8 @@ public struct AppState: Equatable, Sendable {
   /// The last message.
   public var message: StatusMessage?
   /// Undo and redo stacks.
-  public var undoStack: [Snapshot] = []
-  public var redoStack: [Snapshot] = []
+  public var undoStack: [UndoEntry] = []
+  public var redoStack: [UndoEntry] = []
   /// The terminal size last reported (mouse hit-testing uses it).
   public var width: Int = 80
   public var height: Int = 24
@@ -157,8 +244,6 @@ public struct AppState: Equatable, Sendable {
     cursorN = problem.target
     descent = DescentState(start: problem)
   }
-
-  public var snapshot: Snapshot { Snapshot(problem: problem, selection: selection) }
 
   /// Undo entries kept: fewer for huge vectors so history stays within about 16 MB.
   public var undoLimit: Int { Swift.max(4, Swift.min(AppState.maxUndo, (1 << 21) / Swift.max(1, problem.classes))) }

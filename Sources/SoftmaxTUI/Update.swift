@@ -71,20 +71,20 @@ extension AppState {
         message = StatusMessage("\(p.precision.rawValue) refused: \(error.message)", isError: true)
       }
     case .undo:
-      guard let previous = undoStack.popLast() else {
+      guard var entry = undoStack.popLast() else {
         message = StatusMessage("nothing to undo")
         return
       }
-      redoStack.append(snapshot)
-      restore(previous)
+      restore(&entry)
+      AppState.push(entry, onto: &redoStack)
       message = StatusMessage("undone")
     case .redo:
-      guard let next = redoStack.popLast() else {
+      guard var entry = redoStack.popLast() else {
         message = StatusMessage("nothing to redo")
         return
       }
-      undoStack.append(snapshot)
-      restore(next)
+      restore(&entry)
+      AppState.push(entry, onto: &undoStack)
       message = StatusMessage("redone")
     case .showScreen(let v): screen = v
     case .nextScreen: screen = screen.next
@@ -138,17 +138,42 @@ extension AppState {
   /// Replaces the problem with a validated one, recording the old state for undo.
   mutating func commit(_ newProblem: Problem, _ text: TextLine) {
     guard newProblem != problem else { return }
-    undoStack.append(snapshot)
-    if undoStack.count > undoLimit { undoStack.removeFirst(undoStack.count - undoLimit) }
-    redoStack.removeAll()
+    record(UndoEntry(from: newProblem, to: problem, selection: selection))
     problem = newProblem
     clampIndices()
     message = StatusMessage(text)
   }
 
-  mutating func restore(_ snap: Snapshot) {
-    problem = snap.problem
-    selection = snap.selection
+  /// Sets logit `row` to `value` (validated by ``Problem/validatedLogit(_:at:)``) in place, recording only that logit
+  /// for undo: an edit of one logit allocates nothing.
+  mutating func commitLogit(_ row: Int, _ value: Double, _ text: TextLine) {
+    guard problem.logits[row] != value else { return }
+    record(UndoEntry(change: .logit(index: row, value: problem.logits[row]), selection: selection))
+    problem.logits[row] = value
+    clampIndices()
+    message = StatusMessage(text)
+  }
+
+  /// Records an entry for undo (dropping the oldest past ``undoLimit``) and forgets what could be redone.
+  mutating func record(_ entry: UndoEntry) {
+    AppState.push(entry, onto: &undoStack)
+    if undoStack.count > undoLimit { undoStack.removeFirst(undoStack.count - undoLimit) }
+    redoStack.removeAll(keepingCapacity: true)
+  }
+
+  /// Appends to a history stack, whose storage is reserved for ``maxUndo`` entries at the first push (so later pushes
+  /// do not allocate).
+  static func push(_ entry: UndoEntry, onto stack: inout [UndoEntry]) {
+    if stack.capacity <= stack.count { stack.reserveCapacity(Swift.max(AppState.maxUndo + 1, 2 * stack.count)) }
+    stack.append(entry)
+  }
+
+  /// Applies an undo or redo entry, which becomes the entry that reverses it.
+  mutating func restore(_ entry: inout UndoEntry) {
+    let selected = selection
+    entry.apply(to: &problem)
+    selection = entry.selection
+    entry.selection = selected
     clampIndices()
   }
 
@@ -186,19 +211,34 @@ extension AppState {
       message = StatusMessage("\(error.message)", isError: true)
       return  // keep the edit line open so the text can be fixed
     }
-    var p = problem
-    switch e.field {
-    case .logit(let i): p.logits[i] = value
-    case .learningRate: p.learningRate = value
-    case .temperature: p.temperature = value
-    case .labelSmoothing: p.labelSmoothing = value
-    case .upstream: p.upstream = value
-    }
+    let style = NumberStyle(precision: problem.precision, full: true)
+    // Only the edited value is checked: a logit on its own, a knob with the others (a temperature checks every x/τ).
     do {
-      let v = try p.validated()
+      if case .logit(let i) = e.field {
+        let v = try problem.validatedLogit(value, at: i)
+        edit = nil
+        if v == problem.logits[i] {
+          message = StatusMessage("unchanged")
+        } else {
+          commitLogit(i, v, "\(e.field.label) = \(style(v))")
+        }
+        return
+      }
+      var p = problem
+      switch e.field {
+      case .logit: break
+      case .learningRate: p.learningRate = value
+      case .temperature: p.temperature = value
+      case .labelSmoothing: p.labelSmoothing = value
+      case .upstream: p.upstream = value
+      }
+      try p.validateSettings()
       edit = nil
-      commit(v, "\(e.field.label) = \(NumberStyle(precision: problem.precision, full: true)(valueOf(e.field, in: v)))")
-      if v == problem && message == nil { message = StatusMessage("unchanged") }
+      if p == problem {
+        message = StatusMessage("unchanged")
+      } else {
+        commit(p, "\(e.field.label) = \(style(valueOf(e.field, in: p)))")
+      }
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
     }
@@ -221,18 +261,17 @@ extension AppState {
       message = StatusMessage("x_\(row) is masked (-inf); edit it to unmask", isError: true)
       return
     }
-    var p = problem
-    p.logits[row] = old + delta
     do {
-      let v = try p.validated()
-      if v.logits[row] == old {
+      let v = try problem.validatedLogit(old + delta, at: row)
+      let style = NumberStyle(precision: problem.precision, full: true)
+      if v == old {
         message = StatusMessage(
-          "x_\(row) + \(TextLine(compact: delta)) rounds back to \(NumberStyle(precision: problem.precision, full: true)(old)) in "
+          "x_\(row) + \(TextLine(compact: delta)) rounds back to \(style(old)) in "
             + "\(problem.precision.rawValue); enlarge the step with ]",
           isError: true)
         return
       }
-      commit(v, "x_\(row) = \(NumberStyle(precision: v.precision, full: true)(v.logits[row]))")
+      commitLogit(row, v, "x_\(row) = \(style(v))")
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
     }

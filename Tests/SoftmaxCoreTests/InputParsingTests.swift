@@ -918,3 +918,85 @@ struct InputFuzzTests {
     #expect((counts["npy threw"] ?? 0) > 1_000)
   }
 }
+
+/// Editing one value checks only that value; the result (or the message) must be what validating the whole edited
+/// problem gives.
+@Suite("One value validated like the whole problem")
+struct SingleValueValidationTests {
+  static let awkward: [Double] = [
+    0, -0.0, 1e-9, 1e-300, 3.14159, 11.2, 65504, 65520, 1e5, 3.4e38, 3.5e38, 1e300, .infinity, -.infinity, .nan, -1e5,
+    88.7, 709.8, -745.2, -1e40,
+  ]
+
+  static func outcome(_ body: () throws(InputError) -> Problem) -> String {
+    do {
+      let p = try body()
+      return "ok \(p.logits.map(\.bitPattern)) \(p.temperature.bitPattern) \(p.labelSmoothing.bitPattern) "
+        + "\(p.upstream.bitPattern) \(p.learningRate.bitPattern) \(p.softTarget?.map(\.bitPattern) ?? [])"
+    } catch {
+      return "error \(error.message)"
+    }
+  }
+
+  static func randomValid(_ rng: inout SeededRandom, _ precision: Precision) -> Problem? {
+    let c = 1 + Int(rng.next() % 6)
+    var logits = (0..<c).map { _ in rng.nextNormal() * [1.0, 10, 2000][Int(rng.next() % 3)] }
+    if c > 1 && rng.nextUnit() < 0.4 { logits[0] = -.infinity }
+    var p = Problem(logits: logits, target: c - 1, precision: precision)
+    if rng.nextUnit() < 0.5 { p.temperature = [0.001, 0.5, 3][Int(rng.next() % 3)] }
+    if rng.nextUnit() < 0.2 { p.softTarget = (0..<c).map { $0 == 0 ? 1 : 0 } }
+    return try? p.validated()
+  }
+
+  @Test func aLogit() {
+    var rng = SeededRandom(seed: 77)
+    var (accepted, refused) = (0, 0)
+    for precision in Precision.allCases {
+      for _ in 0..<400 {
+        guard let v = Self.randomValid(&rng, precision) else { continue }
+        let i = Int(rng.next() % UInt64(v.classes))
+        let pick = Int(rng.next() % UInt64(Self.awkward.count))
+        let x = rng.nextUnit() < 0.6 ? Self.awkward[pick] : rng.nextNormal() * 1e4
+        var edited = v
+        edited.logits[i] = x
+        let whole = Self.outcome { () throws(InputError) in try edited.validated() }
+        let single = Self.outcome { () throws(InputError) in
+          var p = v
+          p.logits[i] = try v.validatedLogit(x, at: i)
+          return p
+        }
+        #expect(whole == single, "\(precision) \(v.logits) τ=\(v.temperature), x_\(i) = \(x)")
+        if whole.hasPrefix("ok") { accepted += 1 } else { refused += 1 }
+      }
+    }
+    #expect(accepted > 200 && refused > 100, "\(accepted) accepted, \(refused) refused")
+  }
+
+  @Test func theKnobs() {
+    var rng = SeededRandom(seed: 78)
+    var (accepted, refused) = (0, 0)
+    for precision in Precision.allCases {
+      for _ in 0..<400 {
+        guard let v = Self.randomValid(&rng, precision) else { continue }
+        var edited = v
+        let x = rng.nextUnit() < 0.7 ? Self.awkward[Int(rng.next() % UInt64(Self.awkward.count))] : rng.nextUnit()
+        switch rng.next() % 5 {
+        case 0: edited.temperature = x
+        case 1: edited.labelSmoothing = x
+        case 2: edited.upstream = x
+        case 3: edited.learningRate = x
+        default: edited.target = Int(rng.next() % 8) - 1
+        }
+        let whole = Self.outcome { () throws(InputError) in try edited.validated() }
+        let settings = Self.outcome { () throws(InputError) in
+          var p = edited
+          try p.validateSettings()
+          return p
+        }
+        #expect(whole == settings, "\(precision) \(edited)")
+        if whole.hasPrefix("ok") { accepted += 1 } else { refused += 1 }
+      }
+    }
+    #expect(accepted > 200 && refused > 100, "\(accepted) accepted, \(refused) refused")
+  }
+}

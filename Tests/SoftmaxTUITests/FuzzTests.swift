@@ -195,17 +195,19 @@ struct ExplorerFuzzer {
     case .undo?:
       if let top = before.undoStack.last {
         undos += 1
-        #expect(p == top.problem, "undo did not restore the exact prior problem")
+        #expect(p == top.restoring(before.problem), "undo did not restore the exact prior problem")
         #expect(after.selection == min(top.selection, c - 1))
-        #expect(after.redoStack.last == before.snapshot)
+        #expect(after.redoStack.last?.restoring(p) == before.problem)
+        #expect(after.redoStack.last?.selection == before.selection)
         #expect(after.undoStack == Array(before.undoStack.dropLast()))
       } else {
         #expect(p == before.problem && after.redoStack == before.redoStack)
       }
     case .redo?:
       if let top = before.redoStack.last {
-        #expect(p == top.problem, "redo did not restore the exact state")
-        #expect(after.undoStack.last == before.snapshot)
+        #expect(p == top.restoring(before.problem), "redo did not restore the exact state")
+        #expect(after.undoStack.last?.restoring(p) == before.problem)
+        #expect(after.undoStack.last?.selection == before.selection)
       } else {
         #expect(p == before.problem && after.undoStack == before.undoStack)
       }
@@ -216,7 +218,7 @@ struct ExplorerFuzzer {
       if p != before.problem {
         commits += 1
         #expect(
-          after.undoStack.last?.problem == before.problem,
+          after.undoStack.last?.restoring(p) == before.problem,
           "a change was not recorded for undo: \(String(describing: action))")
         if case .nudgeRow? = action {
         } else {
