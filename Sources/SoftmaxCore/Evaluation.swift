@@ -290,6 +290,29 @@ public struct Evaluation: Sendable {
     }
   }
 
+  /// The loss of `p`'s inputs (validated in its precision, so already rounded into it) computed in `Float80` where
+  /// the platform has it (`Double` otherwise): the reference the Stability lab measures each precision's loss against.
+  /// Streams over the logits (no array is built).
+  public static func referenceLoss(_ p: Problem) -> Double {
+    #if arch(x86_64) || arch(i386)
+      return referenceLoss(p, Float80.self)
+    #else
+      return referenceLoss(p, Double.self)
+    #endif
+  }
+
+  static func referenceLoss<W: SoftmaxScalar>(_ p: Problem, _: W.Type) -> Double {
+    let tau = W(rounding: p.temperature)
+    return p.logits.withUnsafeBufferPointer { logits in
+      let y = TargetEntries<W>(p.targetSpec, classes: logits.count)
+      return streamingLoss(count: logits.count) {
+        W(rounding: logits[$0]) / tau
+      } y: {
+        y[$0]
+      }.double
+    }
+  }
+
   /// `CrossEntropy.stableLoss` of `Softmax.logSumExp`, operation for operation, for `count` scaled logits read
   /// through `z` and a target read through `y`, without building either vector.
   @inline(__always)

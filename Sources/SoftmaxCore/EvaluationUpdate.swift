@@ -9,38 +9,62 @@ extension Evaluation {
   /// deferred). Returns false and leaves `self` alone when the update cannot be done in place: a different size or
   /// precision, or from ``parallelThreshold`` classes on, where the two halves of an evaluation run side by side.
   public mutating func update(to newProblem: Problem) -> Bool {
-    let c = newProblem.classes
-    guard c == problem.classes, newProblem.precision == problem.precision, c < Evaluation.parallelThreshold else {
-      return false
+    guard accepts(newProblem) else { return false }
+    // The evaluation keeps its own copy of the logits, written over in place: sharing the caller's array would make
+    // the caller's next edit copy it. (When the caller's array is this copy, there is nothing to write.)
+    var own = Evaluation.take(&problem.logits)
+    let same = own.withUnsafeBufferPointer { a in
+      newProblem.logits.withUnsafeBufferPointer { a.baseAddress == $0.baseAddress }
     }
-    switch newProblem.precision {
+    if !same {
+      for i in 0..<own.count { own[i] = newProblem.logits[i] }
+    }
+    problem = newProblem
+    problem.logits = own
+    recompute()
+    return true
+  }
+
+  /// Sets logit `i` to `x` (already validated for this problem's precision, see ``Problem/validatedLogit(_:at:)``)
+  /// and recomputes in place, as ``update(to:)`` does; false when the evaluation cannot be updated in place (then
+  /// nothing changed).
+  public mutating func update(logit i: Int, to x: Double) -> Bool {
+    guard problem.classes < Evaluation.parallelThreshold else { return false }
+    problem.logits[i] = x
+    recompute()
+    return true
+  }
+
+  /// Whether ``update(to:)`` can work in place for `newProblem`.
+  private func accepts(_ newProblem: Problem) -> Bool {
+    newProblem.classes == problem.classes && newProblem.precision == problem.precision
+      && newProblem.classes < Evaluation.parallelThreshold
+  }
+
+  /// Recomputes every number for `problem` (whose logits have been written) in place.
+  private mutating func recompute() {
+    switch problem.precision {
     case .float64:
       #if arch(x86_64) || arch(i386)
-        if c <= Evaluation.wideLimit {
-          recompute(newProblem, Double.self, Float80.self)
-          return true
+        if problem.classes <= Evaluation.wideLimit {
+          recompute(Double.self, Float80.self)
+          return
         }
       #endif
-      recompute(newProblem, Double.self, Double.self)
-    case .float32: recompute(newProblem, Float.self, Double.self)
-    case .bfloat16: recompute(newProblem, BFloat16.self, Double.self)
-    case .float16: recompute(newProblem, Float16.self, Double.self)
+      recompute(Double.self, Double.self)
+    case .float32: recompute(Float.self, Double.self)
+    case .bfloat16: recompute(BFloat16.self, Double.self)
+    case .float16: recompute(Float16.self, Double.self)
     }
-    return true
   }
 
   /// ``init(_:)``'s trusted path and traces, one class at a time, into the existing storage. The intermediate vectors
   /// of `T` are not kept: every value of `T` is exact in `Double`, so each is read back from the `Double` array it was
   /// written to. Those of `W` that are read in a later pass (the exponentials and the probabilities) are kept in
   /// `wide`.
-  private mutating func recompute<T: SoftmaxScalar, W: WideScalar>(_ p: Problem, _: T.Type, _: W.Type) {
+  private mutating func recompute<T: SoftmaxScalar, W: WideScalar>(_: T.Type, _: W.Type) {
+    let p = problem
     let c = p.classes
-    // The evaluation keeps its own copy of the logits, written over in place: sharing the caller's array would make
-    // the caller's next edit copy it.
-    var ownLogits = Evaluation.take(&problem.logits)
-    for i in 0..<c { ownLogits[i] = p.logits[i] }
-    problem = p
-    problem.logits = ownLogits
     let logits = p.logits
     var (expsW, probsW) = W.takeScratch(&wide)
     if expsW.count != c {

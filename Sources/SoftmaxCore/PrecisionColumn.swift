@@ -84,6 +84,19 @@ public struct PrecisionColumn: Sendable {
     terms = nil
   }
 
+  /// Whether this column is a full ``Evaluation`` (not lean).
+  public var isFull: Bool {
+    if case .full = storage { return true }
+    return false
+  }
+
+  /// The full evaluation behind this column (nil for a lean column), handed over: the column is used up, so that the
+  /// evaluation is held once and ``Evaluation/update(to:)`` can work in its arrays.
+  public consuming func takeEvaluation() -> Evaluation? {
+    guard case .full(let evaluation) = storage else { return nil }
+    return evaluation
+  }
+
   /// The column of a problem validated in its precision: a full evaluation up to ``Evaluation/wideLimit`` classes,
   /// lean above.
   public init(_ problem: Problem) {

@@ -63,6 +63,13 @@ public struct Explorer: Sendable {
         return
       }
     }
+    // On the lab up to `wideLimit` classes, the columns are full evaluations, updated the same way with the explorer's.
+    if state.screen == .stability, state.problem.classes <= Evaluation.wideLimit, var columns = comparison.take() {
+      if columns.updateInPlace(to: state.problem, own: &current) {
+        comparison = columns
+        return
+      }
+    }
     // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB. Lean columns
     // are updated instead: they recompute only what the changed logits affect, in the old columns' storage.
     current = nil

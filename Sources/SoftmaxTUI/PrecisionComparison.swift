@@ -71,12 +71,94 @@ public struct PrecisionComparison: Sendable {
     self = PrecisionComparison(problem, results, previous: previous)
   }
 
+  /// Makes these the columns of `new`, up to ``Evaluation/wideLimit`` classes, when it differs from ``problem`` in
+  /// one logit or in the target and knobs only, and every column stays valid: each column's evaluation is updated in
+  /// its own arrays (``Evaluation/update(to:)``), and `own`, the explorer's evaluation, which is this comparison's
+  /// column of the problem's own precision, with them; the reference losses, when computed, are recomputed. Nothing
+  /// is allocated. Returns false, having changed nothing, otherwise.
+  mutating func updateInPlace(to new: Problem, own: inout Evaluation?) -> Bool {
+    let c = problem.classes
+    guard c <= Evaluation.wideLimit, new.classes == c, new.precision == problem.precision,
+      new.softTarget == problem.softTarget, own?.problem.precision == problem.precision
+    else { return false }
+    // One logit changed, or the settings only.
+    var edited: Int? = nil
+    for i in 0..<c where problem.logits[i].bitPattern != new.logits[i].bitPattern {
+      if edited != nil { return false }
+      edited = i
+    }
+    let settings = UndoEntry.Settings(new)
+    if edited != nil, UndoEntry.Settings(problem) != settings { return false }
+    // The column's problem with the new settings, validated in its precision, or nil when it cannot hold them.
+    func withSettings(_ column: Problem) -> Problem? {
+      var p = column
+      settings.apply(to: &p)
+      do throws(InputError) {
+        try p.validateSettings()
+      } catch {
+        return nil
+      }
+      return p
+    }
+    // The edited logit validated in the column's precision, or nil when it cannot hold it.
+    func editedLogit(_ column: Problem, _ i: Int) -> Double? { try? column.validatedLogit(new.logits[i], at: i) }
+    // Every column must stay valid (a column that fails, or would, is rebuilt with the rest).
+    for k in columns.indices {
+      guard case .success(let column) = columns[k].result, column.isFull else { return false }
+      if let i = edited {
+        guard editedLogit(column.problem, i) != nil else { return false }
+      } else {
+        guard withSettings(column.problem) != nil else { return false }
+      }
+    }
+    guard own != nil else { return false }
+    for k in columns.indices {
+      // The column is dropped first, so that its evaluation is held once.
+      var evaluation: Evaluation
+      if columns[k].precision == problem.precision {
+        _ = columns[k].result.take()
+        guard let taken = own.take() else { preconditionFailure("checked above") }
+        evaluation = taken
+      } else {
+        guard let taken = columns[k].result.take()?.takeEvaluation() else { preconditionFailure("checked above") }
+        evaluation = taken
+      }
+      if let i = edited, let x = editedLogit(evaluation.problem, i) {
+        _ = evaluation.update(logit: i, to: x)
+        rounding[k] = PrecisionComparison.updatedCount(
+          rounding[k], given: new.logits, rounded: evaluation.problem.logits, before: problem.logits,
+          at: CollectionOfOne(i), precision: evaluation.problem.precision)
+      } else if let p = withSettings(evaluation.problem) {
+        _ = evaluation.update(to: p)
+      }
+      columns[k].result = .success(PrecisionColumn(evaluation))
+      if columns[k].precision == problem.precision { own = evaluation }
+    }
+    // The comparison keeps its own copy of the given logits too.
+    if let i = edited {
+      problem.logits[i] = new.logits[i]
+    } else {
+      var logits: [Double] = []
+      swap(&logits, &problem.logits)
+      problem = new
+      problem.logits = logits
+    }
+    if var losses = exactLosses.take() {
+      for k in columns.indices {
+        guard k < losses.count, case .success(let column) = columns[k].result else { continue }
+        losses[k] = StabilityView.exactLoss(column.problem)
+      }
+      exactLosses = losses
+    }
+    return true
+  }
+
   /// A column's rounding count after the given logits changed at `edits` only. A validated logit is
   /// `precision.round` of the given one, so the logits that did not change keep their status; the first rounded
   /// logit is searched for again only when it was edited and no longer rounds.
   static func updatedCount(
-    _ count: (changed: Int, first: Int?), given: [Double], rounded: [Double], before: [Double], at edits: [Int],
-    precision: Precision
+    _ count: (changed: Int, first: Int?), given: [Double], rounded: [Double], before: [Double],
+    at edits: some Collection<Int>, precision: Precision
   ) -> (changed: Int, first: Int?) {
     var (changed, first) = count
     var lostFirst = false

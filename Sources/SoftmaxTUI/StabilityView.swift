@@ -522,20 +522,7 @@ enum StabilityView {
 
   /// The loss of this evaluation's (already rounded) inputs in `Float80` where available: the reference the three
   /// computed losses are measured against.
-  static func exactLoss(_ p: Problem) -> Double {
-    #if arch(x86_64) || arch(i386)
-      return reference(p, Float80.self)
-    #else
-      return reference(p, Double.self)
-    #endif
-  }
-
-  static func reference<W: SoftmaxScalar>(_ p: Problem, _: W.Type) -> Double {
-    let tau = W(p.temperature)
-    let z = p.logits.map { W($0) / tau }
-    let y: [W] = CrossEntropy.targetDistribution(p.targetSpec, classes: z.count)
-    return Double(CrossEntropy.stableLoss(z, target: y, lse: Softmax.logSumExp(z)))
-  }
+  static func exactLoss(_ p: Problem) -> Double { Evaluation.referenceLoss(p) }
 
   /// `|v − exact| / ulp(exact)` in `precision`; 0 when equal (also for equal infinities), inf when one is not finite.
   static func ulps(_ v: Double, exact: Double, precision: Precision) -> Double {

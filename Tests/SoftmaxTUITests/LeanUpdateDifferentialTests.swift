@@ -221,7 +221,7 @@ struct Editor {
     case 3:
       var q = [Double](repeating: 0, count: c)
       let picks = [0, c - 1, 127, 128, c / 2, rng.int(0...(c - 1))]
-      for i in picks { q[i] += 1 }
+      for i in picks { q[min(i, c - 1)] += 1 }
       let s = q.reduce(0, +)
       p.softTarget = q.map { $0 / s }
     case 4:
@@ -395,6 +395,82 @@ struct Editor {
     }
     print("comparison chains: \(cases) updates compared, \(failures.count) failures")
     #expect(failures.isEmpty, "\(failures.count) failures: \(failures.prefix(6))")
+  }
+
+  /// Up to `wideLimit` classes the lab's columns are full evaluations, updated in their own arrays after an edit of one
+  /// logit or of the knobs (with the explorer's evaluation, the own column): every column, the rounding counts and the
+  /// reference losses must be a fresh comparison's, and the explorer's evaluation its own column's.
+  @Test func smallComparisonsUpdatedInPlaceMatchFreshOnes() throws {
+    var failures: [String] = []
+    var (inPlace, rebuilt) = (0, 0)
+    for c in [1, 2, 3, 64, 300, Evaluation.wideLimit] {
+      for seed in 0..<(c > 1000 ? 4 : 8) {
+        var rng = DiffRNG(UInt64(c * 31 + seed))
+        let own = Precision.allCases[seed % 4]
+        var given = LeanColumnUpdateDifferentialTests.base(c: c, variant: seed, precision: own, rng: &rng)
+        for i in 0..<c where given.logits[i].isFinite && rng.chance(0.5) { given.logits[i] += 1e-5 * rng.normal() }
+        guard var problem = try? given.validated() else { continue }
+        var (first, comparison) = PrecisionComparison.evaluate(problem)
+        var current: Evaluation? = first
+        comparison.computeExactLosses()
+        for step in 0..<(c > 1000 ? 4 : 10) {
+          var next = problem
+          var edited: [Int] = []
+          switch rng.int(0...9) {
+          case 0: next.temperature = [1, 0.7, 2.5][rng.int(0...2)]
+          case 1: next.learningRate = [0.1, 3, 1e30][rng.int(0...2)]
+          case 2: next.labelSmoothing = next.softTarget == nil ? [0, 0.1][rng.int(0...1)] : 0
+          case 3: if next.softTarget == nil { next.target = rng.int(0...(c - 1)) }
+          case 4:
+            // Two logits: rebuilt, not updated.
+            for _ in 0..<2 { next.logits[rng.int(0...(c - 1))] = rng.normal() * 5 }
+          default:
+            let i = rng.int(0...(c - 1))
+            next.logits[i] = [-Double.infinity, 0, rng.normal() * 3 + 1e-5 * rng.normal(), 1e5, 70000][rng.int(0...4)]
+            edited = [i]
+          }
+          guard let validated = try? next.validated(), validated != problem else { continue }
+          problem = validated
+          if comparison.updateInPlace(to: problem, own: &current) {
+            inPlace += 1
+          } else {
+            rebuilt += 1
+            let (e, fresh) = PrecisionComparison.evaluate(problem)
+            (current, comparison) = (e, fresh)
+            comparison.computeExactLosses()
+          }
+          var (freshEvaluation, fresh) = PrecisionComparison.evaluate(problem)
+          fresh.computeExactLosses()
+          var diffs = Self.compare(comparison, fresh, edited: edited, rng: &rng)
+          if comparison.exactLosses?.map({ $0?.bitPattern }) != fresh.exactLosses?.map({ $0?.bitPattern }) {
+            diffs.append(
+              "exact losses \(String(describing: comparison.exactLosses)) vs \(String(describing: fresh.exactLosses))")
+          }
+          if let current {
+            diffs += Diff.compare(
+              PrecisionColumn(current), PrecisionColumn(freshEvaluation), indices: Array(0..<c),
+              runningIndices: Array(0..<c)
+            )
+            .map { "own evaluation: " + $0 }
+            for (name, x, y) in [
+              ("gradient", current.gradient, freshEvaluation.gradient),
+              ("updatedLogits", current.updatedLogits, freshEvaluation.updatedLogits),
+              ("logSoftmax", current.logSoftmax, freshEvaluation.logSoftmax),
+            ] where !zip(x, y).allSatisfy({ Diff.same($0, $1) }) {
+              diffs.append("own evaluation: \(name)")
+            }
+            if !Diff.same(current.updatedLoss, freshEvaluation.updatedLoss) {
+              diffs.append("own evaluation: step loss")
+            }
+          } else {
+            diffs.append("the explorer's evaluation is gone")
+          }
+          if !diffs.isEmpty { failures.append("C=\(c) seed \(seed) step \(step): \(diffs.prefix(4))") }
+        }
+      }
+    }
+    #expect(failures.isEmpty, "\(failures.count) failures: \(failures.prefix(6))")
+    #expect(inPlace >= 100 && rebuilt >= 10, "\(inPlace) updated in place, \(rebuilt) rebuilt")
   }
 
   /// The rounding counts after edits that make a logit start or stop rounding, in every column.
