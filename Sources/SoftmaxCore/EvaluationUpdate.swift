@@ -6,8 +6,8 @@ extension Evaluation {
   ///
   /// The numbers are bit for bit those of `Evaluation(newProblem)`: each is computed by the same operations in the same
   /// order (the tests compare every field after chains of random edits). The step loss is always computed (never
-  /// deferred). Returns false and leaves `self` alone when the update cannot be done in place: a different size or
-  /// precision, or from ``parallelThreshold`` classes on, where the two halves of an evaluation run side by side.
+  /// deferred). From ``parallelThreshold`` classes the two halves run side by side, as in ``init(_:)``. Returns false
+  /// and leaves `self` alone when the update cannot be done in place: a different size or precision.
   public mutating func update(to newProblem: Problem) -> Bool {
     guard accepts(newProblem) else { return false }
     // The evaluation keeps its own copy of the logits, written over in place: sharing the caller's array would make
@@ -26,19 +26,15 @@ extension Evaluation {
   }
 
   /// Sets logit `i` to `x` (already validated for this problem's precision, see ``Problem/validatedLogit(_:at:)``)
-  /// and recomputes in place, as ``update(to:)`` does; false when the evaluation cannot be updated in place (then
-  /// nothing changed).
-  public mutating func update(logit i: Int, to x: Double) -> Bool {
-    guard problem.classes < Evaluation.parallelThreshold else { return false }
+  /// and recomputes in place, as ``update(to:)`` does.
+  public mutating func update(logit i: Int, to x: Double) {
     problem.logits[i] = x
     recompute()
-    return true
   }
 
   /// Whether ``update(to:)`` can work in place for `newProblem`.
   private func accepts(_ newProblem: Problem) -> Bool {
     newProblem.classes == problem.classes && newProblem.precision == problem.precision
-      && newProblem.classes < Evaluation.parallelThreshold
   }
 
   /// Recomputes every number for `problem` (whose logits have been written) in place.
@@ -58,36 +54,111 @@ extension Evaluation {
     }
   }
 
-  /// ``init(_:)``'s trusted path and traces, one class at a time, into the existing storage. The intermediate vectors
-  /// of `T` are not kept: every value of `T` is exact in `Double`, so each is read back from the `Double` array it was
-  /// written to. Those of `W` that are read in a later pass (the exponentials and the probabilities) are kept in
-  /// `wide`.
+  /// ``init(_:)``'s trusted path and traces, one class at a time, into the existing storage; side by side from
+  /// ``parallelThreshold`` classes, as in ``init(_:)``. The intermediate vectors of `T` are not kept: every value of
+  /// `T` is exact in `Double`, so each is read back from the `Double` array it was written to. Those of `W` that are
+  /// read in a later pass (the exponentials and the probabilities) are kept in `wide`.
   private mutating func recompute<T: SoftmaxScalar, W: WideScalar>(_: T.Type, _: W.Type) {
     let p = problem
     let c = p.classes
-    let logits = p.logits
     var (expsW, probsW) = W.takeScratch(&wide)
     if expsW.count != c {
       expsW = [W](repeating: 0, count: c)
       probsW = [W](repeating: 0, count: c)
     }
+    var trusted = TrustedPass<T, W>(
+      shifted: Evaluation.take(&stable.shifted), stableExps: Evaluation.take(&stable.exps),
+      stableProbabilities: Evaluation.take(&stable.probabilities), expsW: expsW, probsW: probsW,
+      logSoftmax: Evaluation.take(&logSoftmax), gradient: Evaluation.take(&gradient),
+      stepped: Evaluation.take(&updatedLogits))
+    var traces = TracePass<T>(
+      z: Evaluation.take(&scaled), target: Evaluation.take(&targetDistribution),
+      naiveExps: Evaluation.take(&naive.exps), naiveProbabilities: Evaluation.take(&naive.probabilities),
+      runningMax: Evaluation.take(&online.runningMax), runningSum: Evaluation.take(&online.runningSum),
+      onlineProbabilities: Evaluation.take(&online.probabilities), scan: OverflowReport.Scan(reusing: &overflow))
+    Parallel.both(&trusted, &traces, concurrently: c >= Evaluation.parallelThreshold) { $0.run(p) } _: { $0.run(p) }
     func narrow(_ v: W) -> Double { T(converting: v).double }
 
-    // MARK: Trusted path, in W (see `trusted`)
+    stable = StableTrace(
+      max: narrow(trusted.m), argmax: trusted.k, shifted: trusted.shifted, exps: trusted.stableExps,
+      sum: narrow(trusted.sum.value), probabilities: trusted.stableProbabilities)
+    logSumExp = LogSumExp(
+      max: narrow(trusted.m), argmax: trusted.k, rest: narrow(trusted.rest.value), logSum: narrow(trusted.logSum),
+      value: narrow(trusted.lseValue))
+    logSoftmax = trusted.logSoftmax
+    loss = narrow(trusted.loss)
+    gradient = trusted.gradient
+    updatedLogits = trusted.stepped
+    stepRefusal = trusted.refusal
+    stepLoss = .value(trusted.stepLoss)
+
+    // `CrossEntropy.lossFromProbabilities` with the stable softmax rounded into T (needs both passes).
+    let y = TargetEntries<T>(p.targetSpec, classes: c)
+    var lossS: T = 0
+    for i in 0..<c where y[i] != 0 {
+      lossS -= y[i] * T.log(T(converting: trusted.probsW[i]))
+    }
+    lossFromStableSoftmax = Double(lossS)
+    lossNaive = Double(traces.lossNaive)
+    online = OnlineTrace(
+      runningMax: traces.runningMax, runningSum: traces.runningSum, probabilities: traces.onlineProbabilities)
+    let z = traces.z
+    overflow = OverflowReport(
+      traces.scan, count: c, z: { z[$0] }, precision: p.precision,
+      exactLogSum: p.temperature == 1 ? trusted.lseValue.double : nil)
+    lossNote = nil
+    for i in 0..<c where y[i] != 0 && z[i] == -.infinity {
+      lossNote = Evaluation.maskedTargetNote(i)
+      break
+    }
+    naive = NaiveTrace(exps: traces.naiveExps, sum: Double(traces.naiveSum), probabilities: traces.naiveProbabilities)
+    scaled = traces.z
+    targetDistribution = traces.target
+    wide = W.scratch(trusted.expsW, trusted.probsW)
+  }
+
+  /// The array, moved out of `storage` (left empty) so that it is held once and can be written in place.
+  @inline(__always)
+  private static func take<E>(_ storage: inout [E]) -> [E] {
+    var taken: [E] = []
+    swap(&taken, &storage)
+    return taken
+  }
+}
+
+/// The trusted path of ``Evaluation/update(to:)`` in W (see `Evaluation.trusted`), writing into arrays it holds.
+/// (Unchecked `Sendable`: `T` and `W` are value types; a pass is handed to one job, which alone touches it.)
+private struct TrustedPass<T: SoftmaxScalar, W: WideScalar>: @unchecked Sendable {
+  var shifted: [Double]
+  var stableExps: [Double]
+  var stableProbabilities: [Double]
+  var expsW: [W]
+  var probsW: [W]
+  var logSoftmax: [Double]
+  var gradient: [Double]
+  var stepped: [Double]
+  var m = -W.infinity
+  var k = 0
+  var sum = CompensatedSum<W>()
+  var rest = CompensatedSum<W>()
+  var logSum: W = 0
+  var lseValue: W = 0
+  var loss: W = 0
+  var refusal: String? = nil
+  var stepLoss = Double.nan
+
+  mutating func run(_ p: Problem) {
+    let c = p.classes
+    let logits = p.logits
+    func narrow(_ v: W) -> Double { T(converting: v).double }
     let tauW = W(rounding: p.temperature)
     @inline(__always) func zW(_ i: Int) -> W { W(rounding: logits[i]) / tauW }
     let yW = TargetEntries<W>(p.targetSpec, classes: c)
     // `Softmax.stable`.
-    var k = 0
-    var m = -W.infinity
     for i in 0..<c where zW(i) > m {
       m = zW(i)
       k = i
     }
-    var shifted = Evaluation.take(&stable.shifted)
-    var stableExps = Evaluation.take(&stable.exps)
-    var stableProbabilities = Evaluation.take(&stable.probabilities)
-    var sum = CompensatedSum<W>()
     for i in 0..<c {
       let (d, err) = twoSum(zW(i), -m)
       let e = expCompensated(d, err)
@@ -100,20 +171,12 @@ extension Evaluation {
       probsW[i] = sum.divide(expsW[i])
       stableProbabilities[i] = narrow(probsW[i])
     }
-    stable = StableTrace(
-      max: narrow(m), argmax: k, shifted: shifted, exps: stableExps, sum: narrow(sum.value),
-      probabilities: stableProbabilities)
     // `Softmax.logSumExp(stable:)`.
-    var rest = CompensatedSum<W>()
     for j in 0..<c where j != k { rest.add(expsW[j]) }
-    let logSum = W.log(onePlus: rest.high) + rest.low / (1 + rest.high)
-    let lseValue = m + logSum
-    logSumExp = LogSumExp(
-      max: narrow(m), argmax: k, rest: narrow(rest.value), logSum: narrow(logSum), value: narrow(lseValue))
+    logSum = W.log(onePlus: rest.high) + rest.low / (1 + rest.high)
+    lseValue = m + logSum
     // `Softmax.logSoftmax`.
-    var logS = Evaluation.take(&logSoftmax)
-    for i in 0..<c { logS[i] = narrow((zW(i) - m) - logSum) }
-    logSoftmax = logS
+    for i in 0..<c { logSoftmax[i] = narrow((zW(i) - m) - logSum) }
     // `CrossEntropy.stableLoss`.
     var gap = CompensatedSum<W>()
     var mass = CompensatedSum<W>()
@@ -123,10 +186,9 @@ extension Evaluation {
       gap.add(yW[i] * err)
       mass.add(yW[i])
     }
-    loss = narrow(gap.high + (gap.low + mass.value * logSum))
+    loss = gap.high + (gap.low + mass.value * logSum)
     // `CrossEntropy.accurateGradient`, rounded once into T.
     let gW = W(rounding: p.upstream)
-    var grad = Evaluation.take(&gradient)
     for n in 0..<c {
       let yn = yW[n]
       var diff = probsW[n] - yn
@@ -135,16 +197,14 @@ extension Evaluation {
         for j in 0..<c where j != n { others.add(probsW[j]) }
         diff = (1 - yn) - others.value
       }
-      grad[n] = T(converting: gW * diff / tauW).double
+      gradient[n] = T(converting: gW * diff / tauW).double
     }
-    // The step `x − η·∇`, rounded once into T.
+    // The step `x − η·∇`, rounded once into T, and the loss after it.
     let tau = T(rounding: p.temperature)
     let eta = W(rounding: p.learningRate)
-    var stepped = Evaluation.take(&updatedLogits)
-    var refusal: String? = nil
     for n in 0..<c {
       let xn = T(rounding: logits[n])
-      let gn = T(rounding: grad[n])
+      let gn = T(rounding: gradient[n])
       let next = T(converting: W(converting: xn) - eta * W(converting: gn))
       stepped[n] = next.double
       if xn.isFinite && !next.isFinite && refusal == nil {
@@ -155,32 +215,36 @@ extension Evaluation {
       refusal = Evaluation.scaledRefusalMessage(p.precision)
     }
     if refusal == nil {
-      let after = Evaluation.streamingLoss(count: c) {
-        W(converting: T(rounding: stepped[$0])) / tauW
-      } y: {
-        yW[$0]
-      }
-      stepLoss = .value(T(converting: after).double)
-    } else {
-      stepLoss = .value(.nan)
+      let after = Evaluation.streamingLoss(count: c) { W(converting: T(rounding: stepped[$0])) / tauW } y: { yW[$0] }
+      stepLoss = T(converting: after).double
     }
-    gradient = grad
-    updatedLogits = stepped
-    stepRefusal = refusal
+  }
+}
 
-    // MARK: Traces, in T (see `traces`)
+/// The traces of ``Evaluation/update(to:)`` in T (see `Evaluation.traces`), writing into arrays it holds.
+private struct TracePass<T: SoftmaxScalar>: @unchecked Sendable {
+  var z: [Double]
+  var target: [Double]
+  var naiveExps: [Double]
+  var naiveProbabilities: [Double]
+  var runningMax: [Double]
+  var runningSum: [Double]
+  var onlineProbabilities: [Double]
+  var scan: OverflowReport.Scan
+  var naiveSum: T = 0
+  var lossNaive: T = 0
+
+  mutating func run(_ p: Problem) {
+    let c = p.classes
+    let logits = p.logits
+    let tau = T(rounding: p.temperature)
     let y = TargetEntries<T>(p.targetSpec, classes: c)
-    var z = Evaluation.take(&scaled)
-    var target = Evaluation.take(&targetDistribution)
     for i in 0..<c {
       let x = T(rounding: logits[i])
       z[i] = (tau == 1 ? x : x / tau).double
       target[i] = y[i].double
     }
     // `Softmax.naive`.
-    var naiveExps = Evaluation.take(&naive.exps)
-    var naiveProbabilities = Evaluation.take(&naive.probabilities)
-    var naiveSum: T = 0
     for i in 0..<c {
       let e = T.exp(T(rounding: z[i]))
       naiveSum += e
@@ -188,69 +252,37 @@ extension Evaluation {
     }
     for i in 0..<c { naiveProbabilities[i] = (T(rounding: naiveExps[i]) / naiveSum).double }
     // `Softmax.online`.
-    var runningMax = Evaluation.take(&online.runningMax)
-    var runningSum = Evaluation.take(&online.runningSum)
-    var onlineProbabilities = Evaluation.take(&online.probabilities)
-    var om = -T.infinity
-    var od: T = 0
+    var m = -T.infinity
+    var d: T = 0
     for j in 0..<c {
       let zj = T(rounding: z[j])
-      if zj > om {
-        od = (om == -T.infinity ? 0 : od * T.exp(om - zj)) + 1
-        om = zj
+      if zj > m {
+        d = (m == -T.infinity ? 0 : d * T.exp(m - zj)) + 1
+        m = zj
       } else if zj != -T.infinity {
-        od += T.exp(zj - om)
+        d += T.exp(zj - m)
       }
-      runningMax[j] = om.double
-      runningSum[j] = od.double
+      runningMax[j] = m.double
+      runningSum[j] = d.double
     }
-    for i in 0..<c { onlineProbabilities[i] = (T.exp(T(rounding: z[i]) - om) / od).double }
-    online = OnlineTrace(runningMax: runningMax, runningSum: runningSum, probabilities: onlineProbabilities)
-    // `CrossEntropy.lossFromProbabilities` with the naive softmax, and with the stable one rounded into T.
-    var lossN: T = 0
-    var lossS: T = 0
+    for i in 0..<c { onlineProbabilities[i] = (T.exp(T(rounding: z[i]) - m) / d).double }
+    // `CrossEntropy.lossFromProbabilities` with the naive softmax.
     for i in 0..<c where y[i] != 0 {
-      lossN -= y[i] * T.log(T(rounding: naiveProbabilities[i]))
+      lossNaive -= y[i] * T.log(T(rounding: naiveProbabilities[i]))
     }
-    for i in 0..<c where y[i] != 0 {
-      lossS -= y[i] * T.log(T(converting: probsW[i]))
-    }
-    lossNaive = Double(lossN)
-    lossFromStableSoftmax = Double(lossS)
-    // `OverflowReport.Scan(z:naive:precision:)`, in the old report's index arrays.
-    var scan = OverflowReport.Scan(reusing: &overflow)
+    // `OverflowReport.Scan(z:naive:precision:)`.
     let leastNormal = p.precision.facts.leastNormal
-    var kz = 0
+    var k = 0
     var zk = -T.infinity
     for i in 0..<c {
       scan.add(index: i, z: z[i], exp: naiveExps[i], leastNormal: leastNormal)
       if T(rounding: z[i]) > zk {
         zk = T(rounding: z[i])
-        kz = i
+        k = i
       }
     }
     scan.sum = naiveSum.double
-    scan.largest = (zk.double, naiveExps[kz])
-    overflow = OverflowReport(
-      scan, count: c, z: { z[$0] }, precision: p.precision,
-      exactLogSum: p.temperature == 1 ? lseValue.double : nil)
-    lossNote = nil
-    for i in 0..<c where y[i] != 0 && T(rounding: z[i]) == -.infinity {
-      lossNote = Evaluation.maskedTargetNote(i)
-      break
-    }
-    naive = NaiveTrace(exps: naiveExps, sum: Double(naiveSum), probabilities: naiveProbabilities)
-    scaled = z
-    targetDistribution = target
-    wide = W.scratch(expsW, probsW)
-  }
-
-  /// The array, moved out of `storage` (left empty) so that it is held once and can be written in place.
-  @inline(__always)
-  private static func take<E>(_ storage: inout [E]) -> [E] {
-    var taken: [E] = []
-    swap(&taken, &storage)
-    return taken
+    scan.largest = (zk.double, naiveExps[k])
   }
 }
 

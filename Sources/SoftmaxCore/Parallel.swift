@@ -12,6 +12,35 @@ public enum Parallel {
   }
 }
 
+extension Parallel {
+  /// `first(&a)` and `second(&b)`, side by side when `concurrently`, one after the other otherwise; returns when both
+  /// have finished. Nothing is allocated on the calling thread: each job works in the value it is given.
+  public static func both<A: Sendable, B: Sendable>(
+    _ a: inout A, _ b: inout B, concurrently: Bool, _ first: @Sendable (inout A) -> Void,
+    _ second: @Sendable (inout B) -> Void
+  ) {
+    guard concurrently else {
+      first(&a)
+      second(&b)
+      return
+    }
+    withUnsafeMutablePointer(to: &a) { pa in
+      withUnsafeMutablePointer(to: &b) { pb in
+        // Job 0 touches only `a` and job 1 only `b`, and both have finished when `concurrentPerform` returns.
+        let jobs = Jobs(a: pa, b: pb)
+        DispatchQueue.concurrentPerform(iterations: 2) { k in
+          if k == 0 { first(&jobs.a.pointee) } else { second(&jobs.b.pointee) }
+        }
+      }
+    }
+  }
+
+  private struct Jobs<A, B>: @unchecked Sendable {
+    let a: UnsafeMutablePointer<A>
+    let b: UnsafeMutablePointer<B>
+  }
+}
+
 /// Result slots for `concurrentPerform`: call `k` writes only slot `k`, and the slots are read only after every call
 /// has returned, so the unsynchronised writes never race.
 private final class Slots<T: Sendable>: @unchecked Sendable {

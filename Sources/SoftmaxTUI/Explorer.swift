@@ -54,14 +54,13 @@ public struct Explorer: Sendable {
   /// ``Evaluation/wideLimit`` classes the lab gets four lean columns (computed side by side from
   /// ``Evaluation/parallelThreshold`` classes) and no full evaluation.
   mutating func reevaluate() {
-    // Off the Stability lab, below the size where its two halves run side by side, the evaluation is recomputed in
-    // its own arrays (an edit allocates nothing).
-    if state.screen != .stability, state.problem.classes < Evaluation.parallelThreshold, var evaluation = current.take()
-    {
+    // Off the Stability lab the evaluation is recomputed in its own arrays (an edit allocates nothing).
+    if state.screen != .stability, var evaluation = current.take() {
       if evaluation.update(to: state.problem) {
         current = evaluation
         return
       }
+      _ = consume evaluation  // let the old arrays go before the new ones are built
     }
     // On the lab up to `wideLimit` classes, the columns are full evaluations, updated the same way with the explorer's.
     if state.screen == .stability, state.problem.classes <= Evaluation.wideLimit, var columns = comparison.take() {

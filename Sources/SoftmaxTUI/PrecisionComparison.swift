@@ -124,7 +124,7 @@ public struct PrecisionComparison: Sendable {
         evaluation = taken
       }
       if let i = edited, let x = editedLogit(evaluation.problem, i) {
-        _ = evaluation.update(logit: i, to: x)
+        evaluation.update(logit: i, to: x)
         rounding[k] = PrecisionComparison.updatedCount(
           rounding[k], given: new.logits, rounded: evaluation.problem.logits, before: problem.logits,
           at: CollectionOfOne(i), precision: evaluation.problem.precision)

@@ -115,13 +115,24 @@ struct EvaluationUpdateTests {
     let otherSize = ev.update(to: try Problem(logits: [1, 2, 3, 4]).validated())
     #expect(!otherPrecision && !otherSize)
     #expect(Self.difference(ev, Evaluation(p)) == nil, "a refused update changed the evaluation")
-    let big = try Problem(logits: SeededRandom.logits(count: Evaluation.parallelThreshold, seed: 1, scale: 2))
-      .validated()
-    var bigEvaluation = Evaluation(big)
-    var edited = big
-    edited.logits[0] += 1
-    let large = bigEvaluation.update(to: edited)
-    #expect(!large)
+  }
+
+  /// From `parallelThreshold` classes the two halves of an update run side by side.
+  @Test(arguments: [Precision.float64, .float16])
+  func largeVectorsUpdatedSideBySide(precision: Precision) throws {
+    var p = try Problem(
+      logits: SeededRandom.logits(count: Evaluation.parallelThreshold + 3, seed: 9, scale: 4), target: 5,
+      precision: precision
+    ).validated()
+    var ev = Evaluation(p)
+    for (i, x) in [(5, 30.0), (0, -.infinity), (100, 2)] {
+      p.logits[i] = x
+      p = try p.validated()
+      let inPlace = ev.update(to: p)
+      #expect(inPlace)
+      let d = Self.difference(ev, Evaluation(p))
+      #expect(d == nil, "\(d ?? "")")
+    }
   }
 
   /// The evaluation keeps its own logits: the problem it was given can be edited in place afterwards.
