@@ -61,22 +61,23 @@ extension Evaluation {
   private mutating func recompute<T: SoftmaxScalar, W: WideScalar>(_: T.Type, _: W.Type) {
     let p = problem
     let c = p.classes
-    var (expsW, probsW) = W.takeScratch(&wide)
-    if expsW.count != c {
-      expsW = [W](repeating: 0, count: c)
-      probsW = [W](repeating: 0, count: c)
-    }
     var trusted = TrustedPass<T, W>(
-      shifted: Evaluation.take(&stable.shifted), stableExps: Evaluation.take(&stable.exps),
-      stableProbabilities: Evaluation.take(&stable.probabilities), expsW: expsW, probsW: probsW,
+      problem: p, shifted: Evaluation.take(&stable.shifted), stableExps: Evaluation.take(&stable.exps),
+      stableProbabilities: Evaluation.take(&stable.probabilities), expsW: [], probsW: [],
       logSoftmax: Evaluation.take(&logSoftmax), gradient: Evaluation.take(&gradient),
       stepped: Evaluation.take(&updatedLogits))
+    // Moved straight into the pass, so that the pass holds them once.
+    (trusted.expsW, trusted.probsW) = W.takeScratch(&wide)
+    if trusted.expsW.count != c {
+      trusted.expsW = [W](repeating: 0, count: c)
+      trusted.probsW = [W](repeating: 0, count: c)
+    }
     var traces = TracePass<T>(
-      z: Evaluation.take(&scaled), target: Evaluation.take(&targetDistribution),
+      problem: p, z: Evaluation.take(&scaled), target: Evaluation.take(&targetDistribution),
       naiveExps: Evaluation.take(&naive.exps), naiveProbabilities: Evaluation.take(&naive.probabilities),
       runningMax: Evaluation.take(&online.runningMax), runningSum: Evaluation.take(&online.runningSum),
       onlineProbabilities: Evaluation.take(&online.probabilities), scan: OverflowReport.Scan(reusing: &overflow))
-    Parallel.both(&trusted, &traces, concurrently: c >= Evaluation.parallelThreshold) { $0.run(p) } _: { $0.run(p) }
+    Parallel.both(&trusted, &traces, concurrently: c >= Evaluation.parallelThreshold)
     func narrow(_ v: W) -> Double { T(converting: v).double }
 
     stable = StableTrace(
@@ -127,8 +128,8 @@ extension Evaluation {
 }
 
 /// The trusted path of ``Evaluation/update(to:)`` in W (see `Evaluation.trusted`), writing into arrays it holds.
-/// (Unchecked `Sendable`: `T` and `W` are value types; a pass is handed to one job, which alone touches it.)
-private struct TrustedPass<T: SoftmaxScalar, W: WideScalar>: @unchecked Sendable {
+private struct TrustedPass<T: SoftmaxScalar, W: WideScalar>: ParallelJob {
+  let problem: Problem
   var shifted: [Double]
   var stableExps: [Double]
   var stableProbabilities: [Double]
@@ -147,7 +148,8 @@ private struct TrustedPass<T: SoftmaxScalar, W: WideScalar>: @unchecked Sendable
   var refusal: String? = nil
   var stepLoss = Double.nan
 
-  mutating func run(_ p: Problem) {
+  mutating func run() {
+    let p = problem
     let c = p.classes
     let logits = p.logits
     func narrow(_ v: W) -> Double { T(converting: v).double }
@@ -215,14 +217,19 @@ private struct TrustedPass<T: SoftmaxScalar, W: WideScalar>: @unchecked Sendable
       refusal = Evaluation.scaledRefusalMessage(p.precision)
     }
     if refusal == nil {
-      let after = Evaluation.streamingLoss(count: c) { W(converting: T(rounding: stepped[$0])) / tauW } y: { yW[$0] }
+      let after = Evaluation.streamingLoss(count: c) {
+        W(converting: T(rounding: stepped[$0])) / tauW
+      } y: {
+        yW[$0]
+      }
       stepLoss = T(converting: after).double
     }
   }
 }
 
 /// The traces of ``Evaluation/update(to:)`` in T (see `Evaluation.traces`), writing into arrays it holds.
-private struct TracePass<T: SoftmaxScalar>: @unchecked Sendable {
+private struct TracePass<T: SoftmaxScalar>: ParallelJob {
+  let problem: Problem
   var z: [Double]
   var target: [Double]
   var naiveExps: [Double]
@@ -234,7 +241,8 @@ private struct TracePass<T: SoftmaxScalar>: @unchecked Sendable {
   var naiveSum: T = 0
   var lossNaive: T = 0
 
-  mutating func run(_ p: Problem) {
+  mutating func run() {
+    let p = problem
     let c = p.classes
     let logits = p.logits
     let tau = T(rounding: p.temperature)

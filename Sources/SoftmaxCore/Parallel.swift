@@ -12,32 +12,70 @@ public enum Parallel {
   }
 }
 
+/// A job for ``Parallel/both(_:_:concurrently:)``: a value that does its work on itself.
+public protocol ParallelJob {
+  mutating func run()
+  /// Runs the job stored at `job` (the worker thread calls this with the job's type; no closure is built).
+  static func run(at job: UnsafeMutableRawPointer)
+}
+
+extension ParallelJob {
+  public static func run(at job: UnsafeMutableRawPointer) { job.assumingMemoryBound(to: Self.self).pointee.run() }
+}
+
 extension Parallel {
-  /// `first(&a)` and `second(&b)`, side by side when `concurrently`, one after the other otherwise; returns when both
-  /// have finished. Nothing is allocated on the calling thread: each job works in the value it is given.
-  public static func both<A: Sendable, B: Sendable>(
-    _ a: inout A, _ b: inout B, concurrently: Bool, _ first: @Sendable (inout A) -> Void,
-    _ second: @Sendable (inout B) -> Void
-  ) {
+  /// `a.run()` and `b.run()`, side by side when `concurrently`, one after the other otherwise; returns when both have
+  /// finished. `b` runs on a thread kept for this purpose and is handed over as its type and address, so that nothing
+  /// is allocated (`concurrentPerform` allocates a few blocks per call); when that thread is busy, both run here.
+  public static func both<A: ParallelJob, B: ParallelJob>(_ a: inout A, _ b: inout B, concurrently: Bool) {
     guard concurrently else {
-      first(&a)
-      second(&b)
+      a.run()
+      b.run()
       return
     }
-    withUnsafeMutablePointer(to: &a) { pa in
-      withUnsafeMutablePointer(to: &b) { pb in
-        // Job 0 touches only `a` and job 1 only `b`, and both have finished when `concurrentPerform` returns.
-        let jobs = Jobs(a: pa, b: pb)
-        DispatchQueue.concurrentPerform(iterations: 2) { k in
-          if k == 0 { first(&jobs.a.pointee) } else { second(&jobs.b.pointee) }
-        }
+    withUnsafeMutablePointer(to: &b) { pb in
+      if !Worker.shared.run(B.self, at: UnsafeMutableRawPointer(pb), alongside: { a.run() }) {
+        a.run()
+        pb.pointee.run()
+      }
+    }
+  }
+}
+
+/// A thread that runs one job at a time for ``Parallel/both(_:_:concurrently:)``, handed over through two
+/// semaphores: giving it a job allocates nothing.
+private final class Worker: @unchecked Sendable {
+  static let shared = Worker()
+  private let ready = DispatchSemaphore(value: 0)
+  private let finished = DispatchSemaphore(value: 0)
+  private let free = DispatchSemaphore(value: 1)
+  // Written by the caller before `ready` is signalled and read by the worker after it: the semaphore orders them.
+  private var job: (any ParallelJob.Type)?
+  private var address: UnsafeMutableRawPointer?
+
+  private init() {
+    DispatchQueue(label: "softmax-lab.worker").async { [self] in
+      while true {
+        ready.wait()
+        if let job, let address { job.run(at: address) }
+        finished.signal()
       }
     }
   }
 
-  private struct Jobs<A, B>: @unchecked Sendable {
-    let a: UnsafeMutablePointer<A>
-    let b: UnsafeMutablePointer<B>
+  /// Runs the job of type `job` stored at `address` on the worker while `mine()` runs on the calling thread, and
+  /// returns true when both are done; returns false at once, having run nothing, when another caller has the worker.
+  func run(_ job: any ParallelJob.Type, at address: UnsafeMutableRawPointer, alongside mine: () -> Void) -> Bool {
+    guard free.wait(timeout: .now()) == .success else { return false }
+    defer { free.signal() }
+    self.job = job
+    self.address = address
+    ready.signal()
+    mine()
+    finished.wait()
+    self.job = nil
+    self.address = nil
+    return true
   }
 }
 
