@@ -149,80 +149,94 @@ private struct TrustedPass<T: SoftmaxScalar, W: WideScalar>: ParallelJob {
   var stepLoss = Double.nan
 
   mutating func run() {
+    // The two passes run on two cores, and their structs sit side by side in the caller's frame: working on locals
+    // (arrays moved out, sums in registers) keeps the loops off each other's cache lines.
+    var pass = TrustedPass(
+      problem: problem, shifted: [], stableExps: [], stableProbabilities: [], expsW: [], probsW: [], logSoftmax: [],
+      gradient: [], stepped: [])
+    swap(&pass, &self)
+    pass.work()
+    swap(&pass, &self)
+  }
+
+  private mutating func work() {
     let p = problem
     let c = p.classes
-    let logits = p.logits
-    func narrow(_ v: W) -> Double { T(converting: v).double }
-    let tauW = W(rounding: p.temperature)
-    @inline(__always) func zW(_ i: Int) -> W { W(rounding: logits[i]) / tauW }
-    let yW = TargetEntries<W>(p.targetSpec, classes: c)
-    // `Softmax.stable`.
-    for i in 0..<c where zW(i) > m {
-      m = zW(i)
-      k = i
-    }
-    for i in 0..<c {
-      let (d, err) = twoSum(zW(i), -m)
-      let e = expCompensated(d, err)
-      shifted[i] = narrow(d)
-      expsW[i] = e
-      stableExps[i] = narrow(e)
-      sum.add(e)
-    }
-    for i in 0..<c {
-      probsW[i] = sum.divide(expsW[i])
-      stableProbabilities[i] = narrow(probsW[i])
-    }
-    // `Softmax.logSumExp(stable:)`.
-    for j in 0..<c where j != k { rest.add(expsW[j]) }
-    logSum = W.log(onePlus: rest.high) + rest.low / (1 + rest.high)
-    lseValue = m + logSum
-    // `Softmax.logSoftmax`.
-    for i in 0..<c { logSoftmax[i] = narrow((zW(i) - m) - logSum) }
-    // `CrossEntropy.stableLoss`.
-    var gap = CompensatedSum<W>()
-    var mass = CompensatedSum<W>()
-    for i in 0..<c where yW[i] != 0 {
-      let (d, err) = twoSum(m, -zW(i))
-      gap.add(yW[i] * d)
-      gap.add(yW[i] * err)
-      mass.add(yW[i])
-    }
-    loss = gap.high + (gap.low + mass.value * logSum)
-    // `CrossEntropy.accurateGradient`, rounded once into T.
-    let gW = W(rounding: p.upstream)
-    for n in 0..<c {
-      let yn = yW[n]
-      var diff = probsW[n] - yn
-      if yn >= 0.5 {
-        var others = CompensatedSum<W>()
-        for j in 0..<c where j != n { others.add(probsW[j]) }
-        diff = (1 - yn) - others.value
+    // Through a pointer: the two passes share this array, and retaining it in their loops would make them
+    // fight over its reference count.
+    p.logits.withUnsafeBufferPointer { logits in
+      func narrow(_ v: W) -> Double { T(converting: v).double }
+      let tauW = W(rounding: p.temperature)
+      @inline(__always) func zW(_ i: Int) -> W { W(rounding: logits[i]) / tauW }
+      let yW = TargetEntries<W>(p.targetSpec, classes: c)
+      // `Softmax.stable`.
+      for i in 0..<c where zW(i) > m {
+        m = zW(i)
+        k = i
       }
-      gradient[n] = T(converting: gW * diff / tauW).double
-    }
-    // The step `x − η·∇`, rounded once into T, and the loss after it.
-    let tau = T(rounding: p.temperature)
-    let eta = W(rounding: p.learningRate)
-    for n in 0..<c {
-      let xn = T(rounding: logits[n])
-      let gn = T(rounding: gradient[n])
-      let next = T(converting: W(converting: xn) - eta * W(converting: gn))
-      stepped[n] = next.double
-      if xn.isFinite && !next.isFinite && refusal == nil {
-        refusal = Evaluation.refusalMessage(logit: n, x: xn.double, gradient: gn.double, precision: p.precision)
+      for i in 0..<c {
+        let (d, err) = twoSum(zW(i), -m)
+        let e = expCompensated(d, err)
+        shifted[i] = narrow(d)
+        expsW[i] = e
+        stableExps[i] = narrow(e)
+        sum.add(e)
       }
-    }
-    if refusal == nil, (0..<c).contains(where: { T(rounding: stepped[$0]) / tau == .infinity }) {
-      refusal = Evaluation.scaledRefusalMessage(p.precision)
-    }
-    if refusal == nil {
-      let after = Evaluation.streamingLoss(count: c) {
-        W(converting: T(rounding: stepped[$0])) / tauW
-      } y: {
-        yW[$0]
+      for i in 0..<c {
+        probsW[i] = sum.divide(expsW[i])
+        stableProbabilities[i] = narrow(probsW[i])
       }
-      stepLoss = T(converting: after).double
+      // `Softmax.logSumExp(stable:)`.
+      for j in 0..<c where j != k { rest.add(expsW[j]) }
+      logSum = W.log(onePlus: rest.high) + rest.low / (1 + rest.high)
+      lseValue = m + logSum
+      // `Softmax.logSoftmax`.
+      for i in 0..<c { logSoftmax[i] = narrow((zW(i) - m) - logSum) }
+      // `CrossEntropy.stableLoss`.
+      var gap = CompensatedSum<W>()
+      var mass = CompensatedSum<W>()
+      for i in 0..<c where yW[i] != 0 {
+        let (d, err) = twoSum(m, -zW(i))
+        gap.add(yW[i] * d)
+        gap.add(yW[i] * err)
+        mass.add(yW[i])
+      }
+      loss = gap.high + (gap.low + mass.value * logSum)
+      // `CrossEntropy.accurateGradient`, rounded once into T.
+      let gW = W(rounding: p.upstream)
+      for n in 0..<c {
+        let yn = yW[n]
+        var diff = probsW[n] - yn
+        if yn >= 0.5 {
+          var others = CompensatedSum<W>()
+          for j in 0..<c where j != n { others.add(probsW[j]) }
+          diff = (1 - yn) - others.value
+        }
+        gradient[n] = T(converting: gW * diff / tauW).double
+      }
+      // The step `x − η·∇`, rounded once into T, and the loss after it.
+      let tau = T(rounding: p.temperature)
+      let eta = W(rounding: p.learningRate)
+      for n in 0..<c {
+        let xn = T(rounding: logits[n])
+        let gn = T(rounding: gradient[n])
+        let next = T(converting: W(converting: xn) - eta * W(converting: gn))
+        stepped[n] = next.double
+        if xn.isFinite && !next.isFinite && refusal == nil {
+          refusal = Evaluation.refusalMessage(logit: n, x: xn.double, gradient: gn.double, precision: p.precision)
+        }
+      }
+      if refusal == nil, (0..<c).contains(where: { T(rounding: stepped[$0]) / tau == .infinity }) {
+        refusal = Evaluation.scaledRefusalMessage(p.precision)
+      }
+      if refusal == nil {
+        let after = Evaluation.streamingLoss(count: c) {
+          W(converting: T(rounding: stepped[$0])) / tauW
+        } y: {
+          yW[$0]
+        }
+        stepLoss = T(converting: after).double
+      }
     }
   }
 }
@@ -242,55 +256,68 @@ private struct TracePass<T: SoftmaxScalar>: ParallelJob {
   var lossNaive: T = 0
 
   mutating func run() {
+    // See `TrustedPass.run`.
+    var pass = TracePass(
+      problem: problem, z: [], target: [], naiveExps: [], naiveProbabilities: [], runningMax: [], runningSum: [],
+      onlineProbabilities: [], scan: OverflowReport.Scan())
+    swap(&pass, &self)
+    pass.work()
+    swap(&pass, &self)
+  }
+
+  private mutating func work() {
     let p = problem
     let c = p.classes
-    let logits = p.logits
-    let tau = T(rounding: p.temperature)
-    let y = TargetEntries<T>(p.targetSpec, classes: c)
-    for i in 0..<c {
-      let x = T(rounding: logits[i])
-      z[i] = (tau == 1 ? x : x / tau).double
-      target[i] = y[i].double
-    }
-    // `Softmax.naive`.
-    for i in 0..<c {
-      let e = T.exp(T(rounding: z[i]))
-      naiveSum += e
-      naiveExps[i] = e.double
-    }
-    for i in 0..<c { naiveProbabilities[i] = (T(rounding: naiveExps[i]) / naiveSum).double }
-    // `Softmax.online`.
-    var m = -T.infinity
-    var d: T = 0
-    for j in 0..<c {
-      let zj = T(rounding: z[j])
-      if zj > m {
-        d = (m == -T.infinity ? 0 : d * T.exp(m - zj)) + 1
-        m = zj
-      } else if zj != -T.infinity {
-        d += T.exp(zj - m)
+    // Through a pointer: the two passes share this array, and retaining it in their loops would make them
+    // fight over its reference count.
+    p.logits.withUnsafeBufferPointer { logits in
+      let tau = T(rounding: p.temperature)
+      let y = TargetEntries<T>(p.targetSpec, classes: c)
+      for i in 0..<c {
+        let x = T(rounding: logits[i])
+        z[i] = (tau == 1 ? x : x / tau).double
+        target[i] = y[i].double
       }
-      runningMax[j] = m.double
-      runningSum[j] = d.double
-    }
-    for i in 0..<c { onlineProbabilities[i] = (T.exp(T(rounding: z[i]) - m) / d).double }
-    // `CrossEntropy.lossFromProbabilities` with the naive softmax.
-    for i in 0..<c where y[i] != 0 {
-      lossNaive -= y[i] * T.log(T(rounding: naiveProbabilities[i]))
-    }
-    // `OverflowReport.Scan(z:naive:precision:)`.
-    let leastNormal = p.precision.facts.leastNormal
-    var k = 0
-    var zk = -T.infinity
-    for i in 0..<c {
-      scan.add(index: i, z: z[i], exp: naiveExps[i], leastNormal: leastNormal)
-      if T(rounding: z[i]) > zk {
-        zk = T(rounding: z[i])
-        k = i
+      // `Softmax.naive`.
+      for i in 0..<c {
+        let e = T.exp(T(rounding: z[i]))
+        naiveSum += e
+        naiveExps[i] = e.double
       }
+      for i in 0..<c { naiveProbabilities[i] = (T(rounding: naiveExps[i]) / naiveSum).double }
+      // `Softmax.online`.
+      var m = -T.infinity
+      var d: T = 0
+      for j in 0..<c {
+        let zj = T(rounding: z[j])
+        if zj > m {
+          d = (m == -T.infinity ? 0 : d * T.exp(m - zj)) + 1
+          m = zj
+        } else if zj != -T.infinity {
+          d += T.exp(zj - m)
+        }
+        runningMax[j] = m.double
+        runningSum[j] = d.double
+      }
+      for i in 0..<c { onlineProbabilities[i] = (T.exp(T(rounding: z[i]) - m) / d).double }
+      // `CrossEntropy.lossFromProbabilities` with the naive softmax.
+      for i in 0..<c where y[i] != 0 {
+        lossNaive -= y[i] * T.log(T(rounding: naiveProbabilities[i]))
+      }
+      // `OverflowReport.Scan(z:naive:precision:)`.
+      let leastNormal = p.precision.facts.leastNormal
+      var k = 0
+      var zk = -T.infinity
+      for i in 0..<c {
+        scan.add(index: i, z: z[i], exp: naiveExps[i], leastNormal: leastNormal)
+        if T(rounding: z[i]) > zk {
+          zk = T(rounding: z[i])
+          k = i
+        }
+      }
+      scan.sum = naiveSum.double
+      scan.largest = (zk.double, naiveExps[k])
     }
-    scan.sum = naiveSum.double
-    scan.largest = (zk.double, naiveExps[k])
   }
 }
 

@@ -2,8 +2,9 @@
 // (the whole frame into a reused buffer), counted apart, per screen, vector size, terminal size and kind of key.
 //
 //   swift run -c release softmax-lab-allocations            the table
-//   swift run -c release softmax-lab-allocations --check    exit 1 if a render, or the update of a key that does not
-//                                                           change the problem, allocates
+//   swift run -c release softmax-lab-allocations --check    exit 1 if a render or the update of any key allocates (the
+//                                                           one known exception: an edit in the Stability lab above
+//                                                           4,096 classes, where the lean columns are rebuilt)
 //
 // Counting works by replacing malloc in this executable (CAllocationCounter); only the calling thread is counted.
 // Measure a release build: a debug build leaves generic code unspecialised and allocates where release does not.
@@ -109,7 +110,9 @@ for screen in Screen.allCases {
           let u = cost.perUpdate
           let r = cost.perRender
           cells.append("\(format(u)) / \(format(r))")
-          if r > 0 || (kind == "navigation" && u > 0) {
+          // Known exception: above `wideLimit` the Stability lab's lean columns are rebuilt around their kept terms.
+          let exempt = kind == "edits" && screen == .stability && classes > Evaluation.wideLimit
+          if r > 0 || (u > 0 && !exempt) {
             failures.append(
               "\(screen.title) C=\(classes) \(w)×\(h) \(name), \(kind): update \(format(u)), render \(format(r))")
           }
@@ -121,8 +124,39 @@ for screen in Screen.allCases {
     }
   }
 }
+// Other keys that change the problem, at 120×40: each sequence leaves the problem as it found it, and is reported per
+// key press (the edit line's keys included). Not checked: reported as measured.
+let otherEdits: [(String, [Event])] = {
+  func typed(_ opener: Character, _ text: String) -> [Event] {
+    [.key(.character(opener))] + (0..<24).map { _ in .key(.backspace) } + text.map { .key(.character($0)) }
+      + [.key(.enter)]
+  }
+  let undoRedo: [Event] = [.key(.character("u")), .key(.control("r")), .key(.character("u"))]
+  return [
+    ("logit typed (e ⌫… 1.5 ⏎), u ^R u", typed("e", "1.5") + undoRedo),
+    ("temperature typed (T ⌫… 2 ⏎), u ^R u", typed("T", "2") + undoRedo),
+    ("target (j t), u ^R u, k", [.key(.down), .key(.character("t"))] + undoRedo + [.key(.up)]),
+  ]
+}()
+print("\nother edits at 120×40, 256 colours: allocations per key press (update / render)")
+for screen in Screen.allCases {
+  for classes in [64, 131_072] {
+    var cells: [String] = []
+    for (_, keys) in otherEdits {
+      let cost = measure(
+        screen, classes: classes, width: 120, height: 40, context: contexts[0].1, keys: keys,
+        rounds: classes > 1000 ? 1 : 3, onlyEdits: false)
+      cells.append("\(format(cost.perUpdate)) / \(format(cost.perRender))")
+    }
+    print(pad(screen.title.lowercased(), 12) + pad(String(classes), 9) + cells.map { pad($0, 14) }.joined())
+  }
+}
+print("columns: " + otherEdits.map(\.0).joined(separator: "; "))
+
 if failures.isEmpty {
-  print("no render allocates, and no key that leaves the problem alone allocates in its update")
+  print(
+    "no render allocates, and no key allocates in its update (except edits in the Stability lab above "
+      + "\(Evaluation.wideLimit) classes)")
 } else {
   print("allocating where nothing should:")
   for f in failures { print("  " + f) }
