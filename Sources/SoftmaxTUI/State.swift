@@ -173,9 +173,10 @@ public struct DescentState: Equatable, Sendable {
 struct LastEvaluation: Equatable, Sendable {
   var evaluation: Evaluation?
 
-  /// The cached evaluation when it is of `problem`, else a new one.
-  func of(_ problem: Problem) -> Evaluation {
-    if let evaluation, evaluation.problem == problem { return evaluation }
+  /// The cached evaluation when it is of `problem`, else a new one; the cache is left empty (so that the caller holds
+  /// the evaluation once and can update it in place).
+  mutating func take(of problem: Problem) -> Evaluation {
+    if let evaluation = evaluation.take(), evaluation.problem == problem { return evaluation }
     return Evaluation(problem)
   }
 

@@ -375,27 +375,25 @@ extension AppState {
     guard let last = descent.history.last else { return }
     var p = descent.start
     p.logits = last.logits
-    let stepped: Problem?
-    do {
-      let ev = descent.last.of(p)
-      stepped = ev.stepped
-      if stepped == nil {
-        descent.running = false
-        message = StatusMessage("descent stopped: \(ev.stepRefusal ?? "step not finite")", isError: true)
-      }
+    var ev = descent.last.take(of: p)
+    guard let next = ev.stepped else {
+      descent.running = false
+      message = StatusMessage("descent stopped: \(ev.stepRefusal ?? "step not finite")", isError: true)
+      descent.last.evaluation = ev
+      return
     }
-    // The last point's arrays go before the next point's are built (at 131,072 classes each is ~14 MB).
-    descent.last.evaluation = nil
-    guard let next = stepped else { return }
     if next.logits == p.logits {
       descent.running = false
       message = StatusMessage("descent stopped: the step no longer changes the logits at this precision")
+      descent.last.evaluation = ev
       return
     }
     descent.steps += 1
-    let reached = Evaluation(next)
-    descent.last.evaluation = reached
-    descent.history.append(DescentRecord(reached, step: descent.steps))
+    // The next point is evaluated in the last point's arrays (at 131,072 classes each evaluation is ~14 MB, and a
+    // second one alongside would be the run's peak).
+    if !ev.update(to: next) { ev = Evaluation(next) }
+    descent.last.evaluation = ev
+    descent.history.append(DescentRecord(ev, step: descent.steps))
     if descent.history.count > DescentState.historyLimit(classes: p.classes) { descent.history.removeFirst() }
   }
 }
