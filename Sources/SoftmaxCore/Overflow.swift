@@ -38,9 +38,18 @@ public struct OverflowReport: Sendable, Equatable {
   public var outcome: Outcome
   /// A short label for a status line: `ok`, `overflow`, `sum overflow`, `underflow`, `subnormal`, `sum error`.
   public var label: String
-  /// One sentence saying what happens and why, with the numbers (held inline: rebuilding a report after an edit
-  /// allocates nothing).
-  public var diagnosis: TextLine
+  /// What the diagnosis quotes: the precision, the class count, the largest overflowing `z`, the largest `z` and its
+  /// `e^z`, the naive `σ`, the exact `log σ` (when given), and the `z` of the first underflowing and first subnormal
+  /// term. The sentence is written when read (a report stays small, and rebuilding one allocates nothing).
+  private var precision: Precision
+  private var count: Int
+  private var largestOverflow: Double
+  private var largestZ: Double
+  private var largestExp: Double
+  private var sum: Double
+  private var exactLogSum: Double?
+  private var firstUnderflowZ: Double
+  private var firstSubnormalZ: Double
 
   /// Reads the report off a naive trace computed in precision `T`; `exactLogSum`, `log Σ e^{z_i}` computed
   /// accurately, lets it also judge the naive sum itself.
@@ -112,12 +121,19 @@ public struct OverflowReport: Sendable, Equatable {
   public init(
     _ scan: Scan, count: Int, z: (Int) -> Double, precision: Precision, exactLogSum: Double? = nil
   ) {
-    let (sum, largest) = (scan.sum, scan.largest)
+    let sum = scan.sum
     let facts = precision.facts
     overflowing = scan.overflowing
     underflowing = scan.underflowing
     subnormal = scan.subnormal
-    let largestOverflow = scan.largestOverflow
+    self.precision = precision
+    self.count = count
+    largestOverflow = scan.largestOverflow
+    (largestZ, largestExp) = scan.largest
+    self.sum = sum
+    self.exactLogSum = exactLogSum
+    firstUnderflowZ = scan.underflowing.first.map(z) ?? 0
+    firstSubnormalZ = scan.subnormal.first.map(z) ?? 0
     sumOverflows = sum == .infinity
     sumOverflowsWithFiniteTerms = sumOverflows && overflowing.isEmpty
     sumIsZero = sum == 0
@@ -126,30 +142,45 @@ public struct OverflowReport: Sendable, Equatable {
     } else {
       sumRelativeError = nil
     }
-    let name = precision.rawValue
-    func fmt(_ x: Double) -> TextLine { TextLine(compact: x) }
     if !overflowing.isEmpty {
-      outcome = .nan
-      label = "overflow"
-      diagnosis =
-        "e^{\(fmt(largestOverflow))} overflows \(name) above \(fmt(Self.rounded(facts.expOverflow))): "
-        + "σ = inf, so inf/inf = NaN" + (overflowing.count < count ? " and finite/inf = 0 elsewhere" : "")
+      (outcome, label) = (.nan, "overflow")
     } else if sumOverflowsWithFiniteTerms {
-      outcome = .zeros
-      label = "sum overflow"
-      diagnosis =
-        "every e^{z_i} is finite (e^{\(fmt(largest.z))} = \(fmt(largest.exp))) but σ overflows \(name)'s "
-        + "max \(fmt(facts.maxFinite)): s = finite/inf = 0 everywhere"
+      (outcome, label) = (.zeros, "sum overflow")
     } else if sumIsZero {
-      outcome = .nan
-      label = "underflow"
-      diagnosis =
-        "every e^{z_i} underflows to 0 in \(name) (below \(fmt(Self.rounded(facts.expZero)))): σ = 0, so 0/0 = NaN"
-    } else if let error = sumRelativeError, error > Swift.max(16 * facts.ulpOfOne, 1e-3), let exact = exactLogSum {
+      (outcome, label) = (.nan, "underflow")
+    } else if let error = sumRelativeError, error > Swift.max(16 * facts.ulpOfOne, 1e-3), exactLogSum != nil {
       // The sum, rounded into the precision term by term, has drifted from the exact one. This comes before
       // underflow and subnormal terms: it skews every probability, not a few small ones.
-      outcome = .inaccurate
-      label = "sum error"
+      (outcome, label) = (.inaccurate, "sum error")
+    } else if !underflowing.isEmpty {
+      (outcome, label) = (.inaccurate, "underflow")
+    } else if !subnormal.isEmpty {
+      (outcome, label) = (.inaccurate, "subnormal")
+    } else {
+      (outcome, label) = (.fine, "ok")
+    }
+  }
+
+  /// One sentence saying what happens and why, with the numbers (written when read, inline: no allocation).
+  public var diagnosis: TextLine {
+    let facts = precision.facts
+    let name = precision.rawValue
+    func fmt(_ x: Double) -> TextLine { TextLine(compact: x) }
+    switch label {
+    case "overflow":
+      return
+        "e^{\(fmt(largestOverflow))} overflows \(name) above \(fmt(Self.rounded(facts.expOverflow))): "
+        + "σ = inf, so inf/inf = NaN" + (overflowing.count < count ? " and finite/inf = 0 elsewhere" : "")
+    case "sum overflow":
+      return
+        "every e^{z_i} is finite (e^{\(fmt(largestZ))} = \(fmt(largestExp))) but σ overflows \(name)'s "
+        + "max \(fmt(facts.maxFinite)): s = finite/inf = 0 everywhere"
+    case "underflow" where sumIsZero:
+      return
+        "every e^{z_i} underflows to 0 in \(name) (below \(fmt(Self.rounded(facts.expZero)))): σ = 0, so 0/0 = NaN"
+    case "sum error":
+      let exact = exactLogSum ?? .nan
+      let error = sumRelativeError ?? .nan
       let ratio = Double.exp(Double.log(sum) - exact)
       let off: TextLine =
         ratio < 0.5
@@ -157,29 +188,21 @@ public struct OverflowReport: Sendable, Equatable {
         : ratio > 2
           ? "\(ratio, digits: 3)× too large"
           : "\(error * 100, digits: 2)% too \(ratio < 1 ? "small" : "large")"
-      diagnosis =
+      return
         "σ = Σ e^{z_j} summed left to right in \(name) is \(fmt(sum)) against the exact "
         + "\(Double.exp(exact), digits: 4), \(off): each addition rounds the running sum to its "
         + "spacing, so small terms are dropped or counted in whole steps; every naive s_i inherits the error"
-    } else if !underflowing.isEmpty {
-      outcome = .inaccurate
-      label = "underflow"
-      let i = underflowing[0]
-      diagnosis =
-        "e^{\(fmt(z(i)))} underflows to 0 in \(name) (below \(fmt(Self.rounded(facts.expZero)))): "
+    case "underflow":
+      return
+        "e^{\(fmt(firstUnderflowZ))} underflows to 0 in \(name) (below \(fmt(Self.rounded(facts.expZero)))): "
         + "\(underflowing.count) naive s_i \(underflowing.count == 1 ? "is" : "are") exactly 0"
-    } else if !subnormal.isEmpty {
-      outcome = .inaccurate
-      label = "subnormal"
-      let i = subnormal[0]
-      diagnosis =
-        "e^{\(fmt(z(i)))} is subnormal in \(name) (below \(fmt(Self.rounded(facts.expSubnormal)))): "
-        + "it keeps fewer than \(facts.significandBits) bits, so naive s_\(i) loses accuracy"
-    } else {
-      outcome = .fine
-      label = "ok"
-      diagnosis =
-        "naive softmax is fine here: largest z = \(fmt(largest.z)) < \(fmt(Self.rounded(facts.expOverflow))) "
+    case "subnormal":
+      return
+        "e^{\(fmt(firstSubnormalZ))} is subnormal in \(name) (below \(fmt(Self.rounded(facts.expSubnormal)))): "
+        + "it keeps fewer than \(facts.significandBits) bits, so naive s_\(subnormal[0]) loses accuracy"
+    default:
+      return
+        "naive softmax is fine here: largest z = \(fmt(largestZ)) < \(fmt(Self.rounded(facts.expOverflow))) "
         + "and no e^{z_i} underflows"
     }
   }
