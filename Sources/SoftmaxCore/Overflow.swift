@@ -80,6 +80,14 @@ public struct OverflowReport: Sendable, Equatable {
       subnormal.removeAll(keepingCapacity: true)
     }
 
+    /// A scan holding the index lists of `old` as they are (`old` keeps empty ones), for an update that keeps part
+    /// of them.
+    init(lists old: inout OverflowReport) {
+      swap(&overflowing, &old.overflowing)
+      swap(&underflowing, &old.underflowing)
+      swap(&subnormal, &old.subnormal)
+    }
+
     /// The scan of a whole naive trace, with its sum and largest term.
     public init<T: SoftmaxScalar>(z: [T], naive: NaiveTrace<T>, precision: Precision) {
       let leastNormal = precision.facts.leastNormal

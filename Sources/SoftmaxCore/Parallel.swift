@@ -23,6 +23,7 @@ extension Parallel {
   /// captures nothing, so that nothing is allocated (`concurrentPerform` allocates a few blocks per call); when that
   /// thread is busy, both run here. (Going through the job's type instead, as an existential, would run unspecialised
   /// generic code on the worker: measured 3× slower.)
+  @inlinable
   public static func both<A: ParallelJob, B: ParallelJob>(_ a: inout A, _ b: inout B, concurrently: Bool) {
     guard concurrently else {
       a.run()
@@ -42,8 +43,9 @@ extension Parallel {
 
 /// A thread that runs one job at a time for ``Parallel/both(_:_:concurrently:)``, handed over through two
 /// semaphores: giving it a job allocates nothing.
-private final class Worker: @unchecked Sendable {
-  static let shared = Worker()
+@usableFromInline
+final class Worker: @unchecked Sendable {
+  @usableFromInline static let shared = Worker()
   private let ready = DispatchSemaphore(value: 0)
   private let finished = DispatchSemaphore(value: 0)
   private let free = DispatchSemaphore(value: 1)
@@ -63,7 +65,7 @@ private final class Worker: @unchecked Sendable {
 
   /// Runs `job(address)` on the worker while `mine()` runs on the calling thread, and returns true when both are
   /// done; returns false at once, having run nothing, when another caller has the worker.
-  func run(
+  @usableFromInline func run(
     _ job: @escaping @Sendable (UnsafeMutableRawPointer) -> Void, at address: UnsafeMutableRawPointer,
     alongside mine: () -> Void
   ) -> Bool {

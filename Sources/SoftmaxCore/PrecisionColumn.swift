@@ -12,9 +12,9 @@ import RealModule
 /// recomputes only the exponentials the edit affects.
 public struct PrecisionColumn: Sendable {
   /// The problem validated in this column's precision (logits rounded into it).
-  public let problem: Problem
+  public private(set) var problem: Problem
   /// How naive softmax fares in this precision.
-  public let overflow: OverflowReport
+  public private(set) var overflow: OverflowReport
   /// Naive `σ = Σ e^{z_j}`, summed left to right in the precision.
   public let naiveSum: Double
   /// `M = max z` of the max-subtracted softmax.
@@ -28,7 +28,7 @@ public struct PrecisionColumn: Sendable {
   /// `−Σ y_i log s_i` with the max-subtracted softmax.
   public let lossFromStableSoftmax: Double
 
-  let storage: Storage
+  private(set) var storage: Storage
   /// A lean column's per-class exponentials, kept for ``updating(_:to:)`` (`nil` for a full evaluation).
   private(set) var terms: LeanTerms?
   /// Whether this column was updated from the previous one's terms rather than computed afresh (tests).
@@ -55,6 +55,10 @@ public struct PrecisionColumn: Sendable {
     var resume: [Resume]
     /// The argmax of `z` in `W` (excluded from the second compensated sum).
     var k: Int
+
+    /// Nothing kept (a column whose state has been moved out for an update).
+    static let empty = Lean(
+      naiveSum: 0, max: 0, sumHigh: 0, sumLow: 0, onlineMax: 0, onlineSum: 0, checkpoints: [], resume: [], k: 0)
   }
 
   /// Pass 1's naive sum and argmaxes, and pass 2's compensated sums, before element `i·checkpointStride`.
@@ -122,7 +126,8 @@ public struct PrecisionColumn: Sendable {
   /// as ``Evaluation``'s is except for float64 up to ``Evaluation/wideLimit`` classes (`Float80` there).
   init(lean problem: Problem) {
     var terms = LeanTerms()
-    self.init(lean: problem, previous: nil, terms: &terms)
+    var none: Previous? = nil
+    self.init(lean: problem, previous: &none, terms: &terms)
   }
 
   /// Makes this the column of `problem` (validated in its precision), reusing what it computed for its previous
@@ -145,8 +150,11 @@ public struct PrecisionColumn: Sendable {
       self = PrecisionColumn(problem)
       return
     }
-    self = PrecisionColumn(
-      lean: problem, previous: Previous(logits: self.problem.logits, lean: lean, overflow: overflow), terms: &taken)
+    storage = .lean(.empty)
+    let lists = OverflowReport.Scan(lists: &overflow)
+    var previous: Previous? = Previous(
+      before: .logits(self.problem.logits), lean: consume lean, lists: consume lists)
+    self = PrecisionColumn(lean: problem, previous: &previous, terms: &taken)
   }
 
   /// `problem` validated in `precision` and `old`, taken out of its variable, updated to it (see ``update(to:)``; a
@@ -167,22 +175,35 @@ public struct PrecisionColumn: Sendable {
     }
   }
 
-  /// What an update needs of the column it replaces, besides its terms.
+  /// What an update needs of the column it replaces, besides its terms. Its arrays are taken over (emptied and
+  /// refilled), so that an update in place allocates nothing.
   struct Previous {
-    var logits: [Double]
+    /// The logits before: all of them, or the one that changed (the rest are the new problem's).
+    enum Before {
+      case logits([Double])
+      case one(index: Int, value: Double)
+    }
+    var before: Before
     var lean: Lean
-    var overflow: OverflowReport
+    /// The previous overflow report's index lists.
+    var lists: OverflowReport.Scan
+  }
+
+  /// The logits before an update, as pass 1 reads them.
+  enum BeforeView {
+    case logits(UnsafeBufferPointer<Double>)
+    case one(index: Int, value: Double)
   }
 
   /// The lean column of `problem`; `previous` (the column it replaces) says which of the terms in
   /// `taken` are still valid (none without it). The terms are moved out of `taken`, so that their storage is
   /// overwritten in place when nothing else holds it.
-  private init(lean problem: Problem, previous: Previous?, terms taken: inout LeanTerms) {
+  private init(lean problem: Problem, previous: inout Previous?, terms taken: inout LeanTerms) {
     switch problem.precision {
-    case .float64: self.init(lean: problem, previous, &taken, Double.self, NativeArithmetic<Double>.self)
-    case .float32: self.init(lean: problem, previous, &taken, Float.self, NativeArithmetic<Float>.self)
-    case .bfloat16: self.init(lean: problem, previous, &taken, BFloat16.self, NativeArithmetic<BFloat16>.self)
-    case .float16: self.init(lean: problem, previous, &taken, Float16.self, HalfInFloat.self)
+    case .float64: self.init(lean: problem, &previous, &taken, Double.self, NativeArithmetic<Double>.self)
+    case .float32: self.init(lean: problem, &previous, &taken, Float.self, NativeArithmetic<Float>.self)
+    case .bfloat16: self.init(lean: problem, &previous, &taken, BFloat16.self, NativeArithmetic<BFloat16>.self)
+    case .float16: self.init(lean: problem, &previous, &taken, Float16.self, HalfInFloat.self)
     }
   }
 
@@ -193,7 +214,7 @@ public struct PrecisionColumn: Sendable {
   }
 
   private init<T: SoftmaxScalar, A: LeanArithmetic>(
-    lean problem: Problem, _ previous: Previous?, _ taken: inout LeanTerms, _: T.Type,
+    lean problem: Problem, _ previous: inout Previous?, _ taken: inout LeanTerms, _: T.Type,
     _: A.Type
   ) {
     typealias W = Double
@@ -210,39 +231,57 @@ public struct PrecisionColumn: Sendable {
     }
     var terms = LeanTerms()
     swap(&terms, &taken)
-    let oldLogits = previous?.logits
+    let before = previous?.before
     let oldMax = previous?.lean.max
+    let oldK = previous?.lean.k ?? 0
     // Nothing before the first changed logit changes: both passes resume from the last saved state before it.
     let firstChange: Int = {
-      guard let oldLogits else { return 0 }
-      return logits.withUnsafeBufferPointer { new in
-        oldLogits.withUnsafeBufferPointer { old in
-          for i in 0..<c where old[i].bitPattern != new[i].bitPattern { return i }
-          return c
+      switch before {
+      case nil: return 0
+      case .one(let i, let value)?: return value.bitPattern != logits[i].bitPattern ? i : c
+      case .logits(let oldLogits)?:
+        return logits.withUnsafeBufferPointer { new in
+          oldLogits.withUnsafeBufferPointer { old in
+            for i in 0..<c where old[i].bitPattern != new[i].bitPattern { return i }
+            return c
+          }
         }
       }
     }()
     let stride = Self.checkpointStride
     var initial = PassOne<V>()
-    if let previous, firstChange >= stride {
+    // The previous column's lists are taken over and cut back (their storage is reused), and so is the list of
+    // changed indices.
+    swap(&initial.changed, &terms.changed)
+    initial.changed.removeAll(keepingCapacity: true)
+    // Pass 2 may resume at the block pass 1 resumes at: its sums there are saved before pass 1 writes that entry.
+    let isUpdate = previous != nil
+    var savedAtBlock: (resume: Resume, checkpoint: (max: Double, sum: Double))? = nil
+    if previous != nil {
+      let resumes = firstChange >= stride
+      let block = resumes ? Swift.min(firstChange, c - 1) / stride : 0
+      let start = block * stride
+      if resumes { savedAtBlock = (previous!.lean.resume[block], previous!.lean.checkpoints[block]) }
+      initial.checkpoints = Self.taken(&previous!.lean.checkpoints, keeping: block)
+      initial.resume = Self.taken(&previous!.lean.resume, keeping: block)
+      swap(&initial.scan, &previous!.lists)
+      // The scan's lists are in index order: keep the entries before `start`.
+      Self.cut(&initial.scan.overflowing, before: start)
+      Self.cut(&initial.scan.underflowing, before: start)
+      Self.cut(&initial.scan.subnormal, before: start)
+    }
+    previous = nil
+    if let (saved, checkpoint) = savedAtBlock {
       let block = Swift.min(firstChange, c - 1) / stride
       let start = block * stride
-      let saved = previous.lean.resume[block]
       initial.start = start
       initial.sigma = A.round(saved.sigma)
       initial.best = saved.best
-      initial.m = A.round(previous.lean.checkpoints[block].max)
+      initial.m = A.round(checkpoint.max)
       initial.bestZ = initial.m
-      initial.d = A.round(previous.lean.checkpoints[block].sum)
+      initial.d = A.round(checkpoint.sum)
       initial.k = saved.k
       initial.mW = saved.mW
-      initial.checkpoints = Array(previous.lean.checkpoints[..<block])
-      initial.resume = Array(previous.lean.resume[..<block])
-      // The scan's lists are in index order: keep the entries before `start`.
-      let report = previous.overflow
-      initial.scan.overflowing = Array(report.overflowing.prefix { $0 < start })
-      initial.scan.underflowing = Array(report.underflowing.prefix { $0 < start })
-      initial.scan.subnormal = Array(report.subnormal.prefix { $0 < start })
       for i in initial.scan.overflowing {
         let x = A.round(logits[i])
         let zi = tauIsOne ? x : A.round(x / A.round(problem.temperature))
@@ -253,21 +292,29 @@ public struct PrecisionColumn: Sendable {
 
     // Pass 1, in the precision's arithmetic A (T's own, or float16 carried in Float): naive sum and overflow facts,
     // the argmax of z, the online recurrence. Exponentials are taken from `terms` where still valid.
-    let one = logits.withUnsafeBufferPointer { logits in
+    var one = logits.withUnsafeBufferPointer { logits in
       terms.withBuffers(V.self) { naive, online in
-        if let oldLogits {
+        switch before {
+        case .logits(let oldLogits)?:
           return oldLogits.withUnsafeBufferPointer {
-            Self.pass1(problem, logits, old: $0, naive: naive, online: online, from: initial, A.self)
+            Self.pass1(problem, logits, before: .logits($0), naive: naive, online: online, from: &initial, A.self)
           }
+        case .one(let i, let value)?:
+          return Self.pass1(
+            problem, logits, before: .one(index: i, value: value), naive: naive, online: online, from: &initial,
+            A.self)
+        case nil:
+          return Self.pass1(problem, logits, before: nil, naive: naive, online: online, from: &initial, A.self)
         }
-        return Self.pass1(problem, logits, old: nil, naive: naive, online: online, from: initial, A.self)
       }
     }
-    let (sigma, bestZ, best, m, d, k, mW, changed) = (
-      one.sigma, one.bestZ, one.best, one.m, one.d, one.k, one.mW, one.changed
-    )
-    var scan = one.scan
-    var resume = one.resume
+    let (sigma, bestZ, best, m, d, k, mW) = (one.sigma, one.bestZ, one.best, one.m, one.d, one.k, one.mW)
+    // Moved out of `one`, so that each is held once and pass 2 writes `resume` in place.
+    var changed = Self.taken(&one.changed, keeping: .max)
+    var scan = OverflowReport.Scan()
+    swap(&scan, &one.scan)
+    var resume = Self.taken(&one.resume, keeping: .max)
+    let checkpoints = Self.taken(&one.checkpoints, keeping: .max)
     @inline(__always) func zW(_ x: Double) -> W { tauW == 1 ? W(rounding: x) : W(rounding: x) / tauW }
     let sigmaT = T(rounding: A.double(sigma))
 
@@ -276,16 +323,20 @@ public struct PrecisionColumn: Sendable {
     let sameMax = oldMax?.bitPattern == mW.bitPattern
     // With M the same, pass 2 resumes before the first changed term, or before the old or the new argmax if it moved
     // (the index left out of `rest`); otherwise every term is recomputed.
-    let oldK = previous?.lean.k ?? 0
     let resumeAt = k == oldK ? firstChange : Swift.min(firstChange, k, oldK)
     let start2 = sameMax ? Swift.min(resumeAt, c - 1) / stride : 0
+    // The previous sums at `start2`: kept in `resume` below pass 1's start, saved above for pass 1's own block.
+    let block1 = initial.start / stride
+    let sums = start2 == 0 ? nil : start2 < block1 ? resume[start2] : savedAtBlock?.resume
     let (sum, rest) = logits.withUnsafeBufferPointer { logits in
       terms.stable.withUnsafeMutableBufferPointer { stable in
         Self.pass2(
           logits, stable: stable, mW: mW, tauW: tauW, k: k, recompute: sameMax ? changed : nil, resume: &resume,
-          from: start2, sums: start2 > 0 ? previous?.lean.resume[start2] : nil)
+          from: start2, sums: sums)
       }
     }
+    changed.removeAll(keepingCapacity: true)
+    terms.changed = changed
     let logSum = W.log(onePlus: rest.high) + rest.low / (1 + rest.high)
 
     // The losses visit the classes with y_i ≠ 0 in index order (only T for a one-hot target).
@@ -356,9 +407,55 @@ public struct PrecisionColumn: Sendable {
     storage = .lean(
       Lean(
         naiveSum: sigmaT.double, max: mW, sumHigh: sum.high, sumLow: sum.low, onlineMax: A.double(m),
-        onlineSum: A.double(d), checkpoints: one.checkpoints, resume: resume, k: k))
+        onlineSum: A.double(d), checkpoints: checkpoints, resume: resume, k: k))
     self.terms = terms
-    isUpdate = previous != nil
+    self.isUpdate = isUpdate
+  }
+
+  /// The array moved out of `storage` (left empty), cut back to its first `count` elements in place.
+  private static func taken<E>(_ storage: inout [E], keeping count: Int) -> [E] {
+    var array: [E] = []
+    swap(&array, &storage)
+    if count < array.count { array.removeSubrange(count...) }
+    return array
+  }
+
+  /// Drops the entries from `start` on of an ascending list of indices, in place.
+  private static func cut(_ indices: inout [Int], before start: Int) {
+    if let k = indices.firstIndex(where: { $0 >= start }) { indices.removeSubrange(k...) }
+  }
+
+  /// Sets logit `i` of a lean column to `x` (validated in its precision, see ``Problem/validatedLogit(_:at:)``) and
+  /// updates it as ``update(to:)`` does, in its own storage: nothing is allocated when nothing else holds the
+  /// column. Returns false, having changed nothing, for a full column.
+  public mutating func update(logit i: Int, to x: Double) -> Bool {
+    guard case .lean(let lean) = storage, var taken = terms.take() else { return false }
+    // The column's lists are moved out (the column keeps empty ones), so that each is held once.
+    storage = .lean(.empty)
+    let lists = OverflowReport.Scan(lists: &overflow)
+    let old = problem.logits[i]
+    problem.logits[i] = x
+    var previous: Previous? = Previous(before: .one(index: i, value: old), lean: consume lean, lists: consume lists)
+    self = PrecisionColumn(lean: problem, previous: &previous, terms: &taken)
+    return true
+  }
+
+  /// Gives a lean column the target and knobs of `settings` (validated in this column's precision, with the same
+  /// logits and temperature) and updates it in place: only the losses change, and both passes resume at their last
+  /// saved state. Returns false, having changed nothing, for a full column or a different temperature or size.
+  public mutating func update(settingsOf settings: Problem) -> Bool {
+    guard case .lean(let lean) = storage, settings.classes == problem.classes,
+      settings.temperature.bitPattern == problem.temperature.bitPattern, var taken = terms.take()
+    else { return false }
+    storage = .lean(.empty)
+    let lists = OverflowReport.Scan(lists: &overflow)
+    var next = settings
+    next.logits = problem.logits  // the column's own, unchanged
+    problem = next
+    let unchanged = Previous.Before.one(index: 0, value: problem.logits[0])
+    var previous: Previous? = Previous(before: unchanged, lean: consume lean, lists: consume lists)
+    self = PrecisionColumn(lean: problem, previous: &previous, terms: &taken)
+    return true
   }
 
   /// What pass 1 of a lean column finds.
@@ -381,11 +478,12 @@ public struct PrecisionColumn: Sendable {
   }
 
   /// Pass 1 in A: the naive sum, the overflow scan, the argmax and the online recurrence with its checkpoints. An
-  /// exponential is recomputed (and stored in `naive`/`online`) unless `old`, the previous logits, shows it is valid.
+  /// exponential is recomputed (and stored in `naive`/`online`) unless `before`, the previous logits, shows it is
+  /// valid.
   private static func pass1<A: LeanArithmetic>(
-    _ problem: Problem, _ logits: UnsafeBufferPointer<Double>, old: UnsafeBufferPointer<Double>?,
+    _ problem: Problem, _ logits: UnsafeBufferPointer<Double>, before: BeforeView?,
     naive: UnsafeMutableBufferPointer<A.Value.Stored>, online: UnsafeMutableBufferPointer<A.Value.Stored>,
-    from initial: PassOne<A.Value>, _: A.Type
+    from initial: inout PassOne<A.Value>, _: A.Type
   ) -> PassOne<A.Value> {
     typealias V = A.Value
     let c = logits.count
@@ -396,7 +494,9 @@ public struct PrecisionColumn: Sendable {
       let r = A.round(x)
       return tauA == 1 ? r : A.round(r / tauA)
     }
-    var r = initial
+    // Moved out of `initial`, so that its lists are held once and grow in place.
+    var r = PassOne<A.Value>()
+    swap(&r, &initial)
     let stride = Self.checkpointStride
     r.checkpoints.reserveCapacity(c / stride + 1)
     r.resume.reserveCapacity(c / stride + 1)
@@ -419,12 +519,20 @@ public struct PrecisionColumn: Sendable {
       let zi = zA(logits[i])
       var fresh = true
       var ziOld = zi
-      if let old {
+      switch before {
+      case .logits(let old)?:
         fresh = old[i].bitPattern != logits[i].bitPattern
         if fresh {
           r.changed.append(i)
           ziOld = zA(old[i])
         }
+      case .one(let edited, let value)?:
+        fresh = i == edited && value.bitPattern != logits[i].bitPattern
+        if fresh {
+          r.changed.append(i)
+          ziOld = zA(value)
+        }
+      case nil: break
       }
       let e: V
       if fresh {
@@ -704,6 +812,8 @@ struct LeanTerms: Sendable {
   var online = TermArray()
   /// The trusted path's compensated `e^{z_i − M}` in `Double`.
   var stable: [Double] = []
+  /// The indices pass 1 found changed (kept for its storage).
+  var changed: [Int] = []
 
   /// Sizes the arrays for `count` classes of a precision whose values `V` are kept; arrays of the right size (an
   /// update's) are left as they are, to be overwritten in place.

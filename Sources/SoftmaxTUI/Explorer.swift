@@ -72,8 +72,10 @@ public struct Explorer: Sendable {
     // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB. Lean columns
     // are updated instead: they recompute only what the changed logits affect, in the old columns' storage.
     current = nil
-    if state.screen == .stability, state.problem.classes > Evaluation.wideLimit, comparison != nil {
-      comparison?.update(to: state.problem)
+    if state.screen == .stability, state.problem.classes > Evaluation.wideLimit, var columns = comparison.take() {
+      // One logit edited: every lean column in its own storage; anything else: rebuilt around the kept terms.
+      if !columns.updateLeanInPlace(to: state.problem) { columns.update(to: state.problem) }
+      comparison = columns
       return
     }
     comparison = nil

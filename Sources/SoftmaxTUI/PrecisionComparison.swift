@@ -153,6 +153,81 @@ public struct PrecisionComparison: Sendable {
     return true
   }
 
+  /// Makes these the columns of `new`, above ``Evaluation/wideLimit`` classes, when it differs from ``problem`` in one
+  /// logit only and every column stays valid: each lean column is updated in its own storage
+  /// (``PrecisionColumn/update(logit:to:)``), two on each of two threads, and so are the rounding counts and, when
+  /// computed, the reference losses. Nothing is allocated. Returns false, having changed nothing, otherwise.
+  mutating func updateLeanInPlace(to new: Problem) -> Bool {
+    let c = problem.classes
+    guard c > Evaluation.wideLimit, new.classes == c, new.precision == problem.precision,
+      new.softTarget == problem.softTarget, new.temperature.bitPattern == problem.temperature.bitPattern,
+      columns.count == 4
+    else { return false }
+    var edited: Int? = nil
+    for i in 0..<c where problem.logits[i].bitPattern != new.logits[i].bitPattern {
+      if edited != nil { return false }
+      edited = i
+    }
+    let settings = UndoEntry.Settings(new)
+    if edited != nil, settings != UndoEntry.Settings(problem) { return false }
+    // Every column must be lean and stay valid.
+    var values = SIMD4<Double>()
+    for k in 0..<4 {
+      guard case .success(let column) = columns[k].result, column.isLean else { return false }
+      if let i = edited {
+        guard let x = try? column.problem.validatedLogit(new.logits[i], at: i) else { return false }
+        values[k] = x
+      } else {
+        var p = column.problem
+        settings.apply(to: &p)
+        do throws(InputError) {
+          try p.validateSettings()
+        } catch {
+          return false
+        }
+      }
+    }
+    // float16 (the slowest) with float64 on one thread, bfloat16 with float32 on the other.
+    let withLosses = exactLosses != nil
+    func pair(_ a: Int, _ b: Int) -> ColumnPair {
+      guard let first = columns[a].result.take(), let second = columns[b].result.take() else {
+        preconditionFailure("checked above")
+      }
+      let change: ColumnPair.Change =
+        edited.map { .logit($0, values[a], values[b]) } ?? .settings(settings)
+      return ColumnPair(first: first, second: second, change: change, exactLosses: withLosses)
+    }
+    var one = pair(0, 3)
+    var two = pair(1, 2)
+    Parallel.both(&one, &two, concurrently: true)
+    put(one.first.take(), one.losses.0, at: 0, edited: edited, new: new)
+    put(one.second.take(), one.losses.1, at: 3, edited: edited, new: new)
+    put(two.first.take(), two.losses.0, at: 1, edited: edited, new: new)
+    put(two.second.take(), two.losses.1, at: 2, edited: edited, new: new)
+    // The comparison keeps its own copy of the given logits.
+    if let i = edited {
+      problem.logits[i] = new.logits[i]
+    } else {
+      var logits: [Double] = []
+      swap(&logits, &problem.logits)
+      problem = new
+      problem.logits = logits
+    }
+    return true
+  }
+
+  /// Puts an updated column back at `k`, with its rounding count and reference loss.
+  private mutating func put(_ column: PrecisionColumn?, _ loss: Double?, at k: Int, edited: Int?, new: Problem) {
+    guard let column else { preconditionFailure("the pair holds both columns") }
+    if let i = edited {
+      rounding[k] = PrecisionComparison.updatedCount(
+        rounding[k], given: new.logits, rounded: column.problem.logits, before: problem.logits,
+        at: CollectionOfOne(i), precision: column.problem.precision)
+    }
+    columns[k].result = .success(column)
+    if exactLosses != nil { exactLosses?[k] = loss }
+  }
+
   /// A column's rounding count after the given logits changed at `edits` only. A validated logit is
   /// `precision.round` of the given one, so the logits that did not change keep their status; the first rounded
   /// logit is searched for again only when it was edited and no longer rounds.
@@ -274,6 +349,49 @@ extension Result where Success == PrecisionColumn, Failure == InputError {
     guard case .success(let column) = self else { return nil }
     self = .failure(InputError(""))
     return column
+  }
+}
+
+/// Two lean columns updated one after the other at the same logit (a job for ``Parallel/both(_:_:concurrently:)``).
+private struct ColumnPair: ParallelJob {
+  enum Change {
+    /// Logit `index` becomes the first value in the first column, the second in the second.
+    case logit(Int, Double, Double)
+    /// The target and knobs (validated in each column's precision by the column).
+    case settings(UndoEntry.Settings)
+  }
+  var first: PrecisionColumn?
+  var second: PrecisionColumn?
+  let change: Change
+  let exactLosses: Bool
+  var losses: (Double?, Double?) = (nil, nil)
+
+  mutating func run() {
+    switch change {
+    case .logit(let i, let x, let y):
+      _ = first?.update(logit: i, to: x)
+      _ = second?.update(logit: i, to: y)
+    case .settings(let settings):
+      ColumnPair.apply(settings, to: &first)
+      ColumnPair.apply(settings, to: &second)
+    }
+    if exactLosses, let first, let second {
+      losses = (StabilityView.exactLoss(first.problem), StabilityView.exactLoss(second.problem))
+    }
+  }
+}
+
+extension ColumnPair {
+  /// The column with `settings`, validated in its precision (checked before the job started).
+  static func apply(_ settings: UndoEntry.Settings, to column: inout PrecisionColumn?) {
+    guard var p = column?.problem else { return }
+    settings.apply(to: &p)
+    do throws(InputError) {
+      try p.validateSettings()
+      _ = column?.update(settingsOf: p)
+    } catch {
+      preconditionFailure("checked before the job: \(error.message)")
+    }
   }
 }
 

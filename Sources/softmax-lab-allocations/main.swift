@@ -2,9 +2,7 @@
 // (the whole frame into a reused buffer), counted apart, per screen, vector size, terminal size and kind of key.
 //
 //   swift run -c release softmax-lab-allocations            the table
-//   swift run -c release softmax-lab-allocations --check    exit 1 if a render or the update of any key allocates (the
-//                                                           one known exception: an edit in the Stability lab above
-//                                                           4,096 classes, where the lean columns are rebuilt)
+//   swift run -c release softmax-lab-allocations --check    exit 1 if a render or the update of any key allocates
 //
 // Counting works by replacing malloc in this executable (CAllocationCounter); only the calling thread is counted.
 // Measure a release build: a debug build leaves generic code unspecialised and allocates where release does not.
@@ -110,9 +108,7 @@ for screen in Screen.allCases {
           let u = cost.perUpdate
           let r = cost.perRender
           cells.append("\(format(u)) / \(format(r))")
-          // Known exception: above `wideLimit` the Stability lab's lean columns are rebuilt around their kept terms.
-          let exempt = kind == "edits" && screen == .stability && classes > Evaluation.wideLimit
-          if r > 0 || (u > 0 && !exempt) {
+          if r > 0 || u > 0 {
             failures.append(
               "\(screen.title) C=\(classes) \(w)×\(h) \(name), \(kind): update \(format(u)), render \(format(r))")
           }
@@ -154,9 +150,7 @@ for screen in Screen.allCases {
 print("columns: " + otherEdits.map(\.0).joined(separator: "; "))
 
 if failures.isEmpty {
-  print(
-    "no render allocates, and no key allocates in its update (except edits in the Stability lab above "
-      + "\(Evaluation.wideLimit) classes)")
+  print("no render allocates, and no key allocates in its update")
 } else {
   print("allocating where nothing should:")
   for f in failures { print("  " + f) }

@@ -397,6 +397,57 @@ struct Editor {
     #expect(failures.isEmpty, "\(failures.count) failures: \(failures.prefix(6))")
   }
 
+  /// Above `wideLimit`, an edit of one logit, or of the target and knobs, updates each lean column in its own storage
+  /// (two per thread): every column, the rounding counts and the reference losses must be a fresh comparison's.
+  @Test func leanColumnsUpdatedInPlaceMatchFreshOnes() throws {
+    var failures: [String] = []
+    var (inPlace, refused) = (0, 0)
+    for c in [Evaluation.wideLimit + 1, 4224, Evaluation.parallelThreshold + 130] {
+      for seed in 0..<(2 * diffScale) {
+        var rng = DiffRNG(UInt64(c * 17 + seed))
+        let own = Precision.allCases[(seed + c) % 4]
+        var given = LeanColumnUpdateDifferentialTests.base(c: c, variant: seed, precision: own, rng: &rng)
+        for i in 0..<c where given.logits[i].isFinite && rng.chance(0.5) { given.logits[i] += 1e-5 * rng.normal() }
+        guard var problem = try? given.validated() else { continue }
+        var comparison = PrecisionComparison(problem)
+        if seed % 2 == 0 { comparison.computeExactLosses() }
+        let editor = Editor(precision: .float16)
+        for step in 0..<10 {
+          var next = problem
+          var edited: [Int] = []
+          switch rng.int(0...5) {
+          case 0: if next.softTarget == nil { next.target = rng.int(0...(c - 1)) }
+          case 1: next.labelSmoothing = next.softTarget == nil ? [0, 0.1, 0.3][rng.int(0...2)] : 0
+          case 2: next.learningRate = [0.1, 3][rng.int(0...1)]
+          default:
+            var logits = problem.logits
+            guard let i = editor.edit(&logits, &rng).first else { continue }
+            next.logits[i] = logits[i]
+            edited = [i]
+          }
+          guard let validated = try? next.validated(), validated != problem else { continue }
+          problem = validated
+          if comparison.updateLeanInPlace(to: problem) {
+            inPlace += 1
+          } else {
+            refused += 1
+            comparison.update(to: problem)
+            if seed % 2 == 0 { comparison.computeExactLosses() }
+          }
+          var fresh = PrecisionComparison(problem)
+          if seed % 2 == 0 { fresh.computeExactLosses() }
+          var diffs = Self.compare(comparison, fresh, edited: edited, rng: &rng)
+          if comparison.exactLosses?.map({ $0?.bitPattern }) != fresh.exactLosses?.map({ $0?.bitPattern }) {
+            diffs.append("exact losses")
+          }
+          if !diffs.isEmpty { failures.append("C=\(c) seed \(seed) step \(step) \(edited): \(diffs.prefix(4))") }
+        }
+      }
+    }
+    #expect(failures.isEmpty, "\(failures.count) failures: \(failures.prefix(6))")
+    #expect(inPlace >= 30, "\(inPlace) updated in place, \(refused) refused")
+  }
+
   /// Up to `wideLimit` classes the lab's columns are full evaluations, updated in their own arrays after an edit of one
   /// logit or of the knobs (with the explorer's evaluation, the own column): every column, the rounding counts and the
   /// reference losses must be a fresh comparison's, and the explorer's evaluation its own column's.
