@@ -7,7 +7,9 @@ import SoftmaxTUI
 /// screen into a buffer, and the diff against the previous frame that decides which cells go to the terminal.
 ///
 /// The keystroke alternates `+` and `-` on the selected logit, so every frame recomputes the evaluation — the most
-/// expensive kind of key (cursor moves only re-render).
+/// expensive kind of key (cursor moves only re-render). At 131,072 classes the Stability lab is also timed with the
+/// largest logit moved to class 0 and selected ("stability, M moves"): then every edit moves the maximum `M`, every
+/// trusted exponential must be taken again, and so must every online term after it — the worst case of an update.
 enum FrameBenchmark {
   static let sizes: [(Int, Int)] = [(80, 24), (120, 40), (200, 60)]
   static let classCounts = [3, 64, 131_072]
@@ -24,14 +26,25 @@ enum FrameBenchmark {
           results.append(measure(problem, screen: screen, width: w, height: h, frames: frames))
         }
       }
+      if c > 1000, let k = problem.logits.indices.max(by: { problem.logits[$0] < problem.logits[$1] }) {
+        var first = problem
+        first.logits.swapAt(0, k)
+        for (w, h) in sizes {
+          results.append(
+            measure(first, screen: .stability, width: w, height: h, frames: quick ? 5 : 21, onMaximum: true))
+        }
+      }
     }
     return results
   }
 
-  static func measure(_ problem: Problem, screen: Screen, width: Int, height: Int, frames: Int) -> FrameResult {
+  static func measure(
+    _ problem: Problem, screen: Screen, width: Int, height: Int, frames: Int, onMaximum: Bool = false
+  ) -> FrameResult {
     var explorer = Explorer(problem: problem)
     explorer.handle(.resize(width: width, height: height))
     explorer.perform(.showScreen(screen))
+    if onMaximum { explorer.perform(.selectRow(0)) }
     let context = RenderContext(colorMode: .extended, unicode: true)
     var previous = Buffer(width: width, height: height)
     var current = Buffer(width: width, height: height)
@@ -53,7 +66,8 @@ enum FrameBenchmark {
     // Keep the diff result observable so the work is not optimised away.
     if changedCells == Int.min { print("") }
     return FrameResult(
-      view: screen.title.lowercased(), width: width, height: height, classes: problem.classes, msMedian: median,
+      view: screen.title.lowercased() + (onMaximum ? ", M moves" : ""), width: width, height: height,
+      classes: problem.classes, msMedian: median,
       msP99: p99)
   }
 
