@@ -182,6 +182,8 @@ public struct PrecisionColumn: Sendable {
     enum Before {
       case logits([Double])
       case one(index: Int, value: Double)
+      /// Every `z` changed (the temperature did): every term is computed again, in the kept storage.
+      case all
     }
     var before: Before
     var lean: Lean
@@ -193,6 +195,7 @@ public struct PrecisionColumn: Sendable {
   enum BeforeView {
     case logits(UnsafeBufferPointer<Double>)
     case one(index: Int, value: Double)
+    case all
   }
 
   /// The lean column of `problem`; `previous` (the column it replaces) says which of the terms in
@@ -237,7 +240,7 @@ public struct PrecisionColumn: Sendable {
     // Nothing before the first changed logit changes: both passes resume from the last saved state before it.
     let firstChange: Int = {
       switch before {
-      case nil: return 0
+      case nil, .all?: return 0
       case .one(let i, let value)?: return value.bitPattern != logits[i].bitPattern ? i : c
       case .logits(let oldLogits)?:
         return logits.withUnsafeBufferPointer { new in
@@ -303,6 +306,8 @@ public struct PrecisionColumn: Sendable {
           return Self.pass1(
             problem, logits, before: .one(index: i, value: value), naive: naive, online: online, from: &initial,
             A.self)
+        case .all?:
+          return Self.pass1(problem, logits, before: .all, naive: naive, online: online, from: &initial, A.self)
         case nil:
           return Self.pass1(problem, logits, before: nil, naive: naive, online: online, from: &initial, A.self)
         }
@@ -320,7 +325,9 @@ public struct PrecisionColumn: Sendable {
 
     // Pass 2, in W: the compensated sums of e^{z_i − M}, with and without the argmax (for log-sum-exp). The terms
     // are recomputed where the logit changed, or all of them when M did.
-    let sameMax = oldMax?.bitPattern == mW.bitPattern
+    var allChanged = false
+    if case .all? = before { allChanged = true }
+    let sameMax = !allChanged && oldMax?.bitPattern == mW.bitPattern
     // With M the same, pass 2 resumes before the first changed term, or before the old or the new argmax if it moved
     // (the index left out of `rest`); otherwise every term is recomputed.
     let resumeAt = k == oldK ? firstChange : Swift.min(firstChange, k, oldK)
@@ -441,19 +448,21 @@ public struct PrecisionColumn: Sendable {
   }
 
   /// Gives a lean column the target and knobs of `settings` (validated in this column's precision, with the same
-  /// logits and temperature) and updates it in place: only the losses change, and both passes resume at their last
-  /// saved state. Returns false, having changed nothing, for a full column or a different temperature or size.
+  /// logits) and updates it in place. With the same temperature only the losses change, and both passes resume at
+  /// their last saved state; a new temperature changes every `z`, and every term is computed again in the kept
+  /// storage. Returns false, having changed nothing, for a full column or a different size.
   public mutating func update(settingsOf settings: Problem) -> Bool {
-    guard case .lean(let lean) = storage, settings.classes == problem.classes,
-      settings.temperature.bitPattern == problem.temperature.bitPattern, var taken = terms.take()
-    else { return false }
+    guard case .lean(let lean) = storage, settings.classes == problem.classes, var taken = terms.take() else {
+      return false
+    }
+    let sameTemperature = settings.temperature.bitPattern == problem.temperature.bitPattern
     storage = .lean(.empty)
     let lists = OverflowReport.Scan(lists: &overflow)
     var next = settings
     next.logits = problem.logits  // the column's own, unchanged
     problem = next
-    let unchanged = Previous.Before.one(index: 0, value: problem.logits[0])
-    var previous: Previous? = Previous(before: unchanged, lean: consume lean, lists: consume lists)
+    let before: Previous.Before = sameTemperature ? .one(index: 0, value: problem.logits[0]) : .all
+    var previous: Previous? = Previous(before: before, lean: consume lean, lists: consume lists)
     self = PrecisionColumn(lean: problem, previous: &previous, terms: &taken)
     return true
   }
@@ -532,7 +541,7 @@ public struct PrecisionColumn: Sendable {
           r.changed.append(i)
           ziOld = zA(value)
         }
-      case nil: break
+      case .all?, nil: break
       }
       let e: V
       if fresh {

@@ -160,8 +160,7 @@ public struct PrecisionComparison: Sendable {
   mutating func updateLeanInPlace(to new: Problem) -> Bool {
     let c = problem.classes
     guard c > Evaluation.wideLimit, new.classes == c, new.precision == problem.precision,
-      new.softTarget == problem.softTarget, new.temperature.bitPattern == problem.temperature.bitPattern,
-      columns.count == 4
+      new.softTarget == problem.softTarget, columns.count == 4
     else { return false }
     var edited: Int? = nil
     for i in 0..<c where problem.logits[i].bitPattern != new.logits[i].bitPattern {

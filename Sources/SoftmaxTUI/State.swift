@@ -37,11 +37,11 @@ public enum EditField: Hashable, Sendable {
   }
 }
 
-/// The text being typed into a field.
+/// The text being typed into a field (held inline: typing allocates nothing).
 public struct EditLine: Hashable, Sendable {
   public var field: EditField
-  public var text: String
-  public init(field: EditField, text: String) {
+  public var text: TextLine
+  public init(field: EditField, text: TextLine) {
     self.field = field
     self.text = text
   }

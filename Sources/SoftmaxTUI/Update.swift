@@ -25,11 +25,13 @@ extension AppState {
     case .beginEdit(let field): beginEdit(field)
     case .editInsert(let c):
       // Only characters that can appear in a number (and the words inf/nan) are accepted, up to 40 of them.
-      if var e = edit, e.text.count < 40, c.isASCII, c.isLetter || c.isNumber || "+-.eE_".contains(c) {
-        e.text.append(c)
+      if var e = edit, e.text.scalarCount < 40, c.isASCII, c.isLetter || c.isNumber || "+-.eE_".contains(c),
+        let ascii = c.asciiValue
+      {
+        e.text.append(ascii: ascii)
         edit = e
-      } else if edit != nil, c == "−" || c == "∞" {
-        edit?.text.append(c)
+      } else if edit != nil, c == "−" || c == "∞", let scalar = c.unicodeScalars.first {
+        edit?.text.append(scalar)
       }
     case .editBackspace:
       if edit?.text.isEmpty == false { edit?.text.removeLast() }
@@ -191,7 +193,7 @@ extension AppState {
     case .labelSmoothing: current = problem.labelSmoothing
     case .upstream: current = problem.upstream
     }
-    edit = EditLine(field: field, text: DecimalFormat.compact(current))
+    edit = EditLine(field: field, text: TextLine(compact: current))
   }
 
   mutating func confirmEdit() {
@@ -204,10 +206,13 @@ extension AppState {
     case .labelSmoothing: what = "label smoothing"
     case .upstream: what = "upstream gradient"
     }
+    let parsed = e.text.withBytes { bytes in
+      Result { () throws(InputError) in try NumberListParser.parseValue(utf8: bytes, what: what, index: nil) }
+    }
     let value: Double
-    do {
-      value = try NumberListParser.parseValue(Substring(e.text), what: what, index: nil)
-    } catch {
+    switch parsed {
+    case .success(let v): value = v
+    case .failure(let error):
       message = StatusMessage("\(error.message)", isError: true)
       return  // keep the edit line open so the text can be fixed
     }

@@ -397,7 +397,8 @@ struct Editor {
     #expect(failures.isEmpty, "\(failures.count) failures: \(failures.prefix(6))")
   }
 
-  /// Above `wideLimit`, an edit of one logit, or of the target and knobs, updates each lean column in its own storage
+  /// Above `wideLimit`, an edit of one logit, or of the target and knobs (temperature included), updates each lean
+  /// column in its own storage
   /// (two per thread): every column, the rounding counts and the reference losses must be a fresh comparison's.
   @Test func leanColumnsUpdatedInPlaceMatchFreshOnes() throws {
     var failures: [String] = []
@@ -415,10 +416,11 @@ struct Editor {
         for step in 0..<10 {
           var next = problem
           var edited: [Int] = []
-          switch rng.int(0...5) {
+          switch rng.int(0...6) {
           case 0: if next.softTarget == nil { next.target = rng.int(0...(c - 1)) }
           case 1: next.labelSmoothing = next.softTarget == nil ? [0, 0.1, 0.3][rng.int(0...2)] : 0
           case 2: next.learningRate = [0.1, 3][rng.int(0...1)]
+          case 3: next.temperature = [1, 0.7, 2.5][rng.int(0...2)]
           default:
             var logits = problem.logits
             guard let i = editor.edit(&logits, &rng).first else { continue }

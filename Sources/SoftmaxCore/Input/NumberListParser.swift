@@ -78,6 +78,15 @@ public enum NumberListParser {
     }
   }
 
+  /// ``parseValue(_:what:index:)`` for a token given as UTF-8 bytes (an edit line's text): a number is read
+  /// without building a `String`; only an error's message does.
+  public static func parseValue(utf8 token: UnsafeBufferPointer<UInt8>, what: String, index: Int?)
+    throws(InputError) -> Double
+  {
+    if case .value(let value) = scan(bytes: token) { return value }
+    return try parseValue(Substring(String(decoding: token, as: UTF8.self)), what: what, index: index)
+  }
+
   /// The part of the message after the "logit 2: " prefix, for a token that is not a number.
   static func notANumberText(_ token: Substring) -> String {
     if token.isEmpty {
