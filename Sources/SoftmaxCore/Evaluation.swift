@@ -95,22 +95,6 @@ public struct Evaluation: Sendable {
   struct Plan: Sendable {
     /// The trusted path in W, rounded once to T, with the gradient step it leads to.
     var trusted: @Sendable () -> any Sendable
-    /// Why a step is refused: logit `n` would leave the precision's range.
-    static func stepRefusal(logit n: Int, x: Double, gradient: Double, precision: Precision) -> String {
-      "the step would make logit \(n) non-finite in \(precision.rawValue) "
-        + "(\(DecimalFormat.compact(x)) − η·\(DecimalFormat.compact(gradient)))"
-    }
-
-    /// Why a step is refused: a stepped logit divided by τ would leave the precision's range.
-    static func scaledStepRefusal(_ precision: Precision) -> String {
-      "after the step some x/τ is not finite in \(precision.rawValue)"
-    }
-
-    /// Why the loss is infinite: the target class `i` is masked.
-    static func maskedTargetNote(_ i: Int) -> String {
-      "target class \(i) is masked (-inf): s_\(i) = 0 exactly, so c = -log 0 = +inf"
-    }
-
     /// The naive and online traces step by step in T, with the overflow report.
     var traces: @Sendable () -> any Sendable
     var assemble: @Sendable (_ trusted: any Sendable, _ traces: any Sendable) -> Evaluation

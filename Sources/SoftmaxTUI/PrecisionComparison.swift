@@ -81,14 +81,9 @@ public struct PrecisionComparison: Sendable {
     guard c <= Evaluation.wideLimit, new.classes == c, new.precision == problem.precision,
       new.softTarget == problem.softTarget, own?.problem.precision == problem.precision
     else { return false }
-    // One logit changed, or the settings only.
-    var edited: Int? = nil
-    for i in 0..<c where problem.logits[i].bitPattern != new.logits[i].bitPattern {
-      if edited != nil { return false }
-      edited = i
-    }
+    guard let change = PrecisionComparison.smallChange(from: problem, to: new) else { return false }
+    let edited = change.edited
     let settings = UndoEntry.Settings(new)
-    if edited != nil, UndoEntry.Settings(problem) != settings { return false }
     // The column's problem with the new settings, validated in its precision, or nil when it cannot hold them.
     func withSettings(_ column: Problem) -> Problem? {
       var p = column
@@ -162,13 +157,9 @@ public struct PrecisionComparison: Sendable {
     guard c > Evaluation.wideLimit, new.classes == c, new.precision == problem.precision,
       new.softTarget == problem.softTarget, columns.count == 4
     else { return false }
-    var edited: Int? = nil
-    for i in 0..<c where problem.logits[i].bitPattern != new.logits[i].bitPattern {
-      if edited != nil { return false }
-      edited = i
-    }
+    guard let change = PrecisionComparison.smallChange(from: problem, to: new) else { return false }
+    let edited = change.edited
     let settings = UndoEntry.Settings(new)
-    if edited != nil, settings != UndoEntry.Settings(problem) { return false }
     // Every column must be lean and stay valid.
     var values = SIMD4<Double>()
     for k in 0..<4 {
@@ -225,6 +216,32 @@ public struct PrecisionComparison: Sendable {
     }
     columns[k].result = .success(column)
     if exactLosses != nil { exactLosses?[k] = loss }
+  }
+
+  /// A change an update in place can follow.
+  enum SmallChange {
+    /// Logit `i` alone.
+    case logit(Int)
+    /// The target and knobs alone.
+    case settings
+
+    /// The edited logit, if any.
+    var edited: Int? {
+      if case .logit(let i) = self { return i }
+      return nil
+    }
+  }
+
+  /// What changed from `old` to `new` (the same size, precision and soft target), or nil when it is more than one
+  /// logit, or a logit and the settings.
+  static func smallChange(from old: Problem, to new: Problem) -> SmallChange? {
+    var edited: Int? = nil
+    for i in 0..<old.classes where old.logits[i].bitPattern != new.logits[i].bitPattern {
+      if edited != nil { return nil }
+      edited = i
+    }
+    guard let i = edited else { return .settings }
+    return UndoEntry.Settings(old) == UndoEntry.Settings(new) ? .logit(i) : nil
   }
 
   /// A column's rounding count after the given logits changed at `edits` only. A validated logit is
