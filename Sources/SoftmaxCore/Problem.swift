@@ -135,8 +135,13 @@ public struct Problem: Sendable, Equatable {
         throw InputError("soft target \(i) = \(DecimalFormat.compact(v)) must be a finite number >= 0")
       }
       let sum = q.reduce(0, +)
-      if abs(sum - 1) > 1e-6 {
-        throw InputError("soft target sums to \(DecimalFormat.compact(sum)), not 1 (tolerance 1e-6)")
+      // Rounding each entry into the precision moves the sum by at most half an ulp of 1 (each by half an ulp of
+      // itself), so the rounded target of a valid one passes this check again.
+      let tolerance = 1e-6 + precision.facts.ulpOfOne / 2
+      if abs(sum - 1) > tolerance {
+        throw InputError(
+          "soft target sums to \(DecimalFormat.compact(sum)), not 1 (tolerance \(DecimalFormat.significant(tolerance, digits: 2)))"
+        )
       }
       self.softTarget = q.map(precision.round)
     }

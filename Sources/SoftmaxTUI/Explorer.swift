@@ -58,6 +58,7 @@ public struct Explorer: Sendable {
     if state.screen != .stability, var evaluation = current.take() {
       if evaluation.update(to: state.problem) {
         current = evaluation
+        comparison = nil  // the lab's columns are of the old problem: rebuilt when the lab is shown again
         return
       }
       _ = consume evaluation  // let the old arrays go before the new ones are built

@@ -79,7 +79,7 @@ public struct PrecisionComparison: Sendable {
   mutating func updateInPlace(to new: Problem, own: inout Evaluation?) -> Bool {
     let c = problem.classes
     guard c <= Evaluation.wideLimit, new.classes == c, new.precision == problem.precision,
-      new.softTarget == problem.softTarget, own?.problem.precision == problem.precision
+      new.softTarget == problem.softTarget, own?.problem == problem
     else { return false }
     guard let change = PrecisionComparison.smallChange(from: problem, to: new) else { return false }
     let edited = change.edited

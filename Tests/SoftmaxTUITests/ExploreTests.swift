@@ -302,3 +302,46 @@ struct ExploreRenderTests {
     #expect(text.contains("of 131072"))
   }
 }
+
+/// The caches updated in place stay the caches of the current problem.
+@Suite("In-place updates keep the caches of the current problem")
+struct InPlaceCacheTests {
+  /// A reviewer's case: the problem changes off the lab (the evaluation is updated in place), then the lab is shown
+  /// again with the problem it last showed. The lab's columns must be that problem's, not a mix of the two.
+  @Test func theLabAfterAnEditElsewhere() throws {
+    let a = try Problem(logits: [1000, 1001, 1002], target: 2).validated()
+    let b = try Problem(logits: [1, 2, 3], target: 2).validated()
+    var explorer = Explorer(problem: a)
+    explorer.perform(.showScreen(.stability))
+    var s = explorer.state
+    s.screen = .explore
+    s.problem = b
+    explorer.setState(s)
+    #expect(explorer.evaluation.problem == b)
+    s.screen = .stability
+    s.problem = a
+    explorer.setState(s)
+    #expect(explorer.evaluation.problem == a)
+    let comparison = try #require(explorer.comparison)
+    let fresh = PrecisionComparison.evaluate(a).1
+    #expect(comparison.own?.problem == a)
+    #expect(comparison.own?.overflow.outcome == .nan, "float64 overflows at 1002")
+    for (x, y) in zip(comparison.columns, fresh.columns) {
+      #expect((try? x.result.get())?.problem == (try? y.result.get())?.problem, "\(x.precision)")
+      #expect((try? x.result.get())?.loss.bitPattern == (try? y.result.get())?.loss.bitPattern, "\(x.precision)")
+    }
+  }
+
+  /// A soft target rounded into float16 no longer sums to 1 within 1e-6; validating the validated problem again (as
+  /// a knob edit or a precision change does) must accept it, as a logit edit does.
+  @Test func aRoundedSoftTargetStaysValid() throws {
+    let p = try Problem(logits: [1, 2], precision: .float16, softTarget: [0.1, 0.9]).validated()
+    #expect(try p.validated() == p)
+    var explorer = Explorer(problem: p)
+    explorer.perform(.nudge(1))
+    #expect(explorer.state.message?.isError == false)
+    explorer.perform(.beginEdit(.learningRate))
+    explorer.perform(.editConfirm)
+    #expect(explorer.state.message?.isError == false, "\(explorer.state.message?.text.description ?? "")")
+  }
+}
