@@ -129,15 +129,7 @@ public struct PrecisionComparison: Sendable {
       columns[k].result = .success(PrecisionColumn(evaluation))
       if columns[k].precision == problem.precision { own = evaluation }
     }
-    // The comparison keeps its own copy of the given logits too.
-    if let i = edited {
-      problem.logits[i] = new.logits[i]
-    } else {
-      var logits: [Double] = []
-      swap(&logits, &problem.logits)
-      problem = new
-      problem.logits = logits
-    }
+    adopt(new, edited: edited)
     if var losses = exactLosses.take() {
       for k in columns.indices {
         guard k < losses.count, case .success(let column) = columns[k].result else { continue }
@@ -194,7 +186,13 @@ public struct PrecisionComparison: Sendable {
     put(one.second.take(), one.losses.1, at: 3, edited: edited, new: new)
     put(two.first.take(), two.losses.0, at: 1, edited: edited, new: new)
     put(two.second.take(), two.losses.1, at: 2, edited: edited, new: new)
-    // The comparison keeps its own copy of the given logits.
+    adopt(new, edited: edited)
+    return true
+  }
+
+  /// Makes `new` this comparison's problem after an update in place of logit `edited` (or of the settings), keeping
+  /// its own copy of the given logits (sharing the explorer's would make the explorer's next edit copy them).
+  private mutating func adopt(_ new: Problem, edited: Int?) {
     if let i = edited {
       problem.logits[i] = new.logits[i]
     } else {
@@ -203,7 +201,6 @@ public struct PrecisionComparison: Sendable {
       problem = new
       problem.logits = logits
     }
-    return true
   }
 
   /// Puts an updated column back at `k`, with its rounding count and reference loss.
