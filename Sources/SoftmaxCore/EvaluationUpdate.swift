@@ -149,17 +149,6 @@ private struct TrustedPass<T: SoftmaxScalar, W: WideScalar>: ParallelJob {
   var stepLoss = Double.nan
 
   mutating func run() {
-    // The two passes run on two cores, and their structs sit side by side in the caller's frame: working on locals
-    // (arrays moved out, sums in registers) keeps the loops off each other's cache lines.
-    var pass = TrustedPass(
-      problem: problem, shifted: [], stableExps: [], stableProbabilities: [], expsW: [], probsW: [], logSoftmax: [],
-      gradient: [], stepped: [])
-    swap(&pass, &self)
-    pass.work()
-    swap(&pass, &self)
-  }
-
-  private mutating func work() {
     let p = problem
     let c = p.classes
     // Through a pointer: the two passes share this array, and retaining it in their loops would make them
@@ -256,16 +245,6 @@ private struct TracePass<T: SoftmaxScalar>: ParallelJob {
   var lossNaive: T = 0
 
   mutating func run() {
-    // See `TrustedPass.run`.
-    var pass = TracePass(
-      problem: problem, z: [], target: [], naiveExps: [], naiveProbabilities: [], runningMax: [], runningSum: [],
-      onlineProbabilities: [], scan: OverflowReport.Scan())
-    swap(&pass, &self)
-    pass.work()
-    swap(&pass, &self)
-  }
-
-  private mutating func work() {
     let p = problem
     let c = p.classes
     // Through a pointer: the two passes share this array, and retaining it in their loops would make them
