@@ -119,9 +119,19 @@ public enum CrossEntropy {
   }
 
   /// One Jacobian entry `∂s_i/∂x_n = (s_i δ_in − s_i s_n)/τ`: `s_i(1 − s_i)/τ` on the diagonal, `−s_i s_n/τ` off it.
+  ///
+  /// `1 − s_i` cancels when `s_i ≈ 1`; only one class can have `s_i > 1/2`, and for it the diagonal uses
+  /// `1 − s_i = Σ_{j≠i} s_j` (a compensated sum of positive terms, `O(C)` for that one entry).
   @inlinable
   public static func jacobianEntry<T: SoftmaxScalar>(_ s: [T], _ i: Int, _ n: Int, temperature tau: T) -> T {
-    (i == n ? s[i] * (1 - s[i]) : -(s[i] * s[n])) / tau
+    guard i == n else { return -(s[i] * s[n]) / tau }
+    var complement = 1 - s[i]
+    if s[i] > 0.5 {
+      var others = CompensatedSum<T>()
+      for j in s.indices where j != i { others.add(s[j]) }
+      complement = others.value
+    }
+    return s[i] * complement / tau
   }
 
   /// Row `i` of the Jacobian, `∂s_i/∂x_·`, in `O(C)`.

@@ -15,10 +15,56 @@ public struct FiniteDifference: Sendable, Equatable {
   public var analytic: Double
   /// `|estimate − analytic|`.
   public var error: Double { abs(estimate - analytic) }
-  /// The error expected of a central difference in this precision (about `ε^{2/3}` relative, with headroom).
+  /// A bound on `error` for a correct gradient: the Taylor remainder `h²|c‴|/6` (with `|c‴| ≤ s_n(1 − s_n)/τ³` over
+  /// the step), the rounding of the two losses divided by `2h`, and the rounding of the closed form. It scales with
+  /// the quantities themselves, so a tiny gradient is held to its own size, not to an absolute `ε^{2/3}`.
   public var tolerance: Double
-  /// Whether the two agree within `tolerance`.
+  /// Whether the two agree within `tolerance` (NaN never agrees).
   public var agrees: Bool { error <= tolerance }
+  /// `error / |analytic|` (0 when both are 0, `inf` when only the analytic value is 0).
+  public var relativeError: Double { relative(error, to: analytic) }
+  /// `tolerance / |analytic|`.
+  public var relativeTolerance: Double { relative(tolerance, to: analytic) }
+}
+
+/// `x / |reference|`, with `0/0 = 0` and `x/0 = inf`.
+func relative(_ x: Double, to reference: Double) -> Double {
+  if x == 0 { return 0 }
+  return reference == 0 ? .infinity : x / abs(reference)
+}
+
+/// The chain rule, the closed form and a central difference for one class, and whether they agree.
+///
+/// Agreement is judged relative to the quantities themselves: the chain rule `g·Σ_i (−y_i/s_i)·∂s_i/∂x_n` is a sum
+/// of rounded terms, so it may differ from the closed form by a few ε times `Σ_i |term_i|` (large only when the terms
+/// cancel), and by no more; the finite difference by its own ``FiniteDifference/tolerance``. A chain rule that prints
+/// 0 where the closed form is −4.2e−18 does not agree.
+public struct GradientCheck: Sendable, Equatable {
+  /// The class `n`.
+  public var index: Int
+  /// `g·Σ_i (−y_i/s_i)·∂s_i/∂x_n`, computed in the precision term by term.
+  public var chain: Double
+  /// `Σ_i |g·(−y_i/s_i)·∂s_i/∂x_n|`: how large the chain rule's terms are before they cancel.
+  public var chainMagnitude: Double
+  /// The closed form `g(s_n − y_n)/τ` (the reported gradient, computed without cancellation).
+  public var closed: Double
+  /// The central difference, nil for a masked logit.
+  public var finite: FiniteDifference?
+  /// The bound on `|chain − closed|` for a correct computation in this precision.
+  public var chainTolerance: Double
+
+  /// `|chain − closed|`.
+  public var chainError: Double { abs(chain - closed) }
+  /// `chainError / |closed|`.
+  public var chainRelativeError: Double { relative(chainError, to: closed) }
+  /// `chainTolerance / |closed|`.
+  public var chainRelativeTolerance: Double { relative(chainTolerance, to: closed) }
+  /// Whether the chain rule agrees with the closed form (NaN and infinities never do).
+  public var chainAgrees: Bool { chain.isFinite && closed.isFinite && chainError <= chainTolerance }
+  /// Whether the finite difference (when there is one) agrees with the closed form.
+  public var finiteAgrees: Bool { finite?.agrees ?? true }
+  /// Whether all three agree.
+  public var agrees: Bool { chainAgrees && finiteAgrees }
 }
 
 /// Every quantity the lab shows for one `Problem`, computed in the problem's precision and widened to `Double`.
@@ -336,21 +382,55 @@ public struct Evaluation: Sendable {
 
   // MARK: - On demand
 
-  /// `∂s_i/∂x_n`, computed in the problem's precision.
+  /// `∂s_i/∂x_n = (s_i δ_in − s_i s_n)/τ`, within a few ulps of exact in the problem's precision.
+  ///
+  /// The diagonal `s_i(1 − s_i)` would cancel when `s_i ≈ 1` (float64 `[40, 0]`: `1 − s_0` rounds to 0 where the
+  /// exact entry is 4.248e−18). Only the largest class can have `s_i > 1/2`, and for it `1 − s_i = Σ_{j≠i} s_j =
+  /// rest/(1 + rest)` with `rest = Σ_{j≠argmax} e^{z_j − M}`, the sum of positive terms log-sum-exp already keeps; every
+  /// other `1 − s_i` is at least 1/2 and exact enough as it is. Each entry is computed in the trusted path's wide format
+  /// and rounded once.
   public func jacobian(_ i: Int, _ n: Int) -> Double {
-    let s = stable.probabilities
-    let tau = problem.temperature
-    func entry<T: SoftmaxScalar>(_: T.Type) -> Double {
-      let si = T(rounding: s[i])
-      let sn = T(rounding: s[n])
-      return ((i == n ? si * (1 - si) : -(si * sn)) / T(rounding: tau)).double
-    }
     switch problem.precision {
-    case .float64: return entry(Double.self)
-    case .float32: return entry(Float.self)
-    case .bfloat16: return entry(BFloat16.self)
-    case .float16: return entry(Float16.self)
+    case .float64:
+      #if arch(x86_64) || arch(i386)
+        return jacobianEntry(i, n, Double.self, wide: Float80.self)
+      #else
+        return jacobianEntry(i, n, Double.self, wide: Double.self)
+      #endif
+    case .float32: return jacobianEntry(i, n, Float.self, wide: Double.self)
+    case .bfloat16: return jacobianEntry(i, n, BFloat16.self, wide: Double.self)
+    case .float16: return jacobianEntry(i, n, Float16.self, wide: Double.self)
     }
+  }
+
+  /// Whether ``jacobian(_:_:)`` computes `1 − s_i` as `Σ_{j≠i} s_j` for this diagonal entry (the largest class).
+  public func jacobianUsesComplementSum(_ i: Int) -> Bool { i == logSumExp.argmax && problem.classes > 1 }
+
+  /// `1 − s_i` without cancellation: `Σ_{j≠i} s_j` for the largest class, `1 − s_i` (≥ 1/2) for the others.
+  public func complement(_ i: Int) -> Double {
+    #if arch(x86_64) || arch(i386)
+      return Double(complement(i, Float80.self))
+    #else
+      return complement(i, Double.self)
+    #endif
+  }
+
+  private func complement<W: SoftmaxScalar>(_ i: Int, _: W.Type) -> W {
+    if i == logSumExp.argmax {
+      let rest = W(rounding: logSumExp.rest)
+      return rest / (1 + rest)
+    }
+    return 1 - W(rounding: stable.probabilities[i])
+  }
+
+  private func jacobianEntry<T: SoftmaxScalar, W: SoftmaxScalar>(_ i: Int, _ n: Int, _: T.Type, wide: W.Type)
+    -> Double
+  {
+    let s = stable.probabilities
+    let tau = W(converting: T(rounding: problem.temperature))
+    let si = W(rounding: s[i])
+    let v = i == n ? si * complement(i, W.self) : -(si * W(rounding: s[n]))
+    return T(converting: tau == 1 ? v : v / tau).double
   }
 
   /// Row `i` of the Jacobian (`∂s_i/∂x_·`).
@@ -384,14 +464,23 @@ public struct Evaluation: Sendable {
   }
 
   /// The chain rule by numbers for class `n`: `g·Σ_i (−y_i/s_i)·∂s_i/∂x_n` (one-hot: row `T` of `J` times `−1/s_T`).
-  public func chainRule(_ n: Int) -> Double {
-    func product<T: SoftmaxScalar>(_: T.Type) -> Double {
+  public func chainRule(_ n: Int) -> Double { chainRuleTerms(n).value }
+
+  /// The chain rule for class `n`, the sum of its terms' magnitudes and the number of terms.
+  func chainRuleTerms(_ n: Int) -> (value: Double, magnitude: Double, terms: Int) {
+    func product<T: SoftmaxScalar>(_: T.Type) -> (Double, Double, Int) {
       var total: T = 0
+      var magnitude = 0.0
+      var terms = 0
       let s = softmax
+      let g = T(rounding: problem.upstream)
       for i in s.indices where targetDistribution[i] != 0 {
-        total += (-T(rounding: targetDistribution[i]) / T(rounding: s[i])) * T(rounding: jacobian(i, n))
+        let term = (-T(rounding: targetDistribution[i]) / T(rounding: s[i])) * T(rounding: jacobian(i, n))
+        total += term
+        magnitude += abs((g * term).double)
+        terms += 1
       }
-      return (T(rounding: problem.upstream) * total).double
+      return ((g * total).double, magnitude, terms)
     }
     switch problem.precision {
     case .float64: return product(Double.self)
@@ -399,6 +488,21 @@ public struct Evaluation: Sendable {
     case .bfloat16: return product(BFloat16.self)
     case .float16: return product(Float16.self)
     }
+  }
+
+  /// The three-way gradient check for class `n` (see ``GradientCheck``).
+  public func gradientCheck(_ n: Int) -> GradientCheck {
+    let (chain, magnitude, terms) = chainRuleTerms(n)
+    let facts = problem.precision.facts
+    let eps = facts.ulpOfOne
+    // Each term carries about four roundings (y_i/s_i, the Jacobian entry, the product), the sum k − 1 more, g one;
+    // the closed form is rounded once. Subnormal results lose absolute accuracy: about the least subnormal per step.
+    let closed = gradient[n]
+    let tolerance =
+      eps * Double(terms + 8) * magnitude + 2 * eps * abs(closed) + Double(2 * terms + 4) * facts.leastNonzero
+    return GradientCheck(
+      index: n, chain: chain, chainMagnitude: magnitude, closed: closed, finite: finiteDifference(n),
+      chainTolerance: tolerance)
   }
 
   /// A central finite difference of the loss in logit `n`, in the problem's precision, with `h ≈ ε^{1/3}·max(1, |x_n|)`.
@@ -418,10 +522,22 @@ public struct Evaluation: Sendable {
       let g = T(rounding: problem.upstream)
       let est = g * (plus - minus) / (up - down)
       let eps = Double(T.ulpOfOne)
-      // Truncation error ~ h²·|c'''|/6 with |c'''| ≲ 1/τ³, rounding error ~ ε·|c|/h: both ~ ε^{2/3} at this h.
+      let step = Double((up - down) / 2)
+      let tauD = problem.temperature
+      let gAbs = abs(problem.upstream)
+      // Taylor remainder of a central difference: h²|c‴(ξ)|/6, with c‴ = s(1 − s)(1 − 2s)/τ³, and s(1 − s) changing
+      // by at most a factor e^{h/τ} over the step (its log-derivative in z is 1 − 2s, within [−1, 1]).
+      let curvature = jacobian(n, n) * tauD  // s_n(1 − s_n), without cancellation
+      let growth = Swift.min(0.25, curvature * Swift.min(1e300, Double.exp(2 * step / tauD)))
+      let truncation = step * step / 6 * growth / (tauD * tauD * tauD)
+      // Each loss is within a few ε of its value (a sum of non-negative parts); z_n = (x_n ± h)/τ is rounded, which
+      // moves the loss by about ε|z_n|·|s_n − y_n|.
+      let lossRounding = 8 * eps * Swift.max(abs(Double(plus)), abs(Double(minus))) / step
+      let slope = gAbs == 0 ? 0 : abs(gradient[n]) / gAbs * tauD
+      let zRounding = 2 * eps * abs(Double(xn)) / tauD * slope / step
       let tolerance =
-        abs(problem.upstream) * 16 * Double.pow(eps, 2.0 / 3.0)
-        * (1 + abs(Double(plus)) / scale + scale * scale / Double.pow(problem.temperature, 3))
+        gAbs * 2 * (truncation + lossRounding + zRounding) + 4 * eps * (abs(gradient[n]) + abs(Double(est)))
+        + 8 * Double(T.leastNonzeroMagnitude)
       return FiniteDifference(
         index: n, step: Double((up - down) / 2), lossPlus: Double(plus), lossMinus: Double(minus),
         estimate: Double(est), analytic: gradient[n], tolerance: tolerance)

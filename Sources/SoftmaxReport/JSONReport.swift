@@ -8,7 +8,9 @@ import SoftmaxCore
 /// `jacobian` (rows `∂s_i/∂x_·`; when `C ≤ 512` or asked for), `updated_logits`, `updated_loss`, `step_refusal`
 /// (only when set), `overflow` (`overflowing`, `underflowing`, `subnormal`, `sum_overflows`,
 /// `sum_overflows_with_finite_terms`, `sum_is_zero`, `outcome`, `diagnosis`) and `checks` (for the target and
-/// class 0: `class`, `chain_rule`, `closed_form`, `finite_difference`, `step`, `error`, `tolerance`, `agrees`; the
+/// class 0: `class`, `chain_rule`, `closed_form`, `chain_rule_relative_error`, `chain_rule_relative_tolerance`,
+/// `chain_rule_agrees`, `finite_difference`, `step`, `error`, `tolerance` (absolute), `relative_error`,
+/// `relative_tolerance`, `finite_difference_agrees`, `agrees` (all three); the
 /// finite-difference fields are `null` for a masked class).
 ///
 /// Numbers are the shortest decimals that round-trip in the problem's precision; `inf`, `-inf` and NaN are the
@@ -126,12 +128,18 @@ struct JSONReport {
   private mutating func checks() {
     out += "["
     for (k, n) in ev.checkedClasses.enumerated() {
+      let check = ev.gradientCheck(n)
       out += k == 0 ? "\n    {" : ",\n    {"
       out += "\"class\": \(n), \"chain_rule\": "
-      number(ev.chainRule(n))
+      number(check.chain)
       out += ", \"closed_form\": "
-      number(ev.gradient[n])
-      if let fd = ev.finiteDifference(n) {
+      number(check.closed)
+      out += ", \"chain_rule_relative_error\": "
+      out += JSONReport.double(check.chainRelativeError)
+      out += ", \"chain_rule_relative_tolerance\": "
+      out += JSONReport.double(check.chainRelativeTolerance)
+      out += ", \"chain_rule_agrees\": \(check.chainAgrees)"
+      if let fd = check.finite {
         out += ", \"finite_difference\": "
         number(fd.estimate)
         out += ", \"step\": "
@@ -140,10 +148,17 @@ struct JSONReport {
         out += JSONReport.double(fd.error)
         out += ", \"tolerance\": "
         out += JSONReport.double(fd.tolerance)
-        out += ", \"agrees\": \(fd.agrees)"
+        out += ", \"relative_error\": "
+        out += JSONReport.double(fd.relativeError)
+        out += ", \"relative_tolerance\": "
+        out += JSONReport.double(fd.relativeTolerance)
+        out += ", \"finite_difference_agrees\": \(fd.agrees)"
       } else {
-        out += #", "finite_difference": null, "step": null, "error": null, "tolerance": null, "agrees": null"#
+        out +=
+          #", "finite_difference": null, "step": null, "error": null, "tolerance": null, "relative_error": null, "#
+          + #""relative_tolerance": null, "finite_difference_agrees": null"#
       }
+      out += ", \"agrees\": \(check.agrees)"
       out += "}"
     }
     out += "\n  ]"

@@ -140,17 +140,21 @@ struct TextReport {
     return out
   }
 
-  /// Chain rule, closed form and central difference for the target and class 0.
+  /// Chain rule, closed form and central difference for the target and class 0, judged by relative error.
   func checks() -> [String] {
-    var out = ["gradient checks (chain rule = closed form g(s_n − y_n)/τ ≈ central difference):"]
+    var out = ["gradient checks (chain rule = closed form g(s_n − y_n)/τ ≈ central difference; relative errors):"]
+    let e = { (x: Double) in DecimalFormat.significant(x, digits: 2) }
     for n in ev.checkedClasses {
+      let check = ev.gradientCheck(n)
       let label = n == ev.problem.target ? "class \(n) (target)" : "class \(n)"
-      var line = "  \(label): chain rule \(f(ev.chainRule(n))), closed form \(f(ev.gradient[n]))"
-      if let fd = ev.finiteDifference(n) {
-        let e = { (x: Double) in DecimalFormat.significant(x, digits: 2) }
+      var line =
+        "  \(label): chain rule \(f(check.chain)), closed form \(f(check.closed)): relative error "
+        + "\(e(check.chainRelativeError)) " + (check.chainAgrees ? "≤" : ">") + " \(e(check.chainRelativeTolerance)) "
+        + (check.chainAgrees ? "✓" : "✗")
+      if let fd = check.finite {
         line +=
-          ", central difference \(f(fd.estimate)) (h = \(e(fd.step))): |error| = \(e(fd.error)) "
-          + (fd.agrees ? "≤" : ">") + " tolerance \(e(fd.tolerance)) " + (fd.agrees ? "✓" : "✗")
+          "; central difference \(f(fd.estimate)) (h = \(e(fd.step))): relative error \(e(fd.relativeError)) "
+          + (fd.agrees ? "≤" : ">") + " \(e(fd.relativeTolerance)) " + (fd.agrees ? "✓" : "✗")
       } else {
         line += " (no finite difference: the class is masked)"
       }

@@ -64,7 +64,7 @@ enum DerivationView {
       stepsRect.height = body.height - checkHeight
       let checkRect = Rect(x: body.x, y: stepsRect.maxY, width: body.width, height: checkHeight)
       buf.box(
-        checkRect, title: "5. Three numbers that must agree (|Δ|: distance from the closed form)",
+        checkRect, title: "5. Three numbers that must agree (relative distance from the closed form)",
         context: ctx)
       drawLines(in: checkRect, scroll: 0, into: &buf, context: ctx, checkText)
     }
@@ -341,11 +341,12 @@ enum DerivationView {
 
   // MARK: Step 5
 
-  /// The three numbers (chain rule, closed form, finite difference) with their differences and a verdict.
+  /// The three numbers (chain rule, closed form, finite difference) with their relative distances and a verdict.
   static func checkLines(
     _ result: Check, _ ev: Evaluation, n: Int, fmt: MathFormat, context ctx: RenderContext, _ emit: (ProseLine) -> Void
   ) {
     func d(_ x: Double) -> TextLine { MathFormat.minus("\(x, digits: 2)") }
+    let check = result.check
     let oneHot = ev.problem.isOneHot
     let chainLabel: TextLine =
       oneHot ? "chain rule: row T of J × (−1/s_T)" : "chain rule: Σ_i (−y_i/s_i)·∂s_i/∂x_n"
@@ -354,34 +355,38 @@ enum DerivationView {
       "closed form \(oneHot ? (hasTau ? "(s − e_T)/τ" : "s − e_T") : (hasTau ? "(s − y)/τ" : "s − y"))"
     let g: TextLine = ev.problem.upstream == 1 ? "" : "g·"
     let fdLabel: TextLine =
-      result.finite.map { "central difference, h = \(d($0.step))" } ?? "central difference"
+      check.finite.map { "central difference, h = \(d($0.step))" } ?? "central difference"
     let labelWidth =
       Swift.max(g.scalarCount + Swift.max(chainLabel.scalarCount, closedLabel.scalarCount), fdLabel.scalarCount) + 2
-    let chainValue = fmt(result.chain)
-    let closedValue = fmt(result.closed)
-    let finiteValue = result.finite.map { fmt($0.estimate) } ?? TextLine()
+    let chainValue = fmt(check.chain)
+    let closedValue = fmt(check.closed)
+    let finiteValue = check.finite.map { fmt($0.estimate) } ?? TextLine()
     let valueWidth =
       Swift.max(chainValue.scalarCount, closedValue.scalarCount, finiteValue.scalarCount) + 3
+    func verdict(_ error: Double, _ tolerance: Double, _ ok: Bool) -> TextLine {
+      "rel. error \(d(error)) \(ok ? "≤" : ">") \(d(tolerance)) \(ok ? "✓" : "✗")"
+    }
     emit(
       ProseLine(
-        pad("\(g)\(chainLabel)", labelWidth) + pad(chainValue, valueWidth) + "|Δ| = \(d(result.chainError))"))
+        pad("\(g)\(chainLabel)", labelWidth) + pad(chainValue, valueWidth)
+          + verdict(check.chainRelativeError, check.chainRelativeTolerance, check.chainAgrees)))
     emit(ProseLine(pad("\(g)\(closedLabel)", labelWidth) + pad(closedValue, valueWidth) + "(the reference)"))
-    if let fd = result.finite {
-      emit(ProseLine(pad(fdLabel, labelWidth) + pad(finiteValue, valueWidth) + "|Δ| = \(d(fd.error))"))
+    if let fd = check.finite {
+      emit(
+        ProseLine(
+          pad(fdLabel, labelWidth) + pad(finiteValue, valueWidth)
+            + verdict(fd.relativeError, fd.relativeTolerance, fd.agrees)))
     } else {
       emit(ProseLine(pad(fdLabel, labelWidth) + "none: x_\(n) is masked (−∞), no neighbourhood to difference"))
     }
-    let verdictStyle = result.agrees ? ctx.good : ctx.error
-    if result.agrees {
+    let verdictStyle = check.agrees ? ctx.good : ctx.error
+    if check.agrees {
       emit(
         ProseLine(
-          "✓ all three agree within tolerance \(d(result.tolerance)) (\(ev.problem.precision.rawValue))",
-          verdictStyle, indent: 2))
+          "✓ all three agree: each within the relative error \(ev.problem.precision.rawValue) and the conditioning "
+            + "of its computation allow", verdictStyle, indent: 2))
     } else {
-      emit(
-        ProseLine(
-          "✗ do not agree within tolerance \(d(result.tolerance)): \(result.reason)", verdictStyle,
-          indent: 2))
+      emit(ProseLine("✗ they do not agree: \(result.reason)", verdictStyle, indent: 2))
     }
   }
 
@@ -392,39 +397,20 @@ enum DerivationView {
     return t
   }
 
-  /// The agreement check of step 5, shared by the view and the tests.
+  /// The agreement check of step 5 (``GradientCheck``) with the facts its verdict line needs.
   struct Check {
-    /// `g·Σ_i (−y_i/s_i)·∂s_i/∂x_n`.
-    var chain: Double
-    /// `g(s_n − y_n)/τ`.
-    var closed: Double
-    /// The central difference, nil for a masked logit.
-    var finite: FiniteDifference?
-    /// The tolerance the three are held to: the finite difference's (it is the loosest of the three).
-    var tolerance: Double
-    var chainError: Double { abs(chain - closed) }
-    /// Whether all three agree within `tolerance` (NaN never agrees).
-    var agrees: Bool {
-      guard chain.isFinite, closed.isFinite else { return false }
-      if let f = finite {
-        return chainError <= tolerance && f.error <= tolerance
-          && abs(chain - f.estimate) <= tolerance
-      }
-      return chainError <= tolerance
-    }
+    var check: GradientCheck
+    var chain: Double { check.chain }
+    var closed: Double { check.closed }
+    var finite: FiniteDifference? { check.finite }
+    var agrees: Bool { check.agrees }
     /// The precision, the loss's target and `s_T` (for `reason`).
     var precision: Precision
     var oneHot: Bool
     var targetProbability: Double
 
     init(_ ev: Evaluation, n: Int) {
-      chain = ev.chainRule(n)
-      closed = ev.gradient[n]
-      finite = ev.finiteDifference(n)
-      let eps = ev.problem.precision.facts.ulpOfOne
-      tolerance =
-        finite?.tolerance
-        ?? (16 * eps * abs(ev.problem.upstream) * (1 + abs(closed)) / ev.problem.temperature)
+      check = ev.gradientCheck(n)
       precision = ev.problem.precision
       oneHot = ev.problem.isOneHot
       targetProbability = ev.softmax[ev.problem.target]
@@ -437,10 +423,14 @@ enum DerivationView {
           + "\(chain, digits: 4); the closed form never divides by s_T"
       } else if !chain.isFinite || !closed.isFinite {
         return "a value is not finite (\(chain, digits: 4), \(closed, digits: 4))"
-      } else if let f = finite, f.error > tolerance {
-        return "the finite difference is off by \(f.error, digits: 2): rounding in the loss"
+      } else if !check.chainAgrees {
+        return "the chain-rule product is off by \(check.chainRelativeError, digits: 2) relative, more than the "
+          + "\(check.chainRelativeTolerance, digits: 2) its rounding allows"
+      } else if let f = finite, !f.agrees {
+        return "the finite difference is off by \(f.relativeError, digits: 2) relative (allowed "
+          + "\(f.relativeTolerance, digits: 2)): its step or the loss's rounding is too coarse here"
       } else {
-        return "the chain-rule product differs by \(abs(chain - closed), digits: 2)"
+        return "they differ"
       }
     }
   }
