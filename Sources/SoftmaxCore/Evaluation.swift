@@ -21,10 +21,36 @@ public struct FiniteDifference: Sendable, Equatable {
   public var tolerance: Double
   /// Whether the two agree within `tolerance` (NaN never agrees).
   public var agrees: Bool { error <= tolerance }
+  /// Agrees, differs, or cannot tell (the step left the format's range, or the tolerance is as large as the value).
+  public var verdict: CheckVerdict { CheckVerdict(error: error, tolerance: tolerance, value: analytic) }
   /// `error / |analytic|` (0 when both are 0, `inf` when only the analytic value is 0).
   public var relativeError: Double { relative(error, to: analytic) }
   /// `tolerance / |analytic|`.
   public var relativeTolerance: Double { relative(tolerance, to: analytic) }
+}
+
+/// What a comparison of a computed value with a reference can honestly say.
+public enum CheckVerdict: String, Sendable, Equatable {
+  /// Within the tolerance, and the tolerance is small enough to tell a wrong value (below half the value).
+  case agrees
+  /// Further apart than the tolerance allows (or not a number).
+  case differs
+  /// Within the tolerance, but the tolerance is at least half the value: this precision cannot tell right from wrong.
+  case unresolved
+
+  init(error: Double, tolerance: Double, value: Double) {
+    guard error.isFinite, tolerance.isFinite, value.isFinite else {
+      self = error.isNaN && !tolerance.isNaN ? .differs : .unresolved
+      return
+    }
+    if error > tolerance {
+      self = .differs
+    } else if error == 0 || tolerance < abs(value) / 2 {
+      self = .agrees
+    } else {
+      self = .unresolved
+    }
+  }
 }
 
 /// `x / |reference|`, with `0/0 = 0` and `x/0 = inf`.
@@ -59,12 +85,27 @@ public struct GradientCheck: Sendable, Equatable {
   public var chainRelativeError: Double { relative(chainError, to: closed) }
   /// `chainTolerance / |closed|`.
   public var chainRelativeTolerance: Double { relative(chainTolerance, to: closed) }
-  /// Whether the chain rule agrees with the closed form (NaN and infinities never do).
-  public var chainAgrees: Bool { chain.isFinite && closed.isFinite && chainError <= chainTolerance }
+  /// The chain rule against the closed form: `unresolved` when the chain rule itself is not a number (an `s_i` with
+  /// `y_i > 0` rounded to 0, or `y_i/s_i` overflowed): the closed form needs no division and is still exact.
+  public var chainVerdict: CheckVerdict {
+    chain.isFinite ? CheckVerdict(error: chainError, tolerance: chainTolerance, value: closed) : .unresolved
+  }
+  /// Whether the chain rule by numbers is undefined here (see ``chainVerdict``).
+  public var chainUndefined: Bool { !chain.isFinite }
+  /// The finite difference against the closed form (nil for a masked logit).
+  public var finiteVerdict: CheckVerdict? { finite?.verdict }
+  /// Whether the chain rule agrees with the closed form, and the tolerance is fine enough to tell.
+  public var chainAgrees: Bool { chainVerdict == .agrees }
   /// Whether the finite difference (when there is one) agrees with the closed form.
-  public var finiteAgrees: Bool { finite?.agrees ?? true }
+  public var finiteAgrees: Bool { (finiteVerdict ?? .agrees) == .agrees }
+  /// All three: `differs` if either comparison differs, `agrees` if both agree, else `unresolved`.
+  public var verdict: CheckVerdict {
+    let all = [chainVerdict] + (finiteVerdict.map { [$0] } ?? [])
+    if all.contains(.differs) { return .differs }
+    return all.allSatisfy { $0 == .agrees } ? .agrees : .unresolved
+  }
   /// Whether all three agree.
-  public var agrees: Bool { chainAgrees && finiteAgrees }
+  public var agrees: Bool { verdict == .agrees }
 }
 
 /// Every quantity the lab shows for one `Problem`, computed in the problem's precision and widened to `Double`.
@@ -466,21 +507,31 @@ public struct Evaluation: Sendable {
   /// The chain rule by numbers for class `n`: `g·Σ_i (−y_i/s_i)·∂s_i/∂x_n` (one-hot: row `T` of `J` times `−1/s_T`).
   public func chainRule(_ n: Int) -> Double { chainRuleTerms(n).value }
 
-  /// The chain rule for class `n`, the sum of its terms' magnitudes and the number of terms.
-  func chainRuleTerms(_ n: Int) -> (value: Double, magnitude: Double, terms: Int) {
-    func product<T: SoftmaxScalar>(_: T.Type) -> (Double, Double, Int) {
+  /// The chain rule for class `n`, the sum of its terms' magnitudes, and a bound on its rounding error.
+  func chainRuleTerms(_ n: Int) -> (value: Double, magnitude: Double, bound: Double) {
+    func product<T: SoftmaxScalar>(_: T.Type) -> (Double, Double, Double) {
       var total: T = 0
       var magnitude = 0.0
+      var bound = 0.0
       var terms = 0
       let s = softmax
       let g = T(rounding: problem.upstream)
+      let eps = Double(T.ulpOfOne)
+      let tiny = Double(T.leastNonzeroMagnitude)
       for i in s.indices where targetDistribution[i] != 0 {
-        let term = (-T(rounding: targetDistribution[i]) / T(rounding: s[i])) * T(rounding: jacobian(i, n))
+        let weight = -T(rounding: targetDistribution[i]) / T(rounding: s[i])
+        let term = weight * T(rounding: jacobian(i, n))
         total += term
-        magnitude += abs((g * term).double)
+        let size = abs((g * term).double)
+        magnitude += size
+        // About six roundings of ε each (y_i/s_i, the entry, the product, g); a subnormal s_i or entry is off by up to
+        // half the least subnormal, which y_i/s_i then magnifies.
+        let si = Swift.max(abs(s[i]), tiny)
+        bound += size * (6 * eps + 2 * tiny / si) + abs((g * weight).double) * tiny
         terms += 1
       }
-      return ((g * total).double, magnitude, terms)
+      bound += eps * Double(terms) * magnitude
+      return ((g * total).double, magnitude, bound)
     }
     switch problem.precision {
     case .float64: return product(Double.self)
@@ -492,14 +543,11 @@ public struct Evaluation: Sendable {
 
   /// The three-way gradient check for class `n` (see ``GradientCheck``).
   public func gradientCheck(_ n: Int) -> GradientCheck {
-    let (chain, magnitude, terms) = chainRuleTerms(n)
+    let (chain, magnitude, bound) = chainRuleTerms(n)
     let facts = problem.precision.facts
-    let eps = facts.ulpOfOne
-    // Each term carries about four roundings (y_i/s_i, the Jacobian entry, the product), the sum k − 1 more, g one;
-    // the closed form is rounded once. Subnormal results lose absolute accuracy: about the least subnormal per step.
+    // The chain rule's own rounding, and the closed form's (one rounding, or the least subnormal).
     let closed = gradient[n]
-    let tolerance =
-      eps * Double(terms + 8) * magnitude + 2 * eps * abs(closed) + Double(2 * terms + 4) * facts.leastNonzero
+    let tolerance = bound + 2 * facts.ulpOfOne * abs(closed) + facts.leastNonzero
     return GradientCheck(
       index: n, chain: chain, chainMagnitude: magnitude, closed: closed, finite: finiteDifference(n),
       chainTolerance: tolerance)
@@ -511,10 +559,15 @@ public struct Evaluation: Sendable {
     guard problem.logits[n].isFinite else { return nil }
     func estimate<T: SoftmaxScalar>(_: T.Type) -> FiniteDifference {
       let xn = T(rounding: problem.logits[n])
-      let tau = T(rounding: problem.temperature)
       let scale = Swift.max(1, abs(Double(xn)))
       let h = T(Double.root(Double(T.ulpOfOne), 3) * scale)
-      func loss(_ moved: T) -> T { Evaluation.loss(problem, moving: n, to: moved, tau: tau) }
+      // Each loss is the lab's reference loss at the moved logit, rounded once into the precision: the difference
+      // then sees the precision's step and rounding, not the accumulated error of one particular loss kernel.
+      func loss(_ moved: T) -> T {
+        var q = problem
+        q.logits[n] = Double(moved)
+        return T(rounding: Evaluation.referenceLoss(q))
+      }
       let up = xn + h
       let down = xn - h
       let plus = loss(up)
@@ -527,12 +580,12 @@ public struct Evaluation: Sendable {
       let gAbs = abs(problem.upstream)
       // Taylor remainder of a central difference: h²|c‴(ξ)|/6, with c‴ = s(1 − s)(1 − 2s)/τ³, and s(1 − s) changing
       // by at most a factor e^{h/τ} over the step (its log-derivative in z is 1 − 2s, within [−1, 1]).
-      let curvature = jacobian(n, n) * tauD  // s_n(1 − s_n), without cancellation
-      let growth = Swift.min(0.25, curvature * Swift.min(1e300, Double.exp(2 * step / tauD)))
+      // In logs, so that an s_n that underflowed here still bounds what the step can reach.
+      let growth = Swift.min(0.25, Double.exp(Swift.min(0, logCurvature(n) + 2 * step / tauD)))
       let truncation = step * step / 6 * growth / (tauD * tauD * tauD)
-      // Each loss is within a few ε of its value (a sum of non-negative parts); z_n = (x_n ± h)/τ is rounded, which
-      // moves the loss by about ε|z_n|·|s_n − y_n|.
-      let lossRounding = 8 * eps * Swift.max(abs(Double(plus)), abs(Double(minus))) / step
+      // Each loss is within half an ulp (ε/2 relative) of its value, so their difference within ε·max|c|, divided by
+      // 2h (twice that, for headroom); z_n = (x_n ± h)/τ is rounded, which moves the loss by about ε|z_n|·|s_n − y_n|.
+      let lossRounding = eps * Swift.max(abs(Double(plus)), abs(Double(minus))) / step
       let slope = gAbs == 0 ? 0 : abs(gradient[n]) / gAbs * tauD
       let zRounding = 2 * eps * abs(Double(xn)) / tauD * slope / step
       let tolerance =
@@ -548,6 +601,15 @@ public struct Evaluation: Sendable {
     case .bfloat16: return estimate(BFloat16.self)
     case .float16: return estimate(Float16.self)
     }
+  }
+
+  /// `ln(s_n(1 − s_n))` from the trusted log-softmax (finite unless every other class is masked).
+  func logCurvature(_ n: Int) -> Double {
+    let complement = complement(n)
+    if complement > 0 { return logSoftmax[n] + Double.log(complement) }
+    // 1 − s_n underflowed even in the wide format: bound it by the classes' count times the largest other class.
+    let others = logSoftmax.indices.filter { $0 != n }.map { logSoftmax[$0] }.max() ?? -.infinity
+    return logSoftmax[n] + others + Double.log(Double(problem.classes))
   }
 
   /// The problem after one gradient step (same target and knobs), or nil when the step is refused.

@@ -90,7 +90,9 @@ struct TruthTests {
         for n in 0..<p.classes {
           let d = ulps(ev.jacobian(i, n), from: exact.jacobian(i, n), in: precision)
           checked += 1
-          if d > worst.ulps { worst = (d, "J[\(i)][\(n)] = \(ev.jacobian(i, n)) of x = \(p.logits), τ = \(p.temperature)") }
+          if d > worst.ulps {
+            worst = (d, "J[\(i)][\(n)] = \(ev.jacobian(i, n)) of x = \(p.logits), τ = \(p.temperature)")
+          }
           #expect(
             d <= 4, "J[\(i)][\(n)] = \(ev.jacobian(i, n)), exact \(Double(exact.jacobian(i, n))): \(d) ulps; \(p)")
         }
@@ -126,11 +128,10 @@ struct TruthTests {
     #expect(!check.chainAgrees, "a relative error of 1e−9 in float64 is not rounding")
   }
 
-  /// The honest checks agree on every vector where the chain rule is defined, in every precision; a closed form off
-  /// by 1% (or the chain rule off by 1%) is caught, except where the finite difference is too coarse to tell, which
-  /// must be rare.
+  /// An honest check never says "differs", in any precision; where it says "agrees", a value off by 1% is caught
+  /// whenever the tolerance is finer than 1%. In float64 and float32 nearly every check resolves.
   @Test(arguments: Precision.allCases)
-  func honestChecksAgreeAndWrongOnesDoNot(precision: Precision) {
+  func honestChecksNeverDifferAndWrongOnesDoNotAgree(precision: Precision) {
     var rng = PropRNG(seed: 0xC4EC_0000 &+ UInt64(precision.facts.significandBits))
     var problems = DominantVectors.problems(precision, count: 100)
     for index in 0..<300 {
@@ -138,39 +139,49 @@ struct TruthTests {
       if p.classes <= 64, let v = try? p.validated() { problems.append(v) }
     }
     var checked = 0
-    var caughtByDifference = 0
-    var wrongCases = 0
+    var unresolved = 0
+    var ordinaryCount = 0
+    var caught = (chain: 0, difference: 0, cases: 0)
     for p in problems {
       let ev = Evaluation(p)
       for n in Set([p.target, 0, ev.stable.argmax]) {
-        // The chain rule divides by s_i for every y_i > 0: defined only when none of those rounds to 0 (or is
-        // subnormal, where its relative accuracy is gone).
-        let defined = ev.targetDistribution.indices.allSatisfy {
-          ev.targetDistribution[$0] == 0 || ev.softmax[$0] >= precision.facts.leastNormal
-        }
-        guard defined, ev.gradient[n] != 0 else { continue }
         let check = ev.gradientCheck(n)
         checked += 1
-        #expect(check.chainAgrees, "chain \(check.chain) vs closed \(check.closed) (tol \(check.chainTolerance)): \(p)")
-        if let fd = check.finite {
-          #expect(fd.agrees, "difference \(fd.estimate) vs \(fd.analytic) (tol \(fd.tolerance)), n = \(n): \(p)")
-          var wrong = check
-          wrong.chain = check.closed * 1.01
-          #expect(!wrong.chainAgrees || precision.facts.ulpOfOne * Double(p.classes) > 0.001)
-          let off = FiniteDifference(
-            index: n, step: fd.step, lossPlus: fd.lossPlus, lossMinus: fd.lossMinus, estimate: fd.estimate,
-            analytic: fd.analytic * 1.01, tolerance: fd.tolerance)
-          wrongCases += 1
-          if !off.agrees { caughtByDifference += 1 }
-        }
+        #expect(
+          check.chainVerdict != .differs,
+          "chain \(check.chain) vs closed \(check.closed) (tol \(check.chainTolerance)), n = \(n): \(p)")
+        // A gradient of a reasonable size, away from the ends of the format, should resolve.
+        let ordinary = abs(check.closed) >= 1e-3 && p.logits.allSatisfy { abs($0) < 100 } && p.temperature >= 0.5
+        if ordinary { ordinaryCount += 1 }
+        if ordinary && check.verdict == .unresolved { unresolved += 1 }
+        var wrong = check
+        wrong.chain = check.closed * 1.01
+        #expect(wrong.chainVerdict != .agrees || check.chainRelativeTolerance >= 0.01)
+        guard let fd = check.finite else { continue }
+        #expect(
+          fd.verdict != .differs, "difference \(fd.estimate) vs \(fd.analytic) (tol \(fd.tolerance)), n = \(n): \(p)")
+        guard check.closed != 0 else { continue }
+        let off = FiniteDifference(
+          index: n, step: fd.step, lossPlus: fd.lossPlus, lossMinus: fd.lossMinus, estimate: fd.estimate,
+          analytic: fd.analytic * 1.01, tolerance: fd.tolerance)
+        #expect(off.verdict != .agrees || fd.relativeTolerance >= 0.01)
+        guard ordinary else { continue }
+        caught.cases += 1
+        if off.verdict == .differs { caught.difference += 1 }
+        if wrong.chainVerdict == .differs { caught.chain += 1 }
       }
     }
     print(
-      "gradient checks \(precision.rawValue): \(checked) honest checks agree; a 1% error caught by the difference "
-        + "\(caughtByDifference) of \(wrongCases)")
+      "gradient checks \(precision.rawValue): \(checked) honest checks, none differs, \(unresolved) of \(ordinaryCount) "
+        + "ordinary ones unresolved; a 1% error caught by the chain rule \(caught.chain) and by the difference \(caught.difference) of \(caught.cases)"
+    )
     #expect(checked >= 300)
     if precision == .float64 || precision == .float32 {
-      #expect(caughtByDifference * 10 >= wrongCases * 9, "the difference must catch a 1% error almost always")
+      #expect(unresolved * 20 <= ordinaryCount, "float64/float32 checks should almost always resolve")
+      // A central difference resolves about ε^{2/3} (5e−11 in float64, 2e−5 in float32, times the conditioning).
+      let share = precision == .float64 ? 9 : 6
+      #expect(caught.difference * 10 >= caught.cases * share, "the difference must catch a 1% error in most cases")
+      #expect(caught.chain * 10 >= caught.cases * 9)
     }
   }
 }
