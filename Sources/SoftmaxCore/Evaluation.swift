@@ -254,6 +254,7 @@ public struct Evaluation: Sendable {
     overflow = OverflowReport(
       traces.overflow, count: z.count, z: { z[$0].double }, precision: problem.precision,
       exactLogSum: problem.temperature == 1 ? lseW.value.double : nil)
+    overflow.judgeAccuracy(naiveLoss: lossNaive, loss: loss)
     var lossStable: T = 0
     for i in y.indices where y[i] != 0 {
       // −Σ y_i log s_i with s_i the stable softmax as shown (rounded once into T).

@@ -113,6 +113,7 @@ extension Evaluation {
       break
     }
     naive = NaiveTrace(exps: traces.naiveExps, sum: Double(traces.naiveSum), probabilities: traces.naiveProbabilities)
+    overflow.judgeAccuracy(naiveLoss: lossNaive, loss: loss)
     scaled = traces.z
     targetDistribution = traces.target
     wide = W.scratch(trusted.expsW, trusted.probsW)

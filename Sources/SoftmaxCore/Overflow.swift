@@ -160,6 +160,11 @@ public struct OverflowReport: Sendable, Equatable {
       // The sum, rounded into the precision term by term, has drifted from the exact one. This comes before
       // underflow and subnormal terms: it skews every probability, not a few small ones.
       (outcome, label) = (.inaccurate, "sum error")
+    } else if let error = sumRelativeError, let exact = exactLogSum,
+      error > Self.fineSumError * facts.ulpOfOne + Self.logSumNoise(exact)
+    {
+      // Smaller, but still more than the naive s_i = e^{z_i}/σ can carry and stay within `fineUlps` of exact.
+      (outcome, label) = (.inaccurate, "rounding")
     } else if !underflowing.isEmpty {
       (outcome, label) = (.inaccurate, "underflow")
     } else if !subnormal.isEmpty {
@@ -167,6 +172,50 @@ public struct OverflowReport: Sendable, Equatable {
     } else {
       (outcome, label) = (.fine, "ok")
     }
+  }
+
+  /// The spacing of `precision`'s values at `v` (the least subnormal near zero).
+  public static func ulp(of v: Double, in precision: Precision) -> Double {
+    let facts = precision.facts
+    guard v.isFinite, v != 0 else { return facts.leastNonzero }
+    return Swift.max(
+      Double(sign: .plus, exponent: v.exponent - (facts.significandBits - 1), significand: 1),
+      facts.leastNonzero)
+  }
+
+  /// The most ulps of its precision by which a naive value may differ from the accurate one and still be called fine.
+  public static let fineUlps = 4.0
+
+  /// σ's relative error, in ε, above which the naive probabilities are more than ``fineUlps`` from exact (each
+  /// `s_i = e^{z_i}/σ` adds about 1.5 ulps of its own to σ's error).
+  public static let fineSumError = 2.5
+
+  /// How far `sumRelativeError` itself may be off: the exact `log σ` arrives as a `Double`, so it carries about an ulp
+  /// of `|log σ|` (and `log` of the naive sum one more), which in float64 is a few ε of σ.
+  public static func logSumNoise(_ exactLogSum: Double) -> Double { 2 * (abs(exactLogSum) + 1) * Double.ulpOfOne }
+
+  /// "Fine" means accurate, not merely finite: besides the exponentials and σ (judged when the report is built), the
+  /// naive loss must be within ``fineUlps`` of the accurate one. Otherwise the verdict becomes `inaccurate`.
+  public mutating func judgeAccuracy(naiveLoss: Double, loss: Double) {
+    guard outcome == .fine else { return }
+    let lossUlps = naiveLoss == loss ? 0 : abs(naiveLoss - loss) / Self.ulp(of: loss, in: precision)
+    if !(lossUlps <= Self.fineUlps) {
+      (outcome, label) = (.inaccurate, "loss error")
+      inaccuracy = Inaccuracy(ulps: lossUlps, index: -1, naive: naiveLoss, accurate: loss)
+    }
+  }
+
+  /// The worst naive value against the accurate one, in ulps (`index` −1 for the loss), when accuracy failed.
+  public private(set) var inaccuracy: Inaccuracy? = nil
+
+  /// A naive value against the accurate one.
+  public struct Inaccuracy: Sendable, Equatable {
+    /// The distance in ulps of the precision.
+    public var ulps: Double
+    /// The class, or −1 for the loss.
+    public var index: Int
+    public var naive: Double
+    public var accurate: Double
   }
 
   /// One sentence saying what happens and why, with the numbers (written when read, inline: no allocation).
@@ -208,9 +257,21 @@ public struct OverflowReport: Sendable, Equatable {
       return
         "e^{\(fmt(firstSubnormalZ))} is subnormal in \(name) (below \(fmt(Self.rounded(facts.expSubnormal)))): "
         + "it keeps fewer than \(facts.significandBits) bits, so naive s_\(subnormal[0]) loses accuracy"
+    case "loss error":
+      let w = inaccuracy ?? Inaccuracy(ulps: 0, index: -1, naive: .nan, accurate: .nan)
+      return
+        "every e^{z_i} is in range, but the naive loss −log s_T is \(fmt(w.naive)) against the accurate "
+        + "\(fmt(w.accurate)) (\(w.ulps, digits: 2) ulps off): s_T rounds close to 1 and −log of it keeps only the "
+        + "digits s_T has; log-sum-exp computes c = log(1 + Σ_{j≠T} e^{z_j − z_T}) with log1p instead"
+    case "rounding":
+      let error = sumRelativeError ?? .nan
+      return
+        "every e^{z_i} is in range, but σ = Σ e^{z_j} summed left to right in \(name) is off by "
+        + "\(error, digits: 2) relative (\(error / facts.ulpOfOne, digits: 2) ulps): every naive s_i inherits it, "
+        + "more than the \(Int(Self.fineUlps)) ulps called fine"
     default:
       return
-        "naive softmax is fine here: largest z = \(fmt(largestZ)) < \(fmt(Self.rounded(facts.expOverflow))) "
+        "naive softmax is fine here (σ, c within \(Int(Self.fineUlps)) ulps): largest z = \(fmt(largestZ)) < \(fmt(Self.rounded(facts.expOverflow))) "
         + "and no e^{z_i} underflows"
     }
   }

@@ -411,6 +411,7 @@ public struct PrecisionColumn: Sendable {
     loss = T(converting: lossW).double
     lossNaive = cNaive.double
     lossFromStableSoftmax = cStable.double
+    overflow.judgeAccuracy(naiveLoss: lossNaive, loss: loss)
     storage = .lean(
       Lean(
         naiveSum: sigmaT.double, max: mW, sumHigh: sum.high, sumLow: sum.low, onlineMax: A.double(m),

@@ -87,6 +87,8 @@ public struct Buffer: Sendable, Equatable {
   public private(set) var width: Int
   public private(set) var height: Int
   public private(set) var cells: [Cell]
+  /// What stands in for a number cut at a clip edge: `…`, or `~` in ASCII mode.
+  public var ellipsis: Unicode.Scalar = "…"
 
   public init(width: Int, height: Int) {
     self.width = Swift.max(0, width)
@@ -145,19 +147,50 @@ public struct Buffer: Sendable, Equatable {
 
   /// Writes a line from (x, y) rightwards, clipped to `clip` (or the buffer); returns the x after the last scalar.
   /// Every scalar takes one cell: the lab only draws single-width characters.
+  ///
+  /// A clipped number is a wrong number: when the right edge falls inside a number (`5.204170427930421|e−18`), the
+  /// number's visible part is replaced by `…` rather than shown cut.
   @discardableResult
   public mutating func write(_ text: TextLine, x: Int, y: Int, style: Style = .plain, clip: Rect? = nil) -> Int {
     let limit = clip ?? area
     guard y >= limit.y, y < limit.maxY else { return x + text.scalarCount }
     var cx = x
     let right = Swift.min(limit.maxX, width)
+    // The start of the run of number characters just written, and whether it holds a digit.
+    var run = (start: x, digit: false, active: false)
     text.forEachScalar { s in
-      if cx >= right { return false }
+      let numeric = Self.isNumberScalar(s)
+      if cx >= right {
+        if numeric, run.active, run.digit { elide(from: Swift.max(run.start, limit.x), to: right, y: y, style: style) }
+        return false
+      }
       if cx >= limit.x { self[cx, y] = Cell(s, style: style) }
+      if numeric {
+        if !run.active { run = (cx, false, true) }
+        if s.value >= 0x30 && s.value <= 0x39 { run.digit = true }
+      } else {
+        run.active = false
+      }
       cx += 1
       return true
     }
     return cx
+  }
+
+  /// Characters a number is written with: digits, the point, the exponent's `e`, signs, `∞`.
+  @inline(__always)
+  static func isNumberScalar(_ s: Unicode.Scalar) -> Bool {
+    switch s.value {
+    case 0x30...0x39, 0x2E, 0x65, 0x2B, 0x2D, 0x2212, 0x221E: return true
+    default: return false
+    }
+  }
+
+  /// Blanks `start..<end` on row `y` and puts `…` at `start`.
+  private mutating func elide(from start: Int, to end: Int, y: Int, style: Style) {
+    guard start < end else { return }
+    for cx in start..<end { self[cx, y] = Cell(" ", style: style) }
+    self[start, y] = Cell(ellipsis, style: style)
   }
 
   /// Applies a style change to every cell in `rect` (e.g. a highlight), keeping the characters.

@@ -24,6 +24,7 @@ public enum Frame {
     height: Int, context ctx: RenderContext
   ) {
     buf.clear(width: width, height: height)
+    buf.ellipsis = ctx.unicode ? "…" : "~"
     guard width > 0, height > 0 else { return }
     if width < minimumWidth || height < minimumHeight {
       renderTooSmall(&buf, width: width, height: height, context: ctx)
