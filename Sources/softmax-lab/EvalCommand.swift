@@ -19,7 +19,9 @@ struct EvalCommand: ParsableCommand {
         a denormal is kept where the precision has it and otherwise rounds to 0 (1e-400 reads as 0), and a value
         beyond the precision's largest finite one is refused.
         Lists: commas and/or spaces, tabs or newlines (LF or CRLF); one trailing comma is ignored; # starts a
-        comment; a file may begin with a UTF-8 byte-order mark; blank lines are skipped.
+        comment; a file may begin with a UTF-8 byte-order mark; blank lines are skipped. A file holds one vector:
+        one line, one number per line, or a list wrapped once; several lines of several numbers (a batch) are
+        refused, as batches are not supported yet.
         Limits: at most 1048576 (2^20) classes; --logits-file reads at most 128 MiB.
       """
   )

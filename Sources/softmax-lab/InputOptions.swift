@@ -115,15 +115,22 @@ struct InputOptions: ParsableArguments {
     throw InputError("no logits given: use --logits 1,2,3, --logits-file PATH or --random C")
   }
 
-  /// Logits from a text file, or from a `.npy` file recognised by its magic bytes `\x93NUMPY`.
+  /// Logits from a text file, or from a `.npy` file recognised by its magic bytes `\x93NUMPY`. A text file of several
+  /// lines of several numbers is a batch, refused until batches are supported (one number per line is one vector).
   static func readLogitsFile(_ path: String) throws(InputError) -> [Double] {
     let bytes = try readFile(path)
+    let values: [Double]
     do {
       if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) { return try NPYParser.parse(bytes) }
-      return try NumberListParser.parseList(bytes: bytes, what: "logit")
+      values = try NumberListParser.parseList(bytes: bytes, what: "logit")
     } catch {
       throw InputError("\(path): \(error.message)")
     }
+    let shape = NumberListParser.lineShape(bytes: bytes)
+    if let refusal = NumberListParser.batchError(lines: shape.lines, several: shape.several) {
+      throw InputError("\(path) \(refusal)")
+    }
+    return values
   }
 
   /// The whole file, or an `InputError` "cannot read PATH: reason".

@@ -129,6 +129,15 @@ struct EvalCLITests {
     #expect(fromNPY.stdout.contains("0.6652409557748219"))
   }
 
+  /// A 128 × 256 text file is a batch, not a 32,768-class vector: one error line naming the line count.
+  @Test func aTextBatchIsRefused() throws {
+    let row = (0..<256).map { "\(Double($0 % 11) / 4)" }.joined(separator: " ")
+    let path = try temporaryFile("batch.txt", Array(String(repeating: row + "\n", count: 128).utf8))
+    let result = try run(["eval", "--logits-file", path])
+    try expectCleanFailure(result, naming: "\(path) has 128 lines of logits; one line of logits is expected")
+    #expect(result.status == 64)
+  }
+
   /// Bad inputs and a piece of text the one-line error must contain (matched without regard to case).
   static let badInputs: [([String], String)] = [
     (["--logits", "1,abc,3"], "abc"),
@@ -204,13 +213,39 @@ struct EvalCLITests {
   }
 
   @Test func gradcheck() throws {
-    for precision in ["float64", "float32", "float16"] {
+    for precision in ["float64", "float32", "bfloat16", "float16"] {
       let result = try run(["gradcheck", "--batch", "4", "--classes", "7", "--seed", "5", "--precision", precision])
       #expect(result.status == 0, "\(precision): \(result.stdout)\(result.stderr)")
       #expect(result.stdout.contains("PASS"))
       #expect(result.stdout.contains("tolerance"))
+      #expect(result.stdout.contains("checked   every element"))
     }
-    try expectCleanFailure(try run(["gradcheck", "--batch", "1000", "--classes", "1000"]), naming: "1000")
     try expectCleanFailure(try run(["gradcheck", "--precision", "float8"]), naming: "float8")
+    try expectCleanFailure(try run(["gradcheck", "--sample", "0"]), naming: "--sample 0")
+  }
+
+  /// The article's batch is accepted and passes; a gradient off by 1% in one element fails with exit code 1 in every
+  /// precision.
+  @Test func gradcheckFailsAWrongGradient() throws {
+    for precision in ["float64", "float32", "bfloat16", "float16"] {
+      let base = ["gradcheck", "--batch", "128", "--classes", "256", "--precision", precision]
+      let good = try run(base)
+      #expect(good.status == 0, "\(precision): \(good.stdout)\(good.stderr)")
+      #expect(good.stdout.hasSuffix("PASS\n"))
+      let bad = try run(base + ["--corrupt", "17,100"])
+      #expect(bad.status == 1, "\(precision): \(bad.stdout)")
+      #expect(bad.stdout.contains("FAIL: 1 of 32768 elements exceed their tolerance; first at row 17, class 100"))
+      #expect(!bad.stdout.contains("PASS"))
+    }
+  }
+
+  /// No size is refused: a batch far above the full-check limit checks a seeded sample and says so.
+  @Test func gradcheckSamplesALargeBatch() throws {
+    let result = try run(["gradcheck", "--batch", "1000000000", "--classes", "1000", "--precision", "bfloat16"])
+    #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+    #expect(result.stdout.contains("checked   1048576 elements in 1049 seeded random rows (the default sample"))
+    let chosen = try run(["gradcheck", "--batch", "1000", "--classes", "1000", "--sample", "2500"])
+    #expect(chosen.status == 0)
+    #expect(chosen.stdout.contains("checked   2500 elements in 3 seeded random rows (--sample"))
   }
 }

@@ -290,6 +290,33 @@ struct InputNumberListTests {
     #expect(try NumberListParser.parseList(bytes: Array(text.utf8)) == expected)
   }
 
+  @Test(
+    "a text list of several lines of several numbers is a batch; one line, a column or a wrapped list is a vector",
+    arguments: [
+      ("1,2,3", 1, 1, false), ("1\n2\n3\n", 3, 0, false), ("1\r\n2\r\n3\r\n", 3, 0, false),
+      ("1, 2\n3\n", 2, 1, false), ("# logits\r\n1, 2,\r\n3 # last\r\n", 2, 1, false),
+      ("1 # a, b, c\n2 # d e\n", 2, 0, false), ("\n\n  \n", 0, 0, false),
+      ("1 2\n3 4\n", 2, 2, true), ("1 2 3\n4 5\n6\n", 3, 2, true), ("1,2\r3,4\r5,6", 3, 3, true),
+    ] as [(String, Int, Int, Bool)])
+  func batchesAreRefused(text: String, lines: Int, several: Int, refused: Bool) {
+    let shape = NumberListParser.lineShape(bytes: Array(text.utf8))
+    #expect(shape.lines == lines && shape.several == several, "\(text.debugDescription): \(shape)")
+    #expect((NumberListParser.batchError(lines: shape.lines, several: shape.several) != nil) == refused)
+  }
+
+  @Test func theBatchRefusalNamesTheLineCount() {
+    let row = (0..<256).map { "\($0 % 7).5" }.joined(separator: " ")
+    let text = Array(String(repeating: row + "\n", count: 128).utf8)
+    let shape = NumberListParser.lineShape(bytes: text)
+    #expect(
+      NumberListParser.batchError(lines: shape.lines, several: shape.several)
+        == "has 128 lines of logits; one line of logits is expected (batches are not supported yet)")
+    #expect(
+      NumberListParser.batchError(lines: 3, several: 2)
+        == "has 3 lines of logits (2 of them with several numbers); one line of logits is expected (batches are not "
+        + "supported yet)")
+  }
+
   @Test("nan and infinities are returned as parsed")
   func specials() throws {
     let values = try NumberListParser.parseList("nan, inf, -inf, NaN")

@@ -387,6 +387,50 @@ public enum NumberListParser {
     return try bytes.withUnsafeBufferPointer { parseList(utf8: $0, what: what) }.get()
   }
 
+  /// How many lines of a text list hold numbers (tokens; comments and blank lines aside), and how many of those hold
+  /// more than one. Lines end at `\n` or `\r`. A file of several lines of several numbers each is a batch, which the
+  /// lab does not read yet (see ``batchError(lines:several:)``); one number per line, or a list wrapped once, is one
+  /// vector.
+  public static func lineShape(bytes: [UInt8]) -> (lines: Int, several: Int) {
+    var lines = 0
+    var several = 0
+    var tokens = 0  // on the current line
+    var inToken = false
+    var inComment = false
+    func endLine() {
+      if tokens > 0 { lines += 1 }
+      if tokens > 1 { several += 1 }
+      tokens = 0
+      inToken = false
+      inComment = false
+    }
+    for byte in bytes {
+      if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+        endLine()
+      } else if inComment {
+        continue
+      } else if byte == UInt8(ascii: "#") {
+        inComment = true
+        inToken = false
+      } else if isSeparator(byte) {
+        inToken = false
+      } else if !inToken {
+        inToken = true
+        tokens += 1
+      }
+    }
+    endLine()
+    return (lines, several)
+  }
+
+  /// The refusal of a text list that looks like a batch (several lines, at least two of them with several numbers),
+  /// or nil when it is one vector.
+  public static func batchError(lines: Int, several: Int) -> String? {
+    guard lines > 1, several > 1 else { return nil }
+    let detail = several == lines ? "" : " (\(several) of them with several numbers)"
+    return "has \(lines) lines of logits\(detail); one line of logits is expected (batches are not supported yet)"
+  }
+
   /// Spaces, tabs, line feeds, carriage returns, vertical tabs and form feeds.
   @inline(__always)
   static func isSpace(_ byte: UInt8) -> Bool {
