@@ -26,9 +26,21 @@ public enum DecimalFormat {
     }
   }
 
-  /// The same as `significant`, handing each ASCII byte to `emit` (no allocation).
+  /// The same as `significant`, handing each ASCII byte to `emit` (no allocation). Recorded when a
+  /// ``NumberRecorder`` is bound.
   public static func write(_ x: Double, digits requested: Int = 4, _ emit: (UInt8) -> Void) {
     let d = Swift.min(Swift.max(requested, 1), 17)
+    guard let recorder = NumberRecorder.current else { return writeDigits(x, d, emit) }
+    var text = ""
+    writeDigits(x, d) { byte in
+      text.unicodeScalars.append(Unicode.Scalar(byte))
+      emit(byte)
+    }
+    recorder.record(x, text, .significant(d))
+  }
+
+  /// The digits of `write` (`d` in 1...17).
+  private static func writeDigits(_ x: Double, _ d: Int, _ emit: (UInt8) -> Void) {
     if x.isNaN { return "nan".utf8.forEach(emit) }
     if x.sign == .minus { emit(UInt8(ascii: "-")) }
     if x.isInfinite { return "inf".utf8.forEach(emit) }
@@ -92,6 +104,7 @@ public enum DecimalFormat {
   public static func compact(_ x: Double) -> String {
     var s = x.description
     if s.hasSuffix(".0") { s.removeLast(2) }
+    NumberRecorder.current?.record(x, s, .shortest(.float64))
     return s
   }
 

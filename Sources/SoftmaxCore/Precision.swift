@@ -68,6 +68,12 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
 
   /// The shortest decimal that reads back to the same value in this format (e.g. `0.6652` in float16).
   public func roundTrip(_ x: Double) -> String {
+    let text = shortest(x)
+    NumberRecorder.current?.record(x, text, .shortest(self))
+    return text
+  }
+
+  private func shortest(_ x: Double) -> String {
     switch self {
     case .float64: x.description
     case .float32: Float(x).description
@@ -80,6 +86,7 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
   /// `Float16` to the stream's `_writeASCII`, so a stream that takes bytes in place builds no `String` on the way (a
   /// float64's 17 digits would not fit a small one).
   public func writeRoundTrip(_ x: Double, to target: inout some TextOutputStream) {
+    if let recorder = NumberRecorder.current { recorder.record(x, x.isNaN ? "nan" : shortest(x), .shortest(self)) }
     // `write(to:)` spells NaN as `debugDescription` does (`-nan`, `snan`); `description` says `nan`.
     if x.isNaN { return target.write("nan") }
     switch self {

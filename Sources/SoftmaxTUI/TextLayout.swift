@@ -29,6 +29,17 @@ struct PanelText {
 /// Splits `text` at spaces into lines of at most `width` scalars, continuation lines indented by two, and hands each
 /// to `body` (the whole text when it fits, or when the width is too small to wrap in).
 func wrap(_ text: TextLine, width: Int, _ body: (TextLine) -> Void) {
+  guard let recorder = NumberRecorder.current else { return wrapPieces(text, width: width, body) }
+  var pieces: [String] = []
+  wrapPieces(text, width: width) {
+    pieces.append($0.description)
+    body($0)
+  }
+  recorder.record(line: text.description, pieces: pieces)
+}
+
+/// The pieces of ``wrap(_:width:_:)``.
+private func wrapPieces(_ text: TextLine, width: Int, _ body: (TextLine) -> Void) {
   guard width > 4, text.scalarCount > width else { return body(text) }
   var current = TextLine()
   var count = 0
@@ -77,6 +88,17 @@ struct ProseLine {
   /// spaces are kept on the first line; continuation lines are indented by `indent` (at least the leading spaces). A
   /// word longer than the width is cut.
   func forEachWrapped(width: Int, context ctx: RenderContext, _ body: (TextLine) -> Void) {
+    guard let recorder = NumberRecorder.current else { return pieces(width: width, context: ctx, body) }
+    var pieces: [String] = []
+    self.pieces(width: width, context: ctx) {
+      pieces.append($0.description)
+      body($0)
+    }
+    recorder.record(line: ctx.prose(text).description, pieces: pieces)
+  }
+
+  /// The pieces of ``forEachWrapped(width:context:_:)``.
+  private func pieces(width: Int, context ctx: RenderContext, _ body: (TextLine) -> Void) {
     let t = ctx.prose(text)
     guard width > 0 else { return }
     let total = t.scalarCount
