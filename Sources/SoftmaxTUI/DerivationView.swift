@@ -363,19 +363,23 @@ enum DerivationView {
     let finiteValue = check.finite.map { fmt($0.estimate) } ?? TextLine()
     let valueWidth =
       Swift.max(chainValue.scalarCount, closedValue.scalarCount, finiteValue.scalarCount) + 3
-    func verdict(_ error: Double, _ tolerance: Double, _ ok: Bool) -> TextLine {
-      "rel. error \(d(error)) \(ok ? "≤" : ">") \(d(tolerance)) \(ok ? "✓" : "✗")"
+    func verdict(_ error: Double, _ tolerance: Double, _ v: CheckVerdict) -> TextLine {
+      switch v {
+      case .agrees: return "rel. error \(d(error)) ≤ \(d(tolerance)) ✓"
+      case .differs: return "rel. error \(d(error)) > \(d(tolerance)) ✗"
+      case .unresolved: return "rel. error \(d(error)), tolerance \(d(tolerance)): too coarse to tell ?"
+      }
     }
     emit(
       ProseLine(
         pad("\(g)\(chainLabel)", labelWidth) + pad(chainValue, valueWidth)
-          + verdict(check.chainRelativeError, check.chainRelativeTolerance, check.chainAgrees)))
+          + verdict(check.chainRelativeError, check.chainRelativeTolerance, check.chainVerdict)))
     emit(ProseLine(pad("\(g)\(closedLabel)", labelWidth) + pad(closedValue, valueWidth) + "(the reference)"))
     if let fd = check.finite {
       emit(
         ProseLine(
           pad(fdLabel, labelWidth) + pad(finiteValue, valueWidth)
-            + verdict(fd.relativeError, fd.relativeTolerance, fd.agrees)))
+            + verdict(fd.relativeError, fd.relativeTolerance, fd.verdict)))
     } else {
       emit(ProseLine(pad(fdLabel, labelWidth) + "none: x_\(n) is masked (−∞), no neighbourhood to difference"))
     }
@@ -385,6 +389,14 @@ enum DerivationView {
         ProseLine(
           "✓ all three agree: each within the relative error \(ev.problem.precision.rawValue) and the conditioning "
             + "of its computation allow", verdictStyle, indent: 2))
+    } else if check.verdict == .unresolved {
+      emit(
+        ProseLine(
+          "? no contradiction, but \(ev.problem.precision.rawValue) cannot settle it: "
+            + (check.chainUndefined
+              ? "the chain rule is not a number here (\(result.reason))"
+              : "a tolerance at least half the value cannot tell a right gradient from a wrong one"),
+          ctx.warning, indent: 2))
     } else {
       emit(ProseLine("✗ they do not agree: \(result.reason)", verdictStyle, indent: 2))
     }

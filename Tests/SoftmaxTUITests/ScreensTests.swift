@@ -143,6 +143,14 @@ struct DerivationTests {
     #expect(check.reason.description.contains("s_T rounds to 0"))
   }
 
+  @Test func chainRuleFailsHonestlyOnScreen() throws {
+    // The chain rule is NaN (s_T = 0 in float32): the screen says it cannot settle it, never "✓ all three agree".
+    let e = try explorer(Problem(logits: [0, 200], target: 0, precision: .float32), screen: .derivation)
+    let text = screen(e, 120, 40).text
+    #expect(text.contains("? no contradiction, but float32 cannot settle it"))
+    #expect(!text.contains("all three agree"))
+  }
+
   @Test func overflowShowsStableForm() throws {
     let e = try explorer(Problem(logits: [1000, 1001, 1002], target: 2), screen: .derivation)
     let text = screen(e, 120, 40).text
