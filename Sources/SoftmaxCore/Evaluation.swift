@@ -100,9 +100,10 @@ public struct GradientCheck: Sendable, Equatable {
   public var finiteAgrees: Bool { (finiteVerdict ?? .agrees) == .agrees }
   /// All three: `differs` if either comparison differs, `agrees` if both agree, else `unresolved`.
   public var verdict: CheckVerdict {
-    let all = [chainVerdict] + (finiteVerdict.map { [$0] } ?? [])
-    if all.contains(.differs) { return .differs }
-    return all.allSatisfy { $0 == .agrees } ? .agrees : .unresolved
+    let chain = chainVerdict
+    let finite = finiteVerdict ?? .agrees
+    if chain == .differs || finite == .differs { return .differs }
+    return chain == .agrees && finite == .agrees ? .agrees : .unresolved
   }
   /// Whether all three agree.
   public var agrees: Bool { verdict == .agrees }
@@ -365,20 +366,25 @@ public struct Evaluation: Sendable {
   /// The loss of `p`'s inputs (validated in its precision, so already rounded into it) computed in `Float80` where
   /// the platform has it (`Double` otherwise): the reference the Stability lab measures each precision's loss against.
   /// Streams over the logits (no array is built).
-  public static func referenceLoss(_ p: Problem) -> Double {
+  public static func referenceLoss(_ p: Problem) -> Double { referenceLoss(p, moving: -1, to: 0) }
+
+  /// ``referenceLoss(_:)`` with logit `n` read as `moved` (no copy of the logits is made; `n` −1 moves none).
+  static func referenceLoss(_ p: Problem, moving n: Int, to moved: Double) -> Double {
     #if arch(x86_64) || arch(i386)
-      return referenceLoss(p, Float80.self)
+      return referenceLoss(p, Float80.self, moving: n, to: moved)
     #else
-      return referenceLoss(p, Double.self)
+      return referenceLoss(p, Double.self, moving: n, to: moved)
     #endif
   }
 
-  static func referenceLoss<W: SoftmaxScalar>(_ p: Problem, _: W.Type) -> Double {
+  static func referenceLoss<W: SoftmaxScalar>(_ p: Problem, _: W.Type, moving n: Int = -1, to moved: Double = 0)
+    -> Double
+  {
     let tau = W(rounding: p.temperature)
     return p.logits.withUnsafeBufferPointer { logits in
       let y = TargetEntries<W>(p.targetSpec, classes: logits.count)
       return streamingLoss(count: logits.count) {
-        W(rounding: logits[$0]) / tau
+        W(rounding: $0 == n ? moved : logits[$0]) / tau
       } y: {
         y[$0]
       }.double
@@ -564,11 +570,7 @@ public struct Evaluation: Sendable {
       let h = T(Double.root(Double(T.ulpOfOne), 3) * scale)
       // Each loss is the lab's reference loss at the moved logit, rounded once into the precision: the difference
       // then sees the precision's step and rounding, not the accumulated error of one particular loss kernel.
-      func loss(_ moved: T) -> T {
-        var q = problem
-        q.logits[n] = Double(moved)
-        return T(rounding: Evaluation.referenceLoss(q))
-      }
+      func loss(_ moved: T) -> T { T(rounding: Evaluation.referenceLoss(problem, moving: n, to: Double(moved))) }
       let up = xn + h
       let down = xn - h
       let plus = loss(up)
