@@ -201,14 +201,26 @@ struct WorkedExample {
         + "\\end{aligned}")
     d.paragraph("Log-softmax: $\\log s = \(vec(ev.logSoftmax))$.")
     if p.isOneHot {
+      // LSE(z) − z_T as two rounded numbers cancels when the loss is tiny; (M − z_T) + log Σ e^{z_j − M} does not.
+      let cancels = ev.loss.isFinite && n(r(lse.value - ev.scaled[t])) != n(ev.loss)
+      let stableLine =
+        cancels
+        ? "c &= \\operatorname{LSE}(z) - z_{\(t)} = (M - z_{\(t)}) + \\log \\sum_j e^{z_j - M} = "
+          + "\(n(r(lse.max - ev.scaled[t]))) + \(n(lse.logSum)) = \(n(ev.loss)) "
+        : "c &= \\operatorname{LSE}(z) - z_{\(t)} = \(n(lse.value)) - \(pn(ev.scaled[t])) = \(n(ev.loss)) "
       d.paragraph("With a one-hot target the loss is the negative log-probability of the target class:")
       d.math(
         "\\begin{aligned}\n"
           + "c &= -\\log s_{\(t)} = -\\log \(pn(ev.naive.probabilities[t])) = \(n(ev.lossNaive)) "
           + "&& \\text{(naive softmax)} \\\\\n"
-          + "c &= \\operatorname{LSE}(z) - z_{\(t)} = \(n(lse.value)) - \(pn(ev.scaled[t])) = \(n(ev.loss)) "
-          + "&& \\text{(log-sum-exp)}\n"
+          + stableLine + "&& \\text{(log-sum-exp)}\n"
           + "\\end{aligned}")
+      if cancels {
+        d.paragraph(
+          "Written as $\\operatorname{LSE}(z) - z_{\(t)} = \(n(lse.value)) - \(pn(ev.scaled[t])) = "
+            + "\(n(r(lse.value - ev.scaled[t])))$ the difference would cancel: $\\operatorname{LSE}(z)$ rounded in "
+            + "`\(p.precision.rawValue)` has lost the small part it adds to $M$. The split form keeps it.")
+      }
     } else {
       d.paragraph("The target is the distribution $y = \(vec(ev.targetDistribution))$, so the loss averages over it:")
       d.math(
