@@ -28,6 +28,7 @@ struct WorkedExample {
 
   static func tex(_ x: Double, digits: Int = 4) -> String {
     if x.isNaN { return #"\mathrm{NaN}"# }
+    if x == 0 { return "0" }  // −0 too: its sign says nothing in a handout
     if x.isInfinite { return x < 0 ? #"-\infty"# : #"\infty"# }
     let s = DecimalFormat.significant(x, digits: digits)
     guard let e = s.firstIndex(of: "e") else { return s }
@@ -42,7 +43,7 @@ struct WorkedExample {
   }
 
   /// A number wrapped in parentheses when negative, for products.
-  func pn(_ x: Double) -> String { x.sign == .minus ? "(\(n(x)))" : n(x) }
+  func pn(_ x: Double) -> String { x.sign == .minus && x != 0 ? "(\(n(x)))" : n(x) }
 
   /// `x²`: the base parenthesised when it is negative or in scientific form, braced otherwise.
   func sq(_ x: Double) -> String {
@@ -399,7 +400,11 @@ struct WorkedExample {
           expandedTerms(keep: p.isOneHot ? [t] : shown) { i in "\(pn(dcdsAll[i]))\\cdot \(pn(jz(i, k)))" })
     }
     var lines: [String] = []
-    if p.isOneHot {
+    // A target class with probability 0 (masked): ∂c/∂s_i = −y_i/s_i is infinite, and the sum with numbers is ∞·0.
+    let undefined = s.indices.contains { y[$0] != 0 && s[$0] == 0 }
+    if undefined {
+      chainSumUndefined(&d, shown)
+    } else if p.isOneHot {
       d.math(
         "\\frac{\\partial c}{\\partial \(v)_n} = \\frac{\\partial c}{\\partial s_i}"
           + "\\frac{\\partial s_i}{\\partial \(v)_n} "
@@ -430,7 +435,9 @@ struct WorkedExample {
               : "\(n(s[k])) - \(n(y[k]))") + " = \(n(difference(k)))")
       }
     }
-    d.math("\\begin{aligned}\n" + lines.joined(separator: " \\\\[6pt]\n") + "\n\\end{aligned}")
+    if !lines.isEmpty {
+      d.math("\\begin{aligned}\n" + lines.joined(separator: " \\\\[6pt]\n") + "\n\\end{aligned}")
+    }
     let cancelling = shown.filter(differenceCancels)
     for k in cancelling {
       if p.isOneHot {
@@ -473,6 +480,24 @@ struct WorkedExample {
     }
 
     checks(&d)
+  }
+
+  /// Step 4 when a class with target mass has probability 0 (it is masked): the general form, and why the numbers
+  /// cannot go into the sum.
+  func chainSumUndefined(_ d: inout Document, _ shown: [Int]) {
+    let y = ev.targetDistribution
+    let masked = s.indices.filter { y[$0] != 0 && s[$0] == 0 }
+    let i = masked[0]
+    d.math(
+      "\\frac{\\partial c}{\\partial \(v)_n} = \\sum_i \\left(-\\frac{y_i}{s_i}\\right)"
+        + "\\left(s_i\\,\\delta_{in} - s_i s_n\\right) = s_n - y_n")
+    d.paragraph(
+      "Here class \(i) carries target mass but is masked: $s_{\(i)} = 0$, so $\\partial c/\\partial s_{\(i)} = "
+        + "-y_{\(i)}/s_{\(i)} = -\\infty$ and its row of the Jacobian is 0; the sum with these numbers would be "
+        + "$\\infty \\cdot 0$, which has no value (the loss itself is $+\\infty$). The simplified form has no "
+        + "such term and stays finite: "
+        + shown.map { "$s_{\($0)} - y_{\($0)} = \(n(s[$0])) - \(n(y[$0])) = \(n(difference($0)))$" }
+        .joined(separator: ", ") + ".")
   }
 
   /// The case form of `∂c/∂v_k`, with the numbers for a few classes.
@@ -552,6 +577,13 @@ struct WorkedExample {
         ]
       })
     let disagreements = checks.filter { !$0.agrees }.map(\.index)
+    let y = ev.targetDistribution
+    if s.indices.contains(where: { y[$0] != 0 && s[$0] == 0 }) {
+      d.paragraph(
+        "The target mass is on a masked class, so the loss is $+\\infty$: the chain rule ($\\infty \\cdot 0$) and a "
+          + "difference of infinite losses have no value (NaN), and only the closed form does. They cannot agree.")
+      return
+    }
     d.paragraph(
       disagreements.isEmpty
         ? "All three agree for every class checked."

@@ -217,6 +217,14 @@ struct WorkedExampleTests {
     }
   }
 
+  /// A masked target: the chain-rule sum with numbers would be ∞·0, so it is not written out as if it had a value.
+  @Test func maskedTargetDoesNotMultiplyInfinityByZero() throws {
+    let md = Report.markdown(try evaluate(Problem(logits: [-.infinity, 1, 2], target: 0)))
+    #expect(!md.contains(#"(-\infty)\cdot 0"#))
+    #expect(md.contains("which has no value"))
+    #expect(md.contains("They cannot agree."))
+  }
+
   @Test func generalFormsWhenKnobsAreActive() throws {
     let ev = try evaluate(Problem(logits: [1, 2, 3], target: 2, temperature: 2, labelSmoothing: 0.1))
     let md = Report.markdown(ev)
