@@ -56,11 +56,19 @@ struct Document {
       #"\documentclass[11pt]{article}"#,
       #"\usepackage[utf8]{inputenc}"#,
       #"\usepackage[T1]{fontenc}"#,
+      // Latin Modern: scalable Type 1 fonts in T1 encoding (without it pdflatex renders bitmap EC fonts with
+      // METAFONT on first use). In Debian's texlive-latex-base, like geometry and amsmath; amssymb's fonts are in
+      // texlive-base.
+      #"\usepackage{lmodern}"#,
+      #"\usepackage[a4paper,margin=2cm]{geometry}"#,
       #"\usepackage{amsmath,amssymb}"#,
       #"\setcounter{MaxMatrixCols}{20}"#,
       #"\allowdisplaybreaks"#,
       #"\setlength{\parindent}{0pt}"#,
       #"\setlength{\parskip}{0.6em}"#,
+      // Lets a paragraph with a long unbreakable piece (a diagnosis in typewriter type) stretch its spaces instead
+      // of running into the margin.
+      #"\setlength{\emergencystretch}{3em}"#,
       #"\begin{document}"#,
     ]
     for block in blocks {
@@ -107,7 +115,7 @@ struct Document {
       k += 1
       if inCode {
         if ch == "`" {
-          out += #"\texttt{"# + escape(code) + "}"
+          out += Document.typewriter(code)
           code = ""
           inCode = false
         } else {
@@ -128,9 +136,17 @@ struct Document {
         out += escape(String(ch))
       }
     }
-    if inCode { out += #"\texttt{"# + escape(code) + "}" }
+    if inCode { out += Document.typewriter(code) }
     if inBold { out += "}" }
     return out
+  }
+
+  /// A code span in typewriter type, a `\texttt` per word: the spaces between are the paragraph's own, which stretch
+  /// (typewriter spaces do not), so a long diagnosis can be set without running into the margin.
+  static func typewriter(_ code: String) -> String {
+    code.split(separator: " ", omittingEmptySubsequences: false)
+      .map { $0.isEmpty ? "" : #"\texttt{"# + escape(String($0)) + "}" }
+      .joined(separator: " ")
   }
 
   /// Plain text made safe for LaTeX text mode.

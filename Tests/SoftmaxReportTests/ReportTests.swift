@@ -173,22 +173,56 @@ struct WorkedExampleTests {
       // Forward pass and loss.
       #"\frac{20.09}{30.19} = 0.6652"#, #"-\log 0.6652 = 0.4076"#, #"3.408 - 3.000 = 0.4076"#,
       // Step 1: the normaliser.
-      #"\frac{\partial \sigma}{\partial x_n} = \sum_j e^{x_j}\,\delta_{jn} = e^{x_n}"#,
+      #"\sigma &= \mathbf{1}_j\, e^{x_j}"#,
+      #"= \mathbf{1}_j \frac{\partial e^{x_j}}{\partial x_j}\,\frac{\partial x_j}{\partial x_n} = \mathbf{1}_j\, e^{x_j}\, \delta_{jn} = e^{x_n}"#,
+      #"&= 1\cdot 2.718\cdot 0 + 1\cdot 7.389\cdot 0 + 1\cdot 20.09\cdot 1"#,
       // Step 2: the quotient rule, both cases.
-      #"= s_i\,\delta_{in} - s_i s_n"#, #"s_{2}(1 - s_{2}) = 0.6652\,(1 - 0.6652) = 0.2227"#,
+      #"= s_i\,\delta_{in} - s_i s_n"#, #"s_{2}(1 - s_{2}) = 0.6652\cdot 0.3348 = 0.2227"#,
       #"-s_{2}\, s_{0} = -0.6652\cdot 0.09003 = -0.05989"#,
       // Step 3: T is fixed.
-      #"-\frac{\delta_{iT}}{s_T}"#, #"-1/0.6652 = -1.503"#, "not an index that is summed over",
+      #"-\frac{1}{s_T}\,\delta_{iT}"#, #"-1/0.6652 = -1.503"#, "not an index that is summed over",
       // Step 4: the chain rule collapses.
-      #"= s_n - \delta_{Tn}"#, #"(-1.503)\cdot 0.2227 = -0.3348"#,
+      #"= s_n - \delta_{Tn}"#, #"0\cdot 0.08193 + 0\cdot (-0.02203) \\"#, #"&\quad + (-1.503)\cdot 0.2227 \\"#,
+      #"&= -0.3348 = s_{2} - 1 = 0.6652 - 1 = -0.3348"#,
+      // The case form with the numbers.
+      #"\begin{cases} s_k - 1 & k = T, \\ s_k & k \ne T, \end{cases}"#,
+      #"\frac{\partial c}{\partial x_{0}} &= s_{0} = 0.09003 && (k \ne T)"#,
       // Step 5: backpropagation.
       #"g\,(s_n - \delta_{Tn})"#,
       // Step 6 and the step.
-      "chain rule", "closed form", "finite difference", "The loss goes from $0.4076$ to $0.3899$",
+      "chain rule", "closed form", "finite difference", "relative error", "relative tolerance",
+      "The loss goes from $0.4076$ to $0.3899$",
       // The Jacobian and the stability section.
       #"\begin{pmatrix}"#, "0.2227", "$e^z$ overflows above $z =$", "$709.783$",
     ]
     for piece in expected { #expect(md.contains(piece), "missing \(piece)") }
+  }
+
+  /// A tiny loss: every chain stays true at its printed digits, with the cancellation-free values where `1 − s_0`
+  /// and `s_0 − 1` cancel, and the square of a number in scientific form is parenthesised and braced.
+  @Test func tinyLossHasNoCancelledChain() throws {
+    let ev = try evaluate(Problem(logits: [40, 0], target: 0))
+    let md = Report.markdown(ev)
+    let expected = [
+      #"\left({2.354\times 10^{17}}\right)^2"#,
+      #"&= s_{0}(1 - s_{0}) = s_{0}\sum_{j \ne 0} s_j = 1.000\cdot {4.248\times 10^{-18}} = {4.248\times 10^{-18}}"#,
+      #"Computed directly, $1 - s_{0} = 1 - 1.000 = 0$ in `float64`"#,
+      #"&= {-4.248\times 10^{-18}} = s_{0} - 1 = -\sum_{j \ne 0} s_j = {-4.248\times 10^{-18}}"#,
+      #"Computed directly, $s_{0} - 1 = 1.000 - 1 = 0$ in `float64`"#,
+      #"\frac{\partial l}{\partial x_{0}} &= 1.000\cdot ({-4.248\times 10^{-18}}) = {-4.248\times 10^{-18}}"#,
+    ]
+    for piece in expected { #expect(md.contains(piece), "missing \(piece)") }
+    for wrong in [#"(1 - 1.000) = 0"#, #"(1.000 - 1.000) = {-4.248"#, #"10^{17}}^2"#, #"10^{17}^2"#, "= -0 "] {
+      #expect(!md.contains(wrong), "found \(wrong)")
+    }
+  }
+
+  /// A masked target: the chain-rule sum with numbers would be ∞·0, so it is not written out as if it had a value.
+  @Test func maskedTargetDoesNotMultiplyInfinityByZero() throws {
+    let md = Report.markdown(try evaluate(Problem(logits: [-.infinity, 1, 2], target: 0)))
+    #expect(!md.contains(#"(-\infty)\cdot 0"#))
+    #expect(md.contains("which has no value"))
+    #expect(md.contains("They cannot agree."))
   }
 
   @Test func generalFormsWhenKnobsAreActive() throws {
@@ -242,7 +276,9 @@ struct WorkedExampleTests {
   }
 
   @Test func latexEscapesText() {
-    #expect(Document.inline("50% of x_1 & `e^{z} σ` $a_1$") == #"50\% of x\_1 \& \texttt{e\^{}\{z\} $\sigma$} $a_1$"#)
+    #expect(
+      Document.inline("50% of x_1 & `e^{z} σ` $a_1$")
+        == #"50\% of x\_1 \& \texttt{e\^{}\{z\}} \texttt{$\sigma$} $a_1$"#)
   }
 }
 
