@@ -204,7 +204,6 @@ struct WorkedExampleTests {
     let ev = try evaluate(Problem(logits: [40, 0], target: 0))
     let md = Report.markdown(ev)
     let expected = [
-      #"\left({2.354\times 10^{17}}\right)^2"#,
       #"&= s_{0}(1 - s_{0}) = s_{0}\sum_{j \ne 0} s_j = 1.000\cdot {4.248\times 10^{-18}} = {4.248\times 10^{-18}}"#,
       #"Computed directly, $1 - s_{0} = 1 - 1.000 = 0$ in `float64`"#,
       #"&= {-4.248\times 10^{-18}} = s_{0} - 1 = -\sum_{j \ne 0} s_j = {-4.248\times 10^{-18}}"#,
