@@ -19,7 +19,7 @@ public struct FiniteDifference: Sendable, Equatable {
   /// the step), the rounding of the two losses divided by `2h`, and the rounding of the closed form. It scales with
   /// the quantities themselves, so a tiny gradient is held to its own size, not to an absolute `ε^{2/3}`.
   public var tolerance: Double
-  /// Whether the two agree within `tolerance` (NaN never agrees).
+  /// Whether the two are within `tolerance` (NaN never is); whether that tolerance can tell is ``verdict``'s call.
   public var agrees: Bool { error <= tolerance }
   /// Agrees, differs, or cannot tell (the step left the format's range, or the tolerance is as large as the value).
   public var verdict: CheckVerdict { CheckVerdict(error: error, tolerance: tolerance, value: analytic) }

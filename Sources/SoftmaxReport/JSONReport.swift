@@ -138,7 +138,7 @@ struct JSONReport {
       out += JSONReport.double(check.chainRelativeError)
       out += ", \"chain_rule_relative_tolerance\": "
       out += JSONReport.double(check.chainRelativeTolerance)
-      out += ", \"chain_rule_agrees\": \(check.chainAgrees)"
+      out += ", \"chain_rule_agrees\": \(check.chainAgrees), \"chain_rule_verdict\": \"\(check.chainVerdict.rawValue)\""
       if let fd = check.finite {
         out += ", \"finite_difference\": "
         number(fd.estimate)
@@ -152,13 +152,13 @@ struct JSONReport {
         out += JSONReport.double(fd.relativeError)
         out += ", \"relative_tolerance\": "
         out += JSONReport.double(fd.relativeTolerance)
-        out += ", \"finite_difference_agrees\": \(fd.agrees)"
+        out += ", \"finite_difference_agrees\": \(fd.verdict == .agrees), \"finite_difference_verdict\": \"\(fd.verdict.rawValue)\""
       } else {
         out +=
           #", "finite_difference": null, "step": null, "error": null, "tolerance": null, "relative_error": null, "#
-          + #""relative_tolerance": null, "finite_difference_agrees": null"#
+          + #""relative_tolerance": null, "finite_difference_agrees": null, "finite_difference_verdict": null"#
       }
-      out += ", \"agrees\": \(check.agrees)"
+      out += ", \"agrees\": \(check.agrees), \"verdict\": \"\(check.verdict.rawValue)\""
       out += "}"
     }
     out += "\n  ]"

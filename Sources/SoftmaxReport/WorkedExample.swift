@@ -558,13 +558,19 @@ struct WorkedExample {
     let other = ev.otherClass
     let classes = ev.checkedClasses + (other.map { ev.checkedClasses.contains($0) ? [] : [$0] } ?? [])
     let checks = classes.map(ev.gradientCheck)
-    func agree(_ ok: Bool) -> String { ok ? "yes" : "**no**" }
+    func agree(_ v: CheckVerdict) -> String {
+      switch v {
+      case .agrees: "yes"
+      case .differs: "**no**"
+      case .unresolved: "cannot tell"
+      }
+    }
     d.table(
       ["$n$", "chain rule", "closed form", "relative error", "relative tolerance", "agree"],
       checks.map { c in
         [
           "\(c.index)", "$\(n(c.chain))$", "$\(n(c.closed))$", "$\(n(c.chainRelativeError))$",
-          "$\(n(c.chainRelativeTolerance))$", agree(c.chainAgrees),
+          "$\(n(c.chainRelativeTolerance))$", agree(c.chainVerdict),
         ]
       })
     d.table(
@@ -573,10 +579,11 @@ struct WorkedExample {
         guard let fd = c.finite else { return ["\(c.index)", "masked", "", "", "", ""] }
         return [
           "\(c.index)", "$\(n(fd.estimate))$", "$\(n(fd.step))$", "$\(n(fd.relativeError))$",
-          "$\(n(fd.relativeTolerance))$", agree(fd.agrees),
+          "$\(n(fd.relativeTolerance))$", agree(fd.verdict),
         ]
       })
-    let disagreements = checks.filter { !$0.agrees }.map(\.index)
+    let disagreements = checks.filter { $0.verdict == .differs }.map(\.index)
+    let unresolved = checks.filter { $0.verdict == .unresolved }.map(\.index)
     let y = ev.targetDistribution
     if s.indices.contains(where: { y[$0] != 0 && s[$0] == 0 }) {
       d.paragraph(
@@ -584,12 +591,14 @@ struct WorkedExample {
           + "difference of infinite losses have no value (NaN), and only the closed form does. They cannot agree.")
       return
     }
+    func listed(_ k: [Int]) -> String { k.map { "$n = \($0)$" }.joined(separator: ", ") }
     d.paragraph(
-      disagreements.isEmpty
-        ? "All three agree for every class checked."
-        : "They do not all agree for "
-          + disagreements.map { "$n = \($0)$" }.joined(separator: ", ")
-          + ": the table says which of the two comparisons fails.")
+      !disagreements.isEmpty
+        ? "They do not all agree for \(listed(disagreements)): the table says which of the two comparisons fails."
+        : unresolved.isEmpty
+          ? "All three agree for every class checked."
+          : "Nothing disagrees, but for \(listed(unresolved)) the tolerance \(ev.problem.precision.rawValue) allows is "
+            + "at least half the value, too coarse to tell a right gradient from a wrong one.")
   }
 
   func jacobian(_ d: inout Document) {

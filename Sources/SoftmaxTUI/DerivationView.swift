@@ -435,10 +435,10 @@ enum DerivationView {
           + "\(chain, digits: 4); the closed form never divides by s_T"
       } else if !chain.isFinite || !closed.isFinite {
         return "a value is not finite (\(chain, digits: 4), \(closed, digits: 4))"
-      } else if !check.chainAgrees {
+      } else if check.chainVerdict == .differs {
         return "the chain-rule product is off by \(check.chainRelativeError, digits: 2) relative, more than the "
           + "\(check.chainRelativeTolerance, digits: 2) its rounding allows"
-      } else if let f = finite, !f.agrees {
+      } else if let f = finite, f.verdict == .differs {
         return "the finite difference is off by \(f.relativeError, digits: 2) relative (allowed "
           + "\(f.relativeTolerance, digits: 2)): its step or the loss's rounding is too coarse here"
       } else {

@@ -238,7 +238,8 @@ public struct BatchGradientCheck: Sendable {
   private func run<T: SoftmaxScalar, W: SoftmaxScalar>(_: T.Type, wide: W.Type, kernel: Kernel<T>) -> Outcome {
     let tolerance = Tolerance(precision)
     var outcome = Outcome(
-      checked: 0, failures: 0, worstRelative: nil, subnormal: 0, worstRatio: nil, firstFailure: nil, tolerance: tolerance)
+      checked: 0, failures: 0, worstRelative: nil, subnormal: 0, worstRatio: nil, firstFailure: nil,
+      tolerance: tolerance)
     let plan = sampledElements()
     let leastNormal = precision.facts.leastNormal
     let rowsToCheck = plan?.map(\.row) ?? Array(0..<batch)
@@ -289,18 +290,22 @@ public struct BatchGradientCheck: Sendable {
     return CrossEntropy.accurateGradient(probabilities: s, target: y, temperature: 1, upstream: W(converting: upstream))
   }
 
-  static func doubleKernel(_ x: [Double], _ rows: Int, _ t: [Int], _ g: [Double], _ isa: KernelISA) -> [Double] {
-    let classes = x.count / rows
-    var out = [Double](repeating: .nan, count: x.count)
-    var loss = [Double](repeating: .nan, count: rows)
+  /// The buffers of one fused batch call: `x` and the per-row `t` and `g` in, the gradient out (filled with `blank`
+  /// first, so an element the kernel skips reads as NaN). `fused` receives them as `(x, t, g, loss, gradient)`.
+  static func runKernel<T>(
+    _ x: [T], _ rows: Int, _ t: [Int], _ g: [T], blank: T,
+    _ fused: (
+      UnsafeBufferPointer<T>, UnsafeBufferPointer<Int>, UnsafeBufferPointer<T>, UnsafeMutableBufferPointer<T>,
+      UnsafeMutableBufferPointer<T>
+    ) -> Void
+  ) -> [T] {
+    var out = [T](repeating: blank, count: x.count)
+    var loss = [T](repeating: blank, count: rows)
     x.withUnsafeBufferPointer { xp in
       t.withUnsafeBufferPointer { tp in
         g.withUnsafeBufferPointer { gp in
           loss.withUnsafeMutableBufferPointer { lp in
-            out.withUnsafeMutableBufferPointer { op in
-              BatchSoftmax.fused(
-                xp, rows: rows, classes: classes, targets: tp, upstream: gp, loss: lp, gradient: op, isa: isa)
-            }
+            out.withUnsafeMutableBufferPointer { op in fused(xp, tp, gp, lp, op) }
           }
         }
       }
@@ -308,45 +313,29 @@ public struct BatchGradientCheck: Sendable {
     return out
   }
 
-  static func floatKernel(_ x: [Float], _ rows: Int, _ t: [Int], _ g: [Float], _ isa: KernelISA) -> [Float] {
-    let classes = x.count / rows
-    var out = [Float](repeating: .nan, count: x.count)
-    var loss = [Float](repeating: .nan, count: rows)
-    x.withUnsafeBufferPointer { xp in
-      t.withUnsafeBufferPointer { tp in
-        g.withUnsafeBufferPointer { gp in
-          loss.withUnsafeMutableBufferPointer { lp in
-            out.withUnsafeMutableBufferPointer { op in
-              BatchSoftmax.fused(
-                xp, rows: rows, classes: classes, targets: tp, upstream: gp, loss: lp, gradient: op, isa: isa)
-            }
-          }
-        }
-      }
+  static func doubleKernel(_ x: [Double], _ rows: Int, _ t: [Int], _ g: [Double], _ isa: KernelISA) -> [Double] {
+    runKernel(x, rows, t, g, blank: .nan) {
+      BatchSoftmax.fused(
+        $0, rows: rows, classes: x.count / rows, targets: $1, upstream: $2, loss: $3, gradient: $4, isa: isa)
     }
-    return out
+  }
+
+  static func floatKernel(_ x: [Float], _ rows: Int, _ t: [Int], _ g: [Float], _ isa: KernelISA) -> [Float] {
+    runKernel(x, rows, t, g, blank: .nan) {
+      BatchSoftmax.fused(
+        $0, rows: rows, classes: x.count / rows, targets: $1, upstream: $2, loss: $3, gradient: $4, isa: isa)
+    }
   }
 
   static func halfKernel(
     _ format: HalfFormat, _ x: [UInt16], _ rows: Int, _ t: [Int], _ g: [UInt16], _ isa: KernelISA
   ) -> [UInt16] {
     let classes = x.count / rows
-    var out = [UInt16](repeating: 0x7E00, count: x.count)
-    var loss = [UInt16](repeating: 0x7E00, count: rows)
     let workspace = BatchWorkspace(capacity: classes)
-    x.withUnsafeBufferPointer { xp in
-      t.withUnsafeBufferPointer { tp in
-        g.withUnsafeBufferPointer { gp in
-          loss.withUnsafeMutableBufferPointer { lp in
-            out.withUnsafeMutableBufferPointer { op in
-              BatchSoftmax.fused(
-                format, xp, rows: rows, classes: classes, targets: tp, upstream: gp, loss: lp, gradient: op,
-                workspace: workspace, isa: isa)
-            }
-          }
-        }
-      }
+    return runKernel(x, rows, t, g, blank: 0x7E00) {
+      BatchSoftmax.fused(
+        format, $0, rows: rows, classes: classes, targets: $1, upstream: $2, loss: $3, gradient: $4,
+        workspace: workspace, isa: isa)
     }
-    return out
   }
 }
