@@ -589,9 +589,16 @@ extension BFloat16: CustomStringConvertible, CustomDebugStringConvertible,
     if isInfinite { return sign == .minus ? "-inf" : "inf" }
     if isZero { return sign == .minus ? "-0.0" : "0.0" }
     let (digits, count, exponent) = _shortestDigits()
+    // Positional like Float below 2^24, except where the shortest digits need trailing zeros that are not the value's
+    // own: 2555904 is `2.56e+06`, not `2560000.0`, which would claim seven digits that bfloat16 does not have.
+    var positional = magnitude.floatValue <= 0x1.0p24
+    if positional && exponent > 0 {
+      var scaled = Double(digits)
+      for _ in 0..<exponent { scaled *= 10 }
+      positional = scaled == Double(magnitude.floatValue)
+    }
     return BFloat16._format(
-      negative: sign == .minus, digits: digits, count: count, exponent: exponent,
-      positional: magnitude.floatValue <= 0x1.0p24)
+      negative: sign == .minus, digits: digits, count: count, exponent: exponent, positional: positional)
   }
 
   /// Like `description`, but shows NaN sign, signaling and payload, as

@@ -20,6 +20,12 @@ public final class NumberRecorder: @unchecked Sendable {
     public var value: Double
     public var text: String
     public var form: Form
+
+    public init(value: Double, text: String, form: Form) {
+      self.value = value
+      self.text = text
+      self.form = form
+    }
   }
 
   /// One logical line of text handed to a wrapping function, and the pieces it was wrapped into.

@@ -89,6 +89,9 @@ public struct Buffer: Sendable, Equatable {
   public private(set) var cells: [Cell]
   /// What stands in for a number cut at a clip edge: `…`, or `~` in ASCII mode.
   public var ellipsis: Unicode.Scalar = "…"
+  /// Whether a hyphen that is a number's sign (`-0.3348`, not `e-18` or `x-axis`) is drawn as the minus sign `−`, so
+  /// that one minus sign is used throughout (Unicode mode).
+  public var unicodeMinus = false
 
   public init(width: Int, height: Int) {
     self.width = Swift.max(0, width)
@@ -158,23 +161,46 @@ public struct Buffer: Sendable, Equatable {
     let right = Swift.min(limit.maxX, width)
     // The start of the run of number characters just written, and whether it holds a digit.
     var run = (start: x, digit: false, active: false)
+    // The two scalars before this one, to tell a sign from a hyphen.
+    var previous: (Unicode.Scalar, Unicode.Scalar) = (" ", " ")
     text.forEachScalar { s in
       let numeric = Self.isNumberScalar(s)
       if cx >= right {
         if numeric, run.active, run.digit { elide(from: Swift.max(run.start, limit.x), to: right, y: y, style: style) }
         return false
       }
+      if !numeric, run.active, run.digit, run.start < limit.x, cx > limit.x {
+        // A number whose head is left of the clip: its tail alone would read as another number.
+        elide(from: limit.x, to: cx, y: y, style: style)
+      }
       if cx >= limit.x { self[cx, y] = Cell(s, style: style) }
+      let digit = s.value >= 0x30 && s.value <= 0x39
+      if unicodeMinus, digit || s == ".", previous.1 == "-", !Self.isWordScalar(previous.0), cx - 1 >= limit.x {
+        self[cx - 1, y] = Cell("−", style: style)
+      }
       if numeric {
         if !run.active { run = (cx, false, true) }
-        if s.value >= 0x30 && s.value <= 0x39 { run.digit = true }
+        if digit { run.digit = true }
       } else {
         run.active = false
       }
+      previous = (previous.1, s)
       cx += 1
       return true
     }
+    if run.active, run.digit, run.start < limit.x, cx > limit.x, cx <= right {
+      elide(from: limit.x, to: cx, y: y, style: style)
+    }
     return cx
+  }
+
+  /// Scalars after which a hyphen is part of a word or an exponent (`e-18`, `x_1-M`, `2-3`), not a sign.
+  @inline(__always)
+  static func isWordScalar(_ s: Unicode.Scalar) -> Bool {
+    switch s.value {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A, 0x5F, 0x29, 0x5D, 0x7D: return true
+    default: return false
+    }
   }
 
   /// Characters a number is written with: digits, the point, the exponent's `e`, signs, `∞`.

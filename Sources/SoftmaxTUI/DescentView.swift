@@ -372,11 +372,11 @@ enum DescentView {
         let (text, style): (TextLine, Style) =
           switch c {
           case 0: ("\(rec.step)", ctx.muted)
-          case 1: (fmt(rec.loss), rose ? ctx.error : .plain)
+          case 1: (fmt.fit(rec.loss, nw), rose ? ctx.error : .plain)
           case 2: (rose ? up : "", ctx.error)
-          case 3: (fmt(rec.targetProbability), .plain)
-          case 4: (fmt(rec.logitSum), .plain)
-          default: (k > 0 ? fmt(rec.loss - run[k - 1].loss) : "", rose ? ctx.error : ctx.muted)
+          case 3: (fmt.fit(rec.targetProbability, nw), .plain)
+          case 4: (fmt.fit(rec.logitSum, nw), .plain)
+          default: (k > 0 ? fmt.fit(rec.loss - run[k - 1].loss, nw) : "", rose ? ctx.error : ctx.muted)
           }
         right(
           text, x: columns.start(c), width: columns.width(c), y: y, style: style, into: &buf, clip: inner,
@@ -433,13 +433,13 @@ enum DescentView {
               "\(i == state.selection ? ctx.selectionMark : " ")\(isTarget ? ctx.targetMark : " ")\(i)",
               isTarget ? ctx.target : ctx.muted
             )
-          case 1: (fmt(now), isTarget ? ctx.target : .plain)
+          case 1: (fmt.fit(now, columns.width(1)), isTarget ? ctx.target : .plain)
           case 2:
             (
-              "\(delta > 0 ? "+" : "")\(fmt(delta))",
+              "\(delta > 0 ? "+" : "")\(fmt.fit(delta, columns.width(2) - 1))",
               delta < 0 ? ctx.negativeBar : (delta > 0 ? ctx.positiveBar : ctx.muted)
             )
-          default: (fmt(start[i]), ctx.muted)
+          default: (fmt.fit(start[i], columns.width(3)), ctx.muted)
           }
         right(
           text, x: columns.start(k), width: columns.width(k), y: y, style: style, into: &buf, clip: inner,

@@ -25,6 +25,7 @@ public enum Frame {
   ) {
     buf.clear(width: width, height: height)
     buf.ellipsis = ctx.unicode ? "…" : "~"
+    buf.unicodeMinus = ctx.unicode
     guard width > 0, height > 0 else { return }
     if width < minimumWidth || height < minimumHeight {
       renderTooSmall(&buf, width: width, height: height, context: ctx)

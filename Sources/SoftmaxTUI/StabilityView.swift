@@ -98,7 +98,8 @@ enum StabilityView {
         diagnosis(comparison, ctx) { line in
           let t = ctx.prose(line.text)
           if t.scalarCount > inner.width {
-            out.line("\(t.prefix(scalars: inner.width - 1))\(ctx.unicode ? "…" : "~")", line.style, into: &buf)
+            // Whole words, then a spaced ellipsis: `= 12 …` cannot be read as a longer number.
+            out.line("\(t.prefix(wordsFitting: inner.width - 2)) \(ctx.unicode ? "…" : "~")", line.style, into: &buf)
           } else {
             out.line(t, line.style, into: &buf)
           }
@@ -364,9 +365,8 @@ enum StabilityView {
       let cell = Rect(x: columnX(k), y: y, width: columnWidth, height: 1).clipped(to: inner)
       let count = t.scalarCount
       if count >= columnWidth {
-        // Too wide: keep the end, where the marks are, after an ellipsis.
-        let keep = t.dropFirst(scalars: count - Swift.max(0, columnWidth - 2))
-        buf.write("\(ctx.unicode ? " …" : " ~")\(keep)", x: cell.x, y: y, style: style, clip: cell)
+        // Too wide (numbers are formatted to fit, so this is a word): the buffer elides what the cell cuts.
+        buf.write(t, x: cell.x + 1, y: y, style: style, clip: cell)
       } else {
         buf.write(t, x: cell.x + columnWidth - count, y: y, style: style, clip: cell)
       }
@@ -431,10 +431,13 @@ enum StabilityView {
           if !isLimit, let text = message(k, line: messageRow) {
             buf.write(text, x: columnX(k) + 1, y: y, style: ctx.muted, clip: inner)
           } else if isLimit, case .limit(_, let limit) = row {
-            right("\(limit.value(column.precision.facts), digits: 4)", k, y, ctx.muted)
+            var fmt = NumberStyle(precision: column.precision, full: false)
+            fmt.limit = columnWidth - 1
+            right(fmt(limit.value(column.precision.facts)), k, y, ctx.muted)
           }
         case .success(let e):
-          let (text, style) = cell(row, e, column: k, exact: &exact, state: state, context: ctx)
+          let (text, style) = cell(
+            row, e, column: k, width: columnWidth - 1, exact: &exact, state: state, context: ctx)
           right(text, k, y, style)
         }
       }
@@ -455,15 +458,19 @@ enum StabilityView {
 
   /// The text and style of one value cell.
   static func cell(
-    _ row: Row, _ e: PrecisionColumn, column: Int, exact references: inout ReferenceLosses, state: AppState,
-    context ctx: RenderContext
+    _ row: Row, _ e: PrecisionColumn, column: Int, width: Int, exact references: inout ReferenceLosses,
+    state: AppState, context ctx: RenderContext
   ) -> (TextLine, Style) {
-    let fmt = NumberStyle(precision: e.problem.precision, full: state.fullDigits)
+    // A number that does not fit its column loses digits (rounded), never its head or tail.
+    var fmt = NumberStyle(precision: e.problem.precision, full: state.fullDigits)
+    fmt.limit = Swift.max(1, width)
     func exact() -> Double { references.value(column, e) }
     switch row {
     case .heading: return ("", .plain)
     case .limit(_, let limit):
-      return ("\(limit.value(e.problem.precision.facts), digits: 4)", ctx.muted)
+      var four = fmt
+      four.full = false
+      return (four(limit.value(e.problem.precision.facts)), ctx.muted)
     case .value(_, let index, let kind, let quantity):
       let v = quantity.value(e, index)
       let masked = index.map { e.scaled($0) == -.infinity } ?? false
@@ -493,7 +500,7 @@ enum StabilityView {
     if v == -.infinity { return ("-inf", ctx.muted) }
     if v == 0 && zeroIsUnderflow { return ("0↓", ctx.error) }
     if v != 0 && abs(v) < e.problem.precision.facts.leastNormal {
-      return ("\(fmt(v))~", ctx.warning)
+      return ("\(fmt.fit(v, fmt.limit - 1))~", ctx.warning)
     }
     return (fmt(v), .plain)
   }

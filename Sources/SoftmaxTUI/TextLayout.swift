@@ -51,9 +51,22 @@ private func wrapPieces(_ text: TextLine, width: Int, _ body: (TextLine) -> Void
       var w = 0
       for k in word where bytes[k] & 0xC0 != 0x80 { w += 1 }
       if count > 0 && count + 1 + w > width {
-        body(current)
-        current = "  "
-        count = 2
+        // An equation breaks before an `=`, so that no line starts in the middle of a chain (`1002 = 0.4076` read
+        // alone is false): the line's tail from its last ` = ` moves to the next line when that fits.
+        let cut = lastEquals(current)
+        if let cut, count - cut.cells + 1 + w <= width {
+          var head = TextLine()
+          head.append(current, bytes: 0..<cut.byte)
+          body(head)
+          var next: TextLine = "  "
+          next.append(current, bytes: (cut.byte + 1)..<current.utf8Count)
+          current = next
+          count = next.scalarCount
+        } else {
+          body(current)
+          current = "  "
+          count = 2
+        }
       }
       // A continuation line starts right after its indent.
       let atIndent = count == 2 && current.utf8Count == 2 && current.hasPrefix("  ")
@@ -66,6 +79,23 @@ private func wrapPieces(_ text: TextLine, width: Int, _ body: (TextLine) -> Void
     }
   }
   if !current.isEmpty { body(current) }
+}
+
+/// The byte offset and cell offset of the last ` = ` in `line` past its first three cells (nil when there is none).
+private func lastEquals(_ line: TextLine) -> (byte: Int, cells: Int)? {
+  line.withBytes { bytes in
+    var found: (Int, Int)?
+    var cells = 0
+    let space = UInt8(ascii: " ")
+    let equals = UInt8(ascii: "=")
+    for k in bytes.indices {
+      if k + 2 < bytes.count, cells > 3, bytes[k] == space, bytes[k + 1] == equals, bytes[k + 2] == space {
+        found = (k, cells)
+      }
+      if bytes[k] & 0xC0 != 0x80 { cells += 1 }
+    }
+    return found
+  }
 }
 
 /// One line of a text-heavy screen: its text (with math symbols, converted by `RenderContext.prose` when drawn), its
@@ -201,5 +231,34 @@ struct ProseWindow {
       row += 1
     }
     count = row + scroll
+  }
+}
+
+extension TextLine {
+  /// The longest run of whole words (up to a space) within `width` cells, trailing spaces dropped; the first `width`
+  /// cells when the first word alone is wider. For a line cut with `…`: a number is dropped whole, never cut.
+  func prefix(wordsFitting width: Int) -> TextLine {
+    guard scalarCount > width else { return self }
+    let end = withBytes { bytes -> Int? in
+      var cells = 0
+      var lastSpace: Int?
+      for k in bytes.indices {
+        if bytes[k] & 0xC0 == 0x80 { continue }
+        if cells >= width { break }
+        if bytes[k] == UInt8(ascii: " ") { lastSpace = k }
+        cells += 1
+      }
+      if cells >= width, let k = bytes.indices.last, k >= 0 {
+        // The cell just past the width starts a new word: the whole prefix fits.
+        let next = byteOffset(ofScalar: width)
+        if next < bytes.count, bytes[next] == UInt8(ascii: " ") { return next }
+      }
+      return lastSpace
+    }
+    guard let end, end > 0 else { return prefix(scalars: width) }
+    var t = TextLine()
+    t.append(self, bytes: 0..<end)
+    t.trimTrailingSpaces()
+    return t
   }
 }

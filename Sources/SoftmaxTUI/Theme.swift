@@ -161,6 +161,15 @@ public struct NumberStyle: Sendable {
   public var precision: Precision
   public var full: Bool
 
+  /// The most cells a number may take (see ``fit(_:_:)``); unlimited unless a table column sets it.
+  public var limit = Int.max
+
+  public init(precision: Precision, full: Bool) {
+    self.precision = precision
+    self.full = full
+  }
+
+  /// `x` in the mode's digits, within ``limit`` cells.
   public func callAsFunction(_ x: Double) -> TextLine {
     var line = TextLine()
     if full {
@@ -168,7 +177,26 @@ public struct NumberStyle: Sendable {
     } else {
       DecimalFormat.write(x, digits: 4) { line.append(ascii: $0) }
     }
-    return line
+    return line.scalarCount > limit ? fit(x, limit) : line
+  }
+
+  /// `x` in at most `width` cells: as `callAsFunction` writes it when that fits, otherwise correctly rounded to the
+  /// most significant digits that fit (a number is never cut). Wider than `width` only when even one digit is.
+  public func fit(_ x: Double, _ width: Int) -> TextLine {
+    var unlimited = self
+    unlimited.limit = .max
+    let line = unlimited(x)
+    guard line.scalarCount > width, x.isFinite else { return line }
+    var digits = full ? 16 : 3
+    while digits > 1 {
+      var shorter = TextLine()
+      DecimalFormat.write(x, digits: digits) { shorter.append(ascii: $0) }
+      if shorter.scalarCount <= width { return shorter }
+      digits -= 1
+    }
+    var one = TextLine()
+    DecimalFormat.write(x, digits: 1) { one.append(ascii: $0) }
+    return one
   }
 
   /// The widest a formatted number gets, for column sizing.
