@@ -87,7 +87,7 @@ public struct Buffer: Sendable, Equatable {
   public private(set) var width: Int
   public private(set) var height: Int
   public private(set) var cells: [Cell]
-  /// What stands in for a number cut at a clip edge: `…`, or `~` in ASCII mode.
+  /// What stands in for a number cut at a clip edge: `…`, or `#` in ASCII mode.
   public var ellipsis: Unicode.Scalar = "…"
   /// Whether a hyphen that is a number's sign (`-0.3348`, not `e-18` or `x-axis`) is drawn as the minus sign `−`, so
   /// that one minus sign is used throughout (Unicode mode).
@@ -175,7 +175,7 @@ public struct Buffer: Sendable, Equatable {
       }
       if cx >= limit.x { self[cx, y] = Cell(s, style: style) }
       let digit = s.value >= 0x30 && s.value <= 0x39
-      if unicodeMinus, digit || s == ".", previous.1 == "-", !Self.isWordScalar(previous.0), cx - 1 >= limit.x {
+      if unicodeMinus, digit || s == "." || s == "i" || s == "∞", previous.1 == "-", !Self.isWordScalar(previous.0), cx - 1 >= limit.x {
         self[cx - 1, y] = Cell("−", style: style)
       }
       if numeric {

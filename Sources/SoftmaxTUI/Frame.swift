@@ -24,7 +24,8 @@ public enum Frame {
     height: Int, context ctx: RenderContext
   ) {
     buf.clear(width: width, height: height)
-    buf.ellipsis = ctx.unicode ? "…" : "~"
+    // In ASCII `~` already means subnormal and ≈: a number that does not fit shows `#`, as spreadsheets do.
+    buf.ellipsis = ctx.unicode ? "…" : "#"
     buf.unicodeMinus = ctx.unicode
     guard width > 0, height > 0 else { return }
     if width < minimumWidth || height < minimumHeight {

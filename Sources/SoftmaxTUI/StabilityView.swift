@@ -99,7 +99,8 @@ enum StabilityView {
           let t = ctx.prose(line.text)
           if t.scalarCount > inner.width {
             // Whole words, then a spaced ellipsis: `= 12 …` cannot be read as a longer number.
-            out.line("\(t.prefix(wordsFitting: inner.width - 2)) \(ctx.unicode ? "…" : "~")", line.style, into: &buf)
+            let mark: TextLine = ctx.unicode ? " …" : " ..."
+            out.line("\(t.prefix(wordsFitting: inner.width - mark.scalarCount))\(mark)", line.style, into: &buf)
           } else {
             out.line(t, line.style, into: &buf)
           }
@@ -429,7 +430,8 @@ enum StabilityView {
         switch column.result {
         case .failure:
           if !isLimit, let text = message(k, line: messageRow) {
-            buf.write(text, x: columnX(k) + 1, y: y, style: ctx.muted, clip: inner)
+            let cell = Rect(x: columnX(k) + 1, y: y, width: columnWidth - 1, height: 1).clipped(to: inner)
+            buf.write(text, x: cell.x, y: y, style: ctx.muted, clip: cell)
           } else if isLimit, case .limit(_, let limit) = row {
             var fmt = NumberStyle(precision: column.precision, full: false)
             fmt.limit = columnWidth - 1

@@ -179,6 +179,11 @@ struct ProseLine {
           }
           append(word)
         }
+        // A number is never split across lines: one too wide for the line is left whole, and the buffer's clip
+        // replaces it with an ellipsis (a word is cut).
+        var numeric = false
+        for b in bytes[word] where b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { numeric = true }
+        if numeric && count > width { flush() }
         while count > width {
           let rest = current.dropFirst(scalars: width)
           current = current.prefix(scalars: width)

@@ -249,11 +249,33 @@ extension Buffer {
     let axis = x + half
     put(ctx.vertical, x: axis, y: y, style: ctx.frame)
     guard fraction.isFinite, fraction != 0 else { return }
-    let cells = Int((Swift.min(1, abs(fraction)) * Double(half)).rounded(.up))
-    let st = fraction < 0 ? ctx.negativeBar : ctx.positiveBar
-    let glyph: Unicode.Scalar = ctx.unicode ? "█" : (fraction < 0 ? "-" : "+")
-    for i in 0..<Swift.min(cells, half) {
-      put(glyph, x: fraction < 0 ? axis - 1 - i : axis + 1 + i, y: y, style: st)
+    // Eighths of a cell, rounded to nearest: a bar is as long as its value (not a whole cell for 3.8e−07), and a
+    // value too small for an eighth still leaves a hairline, so a tiny gradient never looks like a zero one.
+    let eighths = Int((Swift.min(1, abs(fraction)) * Double(half * 8)).rounded())
+    let negative = fraction < 0
+    let st = negative ? ctx.negativeBar : ctx.positiveBar
+    func at(_ i: Int) -> Int { negative ? axis - 1 - i : axis + 1 + i }
+    let full = Swift.min(eighths / 8, half)
+    let glyph: Unicode.Scalar = ctx.unicode ? "█" : (negative ? "-" : "+")
+    for i in 0..<full { put(glyph, x: at(i), y: y, style: st) }
+    let rest = eighths % 8
+    guard full < half else { return }
+    if eighths == 0 {
+      put(ctx.unicode ? (negative ? "▕" : "▏") : ".", x: at(0), y: y, style: st)
+    } else if rest > 0 {
+      let partial: [Unicode.Scalar] = ["▏", "▎", "▍", "▌", "▋", "▊", "▉"]
+      if !ctx.unicode {
+        if rest >= 4 { put(glyph, x: at(full), y: y, style: st) }
+      } else if !negative {
+        put(partial[rest - 1], x: at(full), y: y, style: st)
+      } else if rest == 4 {
+        put("▐", x: at(full), y: y, style: st)
+      } else {
+        // A left-growing bar ends in a right-aligned part: the left block of the complement, in reverse video.
+        var reversed = st
+        reversed.attributes.insert(.reverse)
+        put(partial[7 - rest], x: at(full), y: y, style: reversed)
+      }
     }
   }
 }

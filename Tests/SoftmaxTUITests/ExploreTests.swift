@@ -173,7 +173,7 @@ struct UpdateTests {
     #expect(e.state.selection == 2)
     e.handle(.mouse(MouseEvent(kind: .wheelUp, x: row2.x, y: row2.y)))
     #expect(e.state.problem.logits[2] == 3.5)
-    let cell = try #require(find("-0.163", in: buf))
+    let cell = try #require(find("−0.163", in: buf))
     e.handle(.mouse(MouseEvent(kind: .press, x: cell.x, y: cell.y)))
     // -0.163 is ∂s_1/∂x_2 = ∂s_2/∂x_1; the first on screen is row i=1, column n=2.
     #expect(e.state.cursorI == 1 && e.state.cursorN == 2)
@@ -209,7 +209,7 @@ struct ExploreRenderTests {
   @Test func numbersOnScreenMatchTheCore() throws {
     let e = try explorer([1, 2, 3], target: 0)
     let text = screen(e).text
-    for v in ["0.09003", "0.2447", "0.6652", "2.408", "-0.9100"] { #expect(text.contains(v), "missing \(v)") }
+    for v in ["0.09003", "0.2447", "0.6652", "2.408", "−0.9100"] { #expect(text.contains(v), "missing \(v)") }
     // The inspector substitutes the numbers for the diagonal cell at T.
     #expect(text.contains("= 0.09003 × (1 − 0.09003)"))
   }
@@ -227,7 +227,7 @@ struct ExploreRenderTests {
     let buf = screen(e)
     // The diagonal entry for i = n = 1 is positive (blue background); off-diagonal negative (red).
     let pos = try #require(find("+0.185", in: buf))
-    let neg = try #require(find("-0.163", in: buf))
+    let neg = try #require(find("−0.163", in: buf))
     let blues: Set<UInt8> = [17, 18, 19, 20, 21]
     let reds: Set<UInt8> = [52, 88, 124, 160, 196]
     if case .indexed(let b) = buf[pos.x, pos.y].style.background {
@@ -254,7 +254,7 @@ struct ExploreRenderTests {
     let layout = ExploreLayout(state: sized.state, body: Frame.body(width: 120, height: 40))
     let cx = layout.jacobianFirstX + (0 - layout.jacobianColumns.lowerBound) * layout.cellWidth
     let cy = layout.jacobianFirstY + (2 - layout.jacobianRows.lowerBound)
-    #expect(buf.line(cy).contains("-0.0599"))
+    #expect(buf.line(cy).contains("−0.0599"))
     #expect(buf[cx + 2, cy].style.attributes.contains(.reverse))
     // The target row is marked with T and the target style.
     let tRow = try #require(find("0.6652", in: buf))
@@ -263,7 +263,7 @@ struct ExploreRenderTests {
     #expect(buf[tRow.x, tRow.y].style.foreground == .yellow)
     // Without colour the signs still carry meaning.
     let plain = screen(e, 120, 40, RenderContext(colorMode: .none, unicode: true))
-    #expect(plain.text.description.contains("+0.185") && plain.text.description.contains("-0.163"))
+    #expect(plain.text.description.contains("+0.185") && plain.text.description.contains("−0.163"))
     #expect(plain.cells.allSatisfy { $0.style.foreground == .default && $0.style.background == .default })
   }
 

@@ -406,7 +406,7 @@ struct ScreenChecker {
       numbers += 1
       let before: Character? = t.start > 0 ? chars[t.start - 1] : nil
       let after: Character? = t.end < chars.count ? chars[t.end] : nil
-      if before == "…" || after == "…" || (!unicode && (before == "~" || after == "~") && t.text.count > 2) {
+      if before == "…" || after == "…" || (!unicode && (before == "#" || after == "#")) {
         fail("number cut", "\(t.text) beside an ellipsis", line)
       } else if t.text.hasSuffix("e") || t.text.hasSuffix("e-") || t.text.hasSuffix("e+") {
         fail("number cut", "\(t.text) has no exponent", line)
@@ -454,13 +454,22 @@ struct ScreenChecker {
     for y in 0..<buffer.height {
       let line = buffer.line(y)
       var x = 0
-      for segment in line.split(separator: "│", omittingEmptySubsequences: false) {
+      for segment in line.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "│" || $0 == "|" }) {
         defer { x += segment.count + 1 }
         let trimmed = segment.trimmingCharacters(in: .whitespaces)
         if trimmed.hasPrefix("= "), var o = open[x] {
-          o.parts.append(contentsOf: clauseParts(String(trimmed.dropFirst(2))))
+          // The first clause goes on with the chain; any later one starts its own.
+          let rest = clauses(of: String(trimmed.dropFirst(2)))
+          if let first = rest.first { o.parts.append(contentsOf: clauseParts(first)) }
           o.line += "\n    │" + line
-          open[x] = o
+          open[x] = rest.count > 1 ? nil : o
+          if rest.count > 1 { check(o.name, o.parts, o.line) }
+          for clause in rest.dropFirst() {
+            if let o = open.removeValue(forKey: x) { check(o.name, o.parts, o.line) }
+            let parts = clauseParts(clause)
+            guard parts.count >= 2 else { continue }
+            open[x] = (parts[0], Array(parts.dropFirst()), line)
+          }
           continue
         }
         if let o = open.removeValue(forKey: x) { check(o.name, o.parts, o.line) }
@@ -535,9 +544,65 @@ struct ScreenChecker {
 
   // MARK: Tables
 
-  /// The logits table of the Explore screen and the Jacobian heatmap: cells under a header.
+  /// The column headers seen so far on this screen, per panel (by the panel's left edge).
+  var logitsHeader: Set<Int> = []
+  var heatmapColumns: [Int: [Int]] = [:]
+
+  /// The logits table of the Explore screen (`i  x_i  s_i  ∂l/∂x_i  x_i after`) and the Jacobian heatmap
+  /// (`n=0 n=1 …` over rows `i=0 …`): every cell is the evaluation's value at its digits.
   mutating func checkTable(_ y: Int, _ chars: [Character], _ line: String) {
-    _ = (y, chars, line)
+    guard state.screen == .explore, state.edit == nil else { return }
+    let ev = evaluation
+    let p = ev.problem
+    if line.contains("┌") || line.contains("└") || line.contains("+-") {
+      logitsHeader.removeAll()
+      heatmapColumns.removeAll()
+      return
+    }
+    var x = 0
+    for segment in line.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "│" || $0 == "|" }) {
+      defer { x += segment.count + 1 }
+      let text = String(segment)
+      let trimmed = text.trimmingCharacters(in: .whitespaces)
+      if trimmed.hasPrefix("i ") && trimmed.contains("x_i") && trimmed.contains("s_i") {
+        logitsHeader.insert(x)
+        continue
+      }
+      if trimmed.hasPrefix("n=") {
+        heatmapColumns[x] = trimmed.split(separator: " ").compactMap { Int($0.dropFirst(2)) }
+        continue
+      }
+      let toks = Self.tokens(Array(text)).map(\.text)
+      if logitsHeader.contains(x), toks.count >= 4, let i = Int(toks[0]), i < p.classes {
+        var expected: [(String, Double)] = [
+          ("x_i", p.logits[i]), ("s_i", ev.softmax[i]), ("∂l/∂x_i", ev.gradient[i]),
+        ]
+        if ev.stepRefusal == nil { expected.append(("x_i after", ev.updatedLogits[i])) }
+        for (k, (name, truth)) in expected.enumerated() where k + 1 < toks.count {
+          compare(name: "\(name) (table)", toks[k + 1], truth, line)
+        }
+      }
+      if let columns = heatmapColumns[x], trimmed.hasPrefix("i="), let i = Int(trimmed.dropFirst(2).prefix { $0.isNumber }),
+        i < p.classes
+      {
+        let toks = Self.tokens(Array(trimmed.drop { $0 != " " })).map(\.text)
+        for (n, t) in zip(columns, toks) where n < p.classes {
+          compare(name: "∂s_i/∂x_n (heatmap)", t, ev.jacobian(i, n), line)
+        }
+      }
+    }
+  }
+
+  /// A table cell against the evaluation's value.
+  mutating func compare(name: String, _ text: String, _ truth: Double, _ line: String) {
+    guard let v = interval(of: text) else { return }
+    named += 1
+    let facts = state.problem.precision.facts
+    let slack = Float80(facts.ulpOfOne * Swift.max(abs(truth), facts.leastNormal))
+    let t = Float80(truth)
+    if truth.isInfinite ? Float80(truth) != v.lo && Float80(truth) != v.hi : !Interval(v.lo - slack, v.hi + slack).contains(t) {
+      fail("wrong value of \(name)", "\(text), but the evaluation has \(truth)", line)
+    }
   }
 }
 
