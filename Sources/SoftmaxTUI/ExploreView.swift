@@ -304,10 +304,22 @@ enum ExploreView {
     let yValue = ev.targetDistribution[n]
     var gradLine: TextLine = "∂l/∂x_\(n) = \(g)(s_\(n) − \(yName))\(tau) = "
     if p.upstream != 1 { gradLine += "\(fmt(p.upstream))·" }
-    gradLine += "(\(fmt(ev.softmax[n])) − \(parenthesized(fmt(yValue))))"
-    if p.temperature != 1 { gradLine += "/\(fmt(p.temperature))" }
-    gradLine += " = \(fmt(ev.gradient[n]))"
-    line(gradLine, .plain)
+    if p.isOneHot && n == t && p.classes > 1 && ev.softmax[n] > 0.9 {
+      // s_T − 1 cancels when s_T is near 1 (a digit lost per factor of ten): the lab sums the other classes
+      // instead, and says so.
+      gradLine = "∂l/∂x_\(n) = \(g)(s_\(n) − 1)\(tau) = −\(g)Σ_{j≠\(n)} s_j\(tau) = "
+      if p.upstream != 1 { gradLine += "\(fmt(p.upstream))·" }
+      gradLine += "(−\(fmt(ev.complement(n))))"
+      if p.temperature != 1 { gradLine += "/\(fmt(p.temperature))" }
+      gradLine += " = \(fmt(ev.gradient[n]))   (summed: \(fmt(ev.softmax[n])) − 1 would cancel)"
+      line(gradLine, .plain)
+    } else {
+      let y: TextLine = p.isOneHot ? (yValue == 1 ? "1" : "0") : parenthesized(fmt(yValue))
+      gradLine += "(\(fmt(ev.softmax[n])) − \(y))"
+      if p.temperature != 1 { gradLine += "/\(fmt(p.temperature))" }
+      gradLine += " = \(fmt(ev.gradient[n]))"
+      line(gradLine, .plain)
+    }
     if let refusal = ev.stepRefusal {
       line("step (η = \(fmt(p.learningRate))) refused: \(refusal)", ctx.error)
     } else {
