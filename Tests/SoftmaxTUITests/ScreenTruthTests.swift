@@ -42,6 +42,7 @@ import Testing
     for (k, step) in Tour.steps.enumerated() {
       add("tour \(k)", step.problem, everySize: true) { s in
         s.screen = step.screen
+        s.tourStep = k
         if let sel = step.selection { s.selection = sel }
         if let c = step.cursor { (s.cursorI, s.cursorN) = c }
       }
