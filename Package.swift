@@ -60,10 +60,11 @@ let package = Package(
     .target(name: "SoftmaxReport", dependencies: ["SoftmaxCore"]),
     // State, actions, key map, update and views rendering into an in-memory buffer. No ncurses.
     .target(name: "SoftmaxTUI", dependencies: ["SoftmaxCore", "SoftmaxReport"]),
-    // The wide-character ncurses library, reached through a small shim header.
+    // The wide-character ncurses library, reached through a small shim header. No `pkgConfig`: its only flags are
+    // `-D_DEFAULT_SOURCE -D_XOPEN_SOURCE=600`, which SwiftPM refuses with a warning on every build; the shim asks for
+    // the wide-character API itself, and Debian's libncursesw.so pulls in libtinfo.
     .systemLibrary(
       name: "CNcursesw",
-      pkgConfig: "ncursesw",
       providers: [.apt(["libncurses-dev"])]
     ),
     // A plain C scalar softmax + cross-entropy kernel: the baseline `softmax-lab bench` compares against.
