@@ -175,7 +175,9 @@ public struct Buffer: Sendable, Equatable {
       }
       if cx >= limit.x { self[cx, y] = Cell(s, style: style) }
       let digit = s.value >= 0x30 && s.value <= 0x39
-      if unicodeMinus, digit || s == "." || s == "i" || s == "∞", previous.1 == "-", !Self.isWordScalar(previous.0), cx - 1 >= limit.x {
+      if unicodeMinus, digit || s == "." || s == "i" || s == "∞", previous.1 == "-", !Self.isWordScalar(previous.0),
+        cx - 1 >= limit.x
+      {
         self[cx - 1, y] = Cell("−", style: style)
       }
       if numeric {

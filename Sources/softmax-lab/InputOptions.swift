@@ -22,8 +22,8 @@ struct InputOptions: ParsableArguments {
 
   @Option(
     help: ArgumentHelp(
-      "Read the logits from a file: numbers separated by commas, spaces or newlines, or a NumPy .npy file "
-        + "(1-D, little-endian float16/float32/float64; recognised by its magic bytes).",
+      "Read the logits from a file (- reads standard input): numbers separated by commas, spaces or newlines, "
+        + "or a NumPy .npy file (1-D, little-endian float16/float32/float64; recognised by its magic bytes).",
       valueName: "path"))
   var logitsFile: String?
 
@@ -117,8 +117,9 @@ struct InputOptions: ParsableArguments {
 
   /// Logits from a text file, or from a `.npy` file recognised by its magic bytes `\x93NUMPY`. A text file of several
   /// lines of several numbers is a batch, refused until batches are supported (one number per line is one vector).
-  static func readLogitsFile(_ path: String) throws(InputError) -> [Double] {
-    let bytes = try readFile(path)
+  static func readLogitsFile(_ given: String) throws(InputError) -> [Double] {
+    let bytes = try readFile(given)
+    let path = given == "-" ? "standard input" : given
     let values: [Double]
     do {
       if bytes.starts(with: [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) { return try NPYParser.parse(bytes) }
@@ -133,13 +134,33 @@ struct InputOptions: ParsableArguments {
     return values
   }
 
-  /// The whole file, or an `InputError` "cannot read PATH: reason".
+  /// The whole file, or an `InputError` "cannot read PATH: reason". `-` is standard input (the Unix convention, so
+  /// `python make_logits.py | softmax-lab eval --logits-file -` works); once it is read, standard input becomes the
+  /// controlling terminal where there is one, so that the explorer can still read keys.
   static func readFile(_ path: String) throws(InputError) -> [UInt8] {
-    func failure(_ reason: String) -> InputError { InputError("cannot read \(path): \(reason)") }
+    let name = path == "-" ? "standard input" : path
+    func failure(_ reason: String) -> InputError { InputError("cannot read \(name): \(reason)") }
     func systemFailure() -> InputError { failure(String(cString: strerror(errno))) }
+    if path == "-" {
+      defer {
+        let tty = open("/dev/tty", O_RDONLY)
+        if tty >= 0 {
+          dup2(tty, STDIN_FILENO)
+          close(tty)
+        }
+      }
+      return try readAll(STDIN_FILENO, failure, systemFailure)
+    }
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { throw systemFailure() }
     defer { close(fd) }
+    return try readAll(fd, failure, systemFailure)
+  }
+
+  /// Every byte of `fd` up to end of file (at most ``maximumFileSize``).
+  private static func readAll(
+    _ fd: Int32, _ failure: (String) -> InputError, _ systemFailure: () -> InputError
+  ) throws(InputError) -> [UInt8] {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {

@@ -40,8 +40,8 @@ struct RunResult {
   var stderr: String
 }
 
-/// Runs the binary with `arguments` and collects its output.
-func run(_ arguments: [String]) throws -> RunResult {
+/// Runs the binary with `arguments` (and `input` on its standard input) and collects its output.
+func run(_ arguments: [String], input: [UInt8]? = nil) throws -> RunResult {
   let process = Process()
   process.executableURL = try labBinary()
   process.arguments = arguments
@@ -49,8 +49,13 @@ func run(_ arguments: [String]) throws -> RunResult {
   let err = Pipe()
   process.standardOutput = out
   process.standardError = err
-  process.standardInput = FileHandle.nullDevice
+  let inPipe = Pipe()
+  process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
   try process.run()
+  if let input {
+    inPipe.fileHandleForWriting.write(Data(input))
+    try inPipe.fileHandleForWriting.close()
+  }
   let outData = out.fileHandleForReading.readDataToEndOfFile()
   let errBytes = err.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
@@ -127,6 +132,21 @@ struct EvalCLITests {
     let fromNPY = try run(["eval", "--logits-file", file, "--target", "2", "--format", "json"])
     #expect(fromNPY.status == 0, "\(fromNPY.stderr)")
     #expect(fromNPY.stdout.contains("0.6652409557748219"))
+  }
+
+  /// `--logits-file -` reads standard input, as text or as `.npy`; an empty input is one clear error.
+  @Test func standardInputIsAFile() throws {
+    let text = try run(
+      ["eval", "--logits-file", "-", "--target", "2", "--format", "json"], input: Array("1 2 3\n".utf8))
+    #expect(text.status == 0, "\(text.stderr)")
+    #expect(text.stdout.contains("0.6652409557748219"))
+    let bytes = npy(header: "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", body: littleEndian([1, 2, 3]))
+    let binary = try run(["eval", "--logits-file", "-", "--target", "2", "--format", "json"], input: bytes)
+    #expect(binary.status == 0, "\(binary.stderr)")
+    #expect(binary.stdout.contains("0.6652409557748219"))
+    let empty = try run(["eval", "--logits-file", "-", "--format", "json"], input: [])
+    #expect(empty.status != 0)
+    #expect(empty.stderr.contains("standard input"), "\(empty.stderr)")
   }
 
   /// A 128 × 256 text file is a batch, not a 32,768-class vector: one error line naming the line count.

@@ -75,7 +75,8 @@ import Testing
     }
     for c in [1_000, 50_257, 131_072] {
       add(
-        "large \(c)", Problem(logits: SeededRandom.logits(count: c, seed: UInt64(c), scale: 3), target: 4, precision: .bfloat16))
+        "large \(c)",
+        Problem(logits: SeededRandom.logits(count: c, seed: UInt64(c), scale: 3), target: 4, precision: .bfloat16))
       add("large \(c) f64", Problem(logits: SeededRandom.logits(count: c, seed: UInt64(c), scale: 3), target: 7))
     }
     // Seeded random states: every precision, temperatures, smoothing, soft targets, masks, upstream gradients.
@@ -195,15 +196,21 @@ import Testing
     }
     let s0 = ev.softmax[0]
     // A true chain, a false chain, a wrong named value, a cut number, a hyphen minus.
-    #expect(failures(["│ ∂c/∂x_0 = s_0 − 1 = 0.09003 − 1 = −0.9100 │"], recorded: [(s0, "0.09003"), (s0 - 1, "−0.9100")]).isEmpty)
+    #expect(
+      failures(["│ ∂c/∂x_0 = s_0 − 1 = 0.09003 − 1 = −0.9100 │"], recorded: [(s0, "0.09003"), (s0 - 1, "−0.9100")])
+        .isEmpty)
     #expect(
       failures(["│ 0.09003 − 1 = −0.9200 │"], recorded: [(s0, "0.09003"), (-0.92, "−0.9200")]).map(\.kind) == [
         "chain does not hold"
       ])
     #expect(failures(["│ s_0 = 0.09103 │"], recorded: [(0.09103, "0.09103")]).map(\.kind) == ["wrong value of s_i"])
-    #expect(failures(["│ row sum 5.2041704279…│"], recorded: [(5.204e-18, "5.204170427930421e-18")]).map(\.kind).contains("number cut"))
+    #expect(
+      failures(["│ row sum 5.2041704279…│"], recorded: [(5.204e-18, "5.204170427930421e-18")]).map(\.kind).contains(
+        "number cut"))
     #expect(failures(["│ s_0 = -0.5 │"], recorded: [(-0.5, "-0.5")]).map(\.kind).contains("hyphen minus"))
-    #expect(failures(["│ ∂c/∂x_0 = 1.000 − 1 = 0 │"], recorded: [(1, "1.000")]).map(\.kind).contains("wrong value of ∂c/∂x_i"))
+    #expect(
+      failures(["│ ∂c/∂x_0 = 1.000 − 1 = 0 │"], recorded: [(1, "1.000")]).map(\.kind).contains("wrong value of ∂c/∂x_i")
+    )
   }
 
   struct Stats {
@@ -332,7 +339,9 @@ struct ScreenChecker {
         if signed { i += 1 }
         while i < chars.count, isNumberChar(chars[i]) { i += 1 }
         if i + 1 < chars.count, chars[i] == "e",
-          chars[i + 1].isNumber || ((chars[i + 1] == "-" || chars[i + 1] == "+" || chars[i + 1] == "−") && i + 2 < chars.count && chars[i + 2].isNumber)
+          chars[i + 1].isNumber
+            || ((chars[i + 1] == "-" || chars[i + 1] == "+" || chars[i + 1] == "−") && i + 2 < chars.count
+              && chars[i + 2].isNumber)
         {
           i += 2
           while i < chars.count, chars[i].isASCII, chars[i].isNumber { i += 1 }
@@ -340,8 +349,11 @@ struct ScreenChecker {
           i += 1  // a dangling exponent: a cut number
         }
         var text = String(chars[start..<i])
-        if text.hasSuffix("."), text.count > 1, !(i < chars.count && chars[i] == " ") { text.removeLast() }
-        else if text.hasSuffix(".") { text.removeLast() }
+        if text.hasSuffix("."), text.count > 1, !(i < chars.count && chars[i] == " ") {
+          text.removeLast()
+        } else if text.hasSuffix(".") {
+          text.removeLast()
+        }
         out.append(Token(text: text, start: start, end: start + text.count))
         i = start + text.count
         if i == start { i += 1 }
@@ -583,7 +595,8 @@ struct ScreenChecker {
           compare(name: "\(name) (table)", toks[k + 1], truth, line)
         }
       }
-      if let columns = heatmapColumns[x], trimmed.hasPrefix("i="), let i = Int(trimmed.dropFirst(2).prefix { $0.isNumber }),
+      if let columns = heatmapColumns[x], trimmed.hasPrefix("i="),
+        let i = Int(trimmed.dropFirst(2).prefix { $0.isNumber }),
         i < p.classes
       {
         let toks = Self.tokens(Array(trimmed.drop { $0 != " " })).map(\.text)
@@ -601,7 +614,9 @@ struct ScreenChecker {
     let facts = state.problem.precision.facts
     let slack = Float80(facts.ulpOfOne * Swift.max(abs(truth), facts.leastNormal))
     let t = Float80(truth)
-    if truth.isInfinite ? Float80(truth) != v.lo && Float80(truth) != v.hi : !Interval(v.lo - slack, v.hi + slack).contains(t) {
+    if truth.isInfinite
+      ? Float80(truth) != v.lo && Float80(truth) != v.hi : !Interval(v.lo - slack, v.hi + slack).contains(t)
+    {
       fail("wrong value of \(name)", "\(text), but the evaluation has \(truth)", line)
     }
   }

@@ -288,7 +288,9 @@ struct StabilityTests {
     #expect(text.contains("e^x = inf above"))
     #expect(text.contains(DecimalFormat.significant(Precision.float16.facts.expOverflow)))
     // Unicode mode draws a negative number with the minus sign.
-    #expect(text.contains(DecimalFormat.significant(Precision.float64.facts.expZero).replacingOccurrences(of: "-", with: "−")))
+    #expect(
+      text.contains(DecimalFormat.significant(Precision.float64.facts.expZero).replacingOccurrences(of: "-", with: "−"))
+    )
   }
 }
 
