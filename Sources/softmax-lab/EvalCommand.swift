@@ -11,18 +11,20 @@ struct EvalCommand: ParsableCommand {
       Examples:
         softmax-lab eval --logits 1,2,3 --target 2
         softmax-lab eval --logits=-1,0,1 --format json
-        softmax-lab eval --random 1000 --seed 7 --precision float16 --format markdown > handout.md
+        softmax-lab eval --random 1000 --format markdown > handout.md
+        python3 make_logits.py | softmax-lab eval --logits-file -
 
-      What input means:
-        Numbers: decimals, exponents, hex floats (0x1p-3), a leading + or −, and inf/∞. -inf (or −∞) masks a
-        class; NaN and +inf are refused. Every value is rounded to the nearest value of --precision: -0 stays -0,
-        a denormal is kept where the precision has it and otherwise rounds to 0 (1e-400 reads as 0), and a value
-        beyond the precision's largest finite one is refused.
-        Lists: commas and/or spaces, tabs or newlines (LF or CRLF); one trailing comma is ignored; # starts a
-        comment; a file may begin with a UTF-8 byte-order mark; blank lines are skipped. A file holds one vector:
-        one line, one number per line, or a list wrapped once; several lines of several numbers (a batch) are
-        refused, as batches are not supported yet.
-        Limits: at most 1048576 (2^20) classes; --logits-file reads at most 128 MiB.
+      Numbers: decimals, exponents, hex floats (0x1p-3), a leading + or −, and inf/∞. -inf (or −∞) masks a \
+      class; NaN and +inf are refused. Every value is rounded to the nearest value of --precision: -0 stays -0, \
+      a denormal is kept where the precision has it and otherwise rounds to 0 (1e-400 reads as 0), and a value \
+      beyond the precision's largest finite one is refused.
+
+      Lists: commas and/or spaces, tabs or newlines (LF or CRLF); one trailing comma is ignored; # starts a \
+      comment; a file may begin with a UTF-8 byte-order mark; blank lines are skipped. A file holds one vector: \
+      one line, one number per line, or a list wrapped once; several lines of several numbers (a batch) are \
+      refused, as batches are not supported yet.
+
+      Limits: at most 1048576 (2^20) classes; --logits-file reads at most 128 MiB.
       """
   )
 

@@ -7,16 +7,16 @@ struct GradcheckCommand: ParsableCommand {
     commandName: "gradcheck",
     abstract: "Check the batch kernel's gradient against the exact gradient on a random batch.",
     discussion: """
-      Each row has normally distributed logits, a random target T and a random upstream gradient g in (0, 1],
-      rounded into the chosen precision (the article's PyTorch check: --batch 128 --classes 256). The gradient of
-      the fused softmax + cross-entropy kernel, g·(s_n − δ_nT), is compared element by element with the same
-      formula computed exactly in a wider format (float80 for float64, float64 for the others) from the same
-      rounded inputs, with −Σ_{j≠T} s_j for the target so nothing cancels. An element passes when
-      |got − exact| ≤ r·|exact| + a, with r = 4ε in float64 and float32 (a few ulps) and r = ε/2 + 16ε_float32 in
-      float16 and bfloat16 (computed in float32, rounded once), and a a few least subnormals; a gradient off by 1%
+      Each row has normally distributed logits, a random target T and a random upstream gradient g in (0, 1], \
+      rounded into the chosen precision (the article's PyTorch check: --batch 128 --classes 256). The gradient of \
+      the fused softmax + cross-entropy kernel, g·(s_n − δ_nT), is compared element by element with the same \
+      formula computed exactly in a wider format (float80 for float64, float64 for the others) from the same \
+      rounded inputs, with −Σ_{j≠T} s_j for the target so nothing cancels. An element passes when \
+      |got − exact| ≤ r·|exact| + a, with r = 4ε in float64 and float32 (a few ulps) and r = ε/2 + 16ε_float32 in \
+      float16 and bfloat16 (computed in float32, rounded once), and a is a few least subnormals; a gradient off by 1% \
       fails in every precision. The check fails (exit code 1) if any element is off by more.
 
-      Every element is checked up to \(BatchGradientCheck.fullCheckLimit) elements; above that a seeded sample
+      Every element is checked up to \(BatchGradientCheck.fullCheckLimit) elements; above that a seeded sample \
       is (--sample K sets its size; only the rows holding checked elements are computed, so no batch is too big).
       """
   )
