@@ -45,6 +45,25 @@ def xterm256(n):
 
 PALETTE = [xterm256(i) for i in range(256)]
 
+# --light: a white terminal with xterm's own system colours (the palette the light theme's contrast test assumes),
+# black default text, and bold that does not brighten.
+XTERM16 = [
+    (0x00, 0x00, 0x00), (0xCD, 0x00, 0x00), (0x00, 0xCD, 0x00), (0xCD, 0xCD, 0x00),
+    (0x00, 0x00, 0xEE), (0xCD, 0x00, 0xCD), (0x00, 0xCD, 0xCD), (0xE5, 0xE5, 0xE5),
+    (0x7F, 0x7F, 0x7F), (0xFF, 0x00, 0x00), (0x00, 0xFF, 0x00), (0xFF, 0xFF, 0x00),
+    (0x5C, 0x5C, 0xFF), (0xFF, 0x00, 0xFF), (0x00, 0xFF, 0xFF), (0xFF, 0xFF, 0xFF),
+]
+LIGHT = False
+BOLD_FG = (0xF4, 0xF4, 0xF4)
+
+
+def use_light():
+    global DEFAULT_FG, DEFAULT_BG, BASE16, PALETTE, LIGHT, BOLD_FG
+    DEFAULT_FG, DEFAULT_BG, BOLD_FG = (0x00, 0x00, 0x00), (0xFF, 0xFF, 0xFF), (0x00, 0x00, 0x00)
+    BASE16 = XTERM16
+    PALETTE = [xterm256(i) for i in range(256)]
+    LIGHT = True
+
 
 class Style:
     __slots__ = ("fg", "bg", "bold", "dim", "italic", "underline", "reverse", "hidden", "strike", "overline")
@@ -235,14 +254,14 @@ def resolve_colors(key):
         kind, v = c
         if kind == "rgb":
             return v
-        if brighten and v < 8:
+        if brighten and v < 8 and not LIGHT:
             v += 8
         return PALETTE[v]
 
     f = rgb(fg, DEFAULT_FG, bold)
     b = rgb(bg, DEFAULT_BG, False)
     if bold and fg is None:
-        f = (0xF4, 0xF4, 0xF4)
+        f = BOLD_FG
     if reverse:
         f, b = b, f
     if dim:
@@ -606,7 +625,10 @@ def main():
     ap.add_argument("--cell-width", type=int, default=9)
     ap.add_argument("--cell-height", type=int, default=18)
     ap.add_argument("--padding", type=int, default=8, help="border around the grid, in pixels")
+    ap.add_argument("--light", action="store_true", help="a white terminal (for --theme light)")
     args = ap.parse_args()
+    if args.light:
+        use_light()
     if args.input == "-":
         data = sys.stdin.buffer.read()
     else:

@@ -152,9 +152,10 @@ keys() { local k; for k in "$@"; do tm send-keys -t shot "$k"; sleep 0.05; done;
 # Captures the screen with colours and renders it to screenshots/$1.png.
 shoot() {
   local name="$1" ansi="$scratch/ansi/$1.ansi"
+  shift
   wait_stable
   tm capture-pane -p -e -N -t shot >"$ansi"
-  "$python" "$here/ansi2png.py" "$ansi" "$out/$name.png" --cols "$cols" --rows "$rows"
+  "$python" "$here/ansi2png.py" "$ansi" "$out/$name.png" --cols "$cols" --rows "$rows" "$@"
   [ -n "${KEEP_ANSI:-}" ] || rm -f "$ansi"
   log "wrote screenshots/$name.png"
   keys q
@@ -219,7 +220,16 @@ scene_tour() {
   shoot tour
 }
 
-all_scenes=(explore derivation stability descent tour)
+# Explore in the light theme, rendered as a white terminal: for projectors and handouts on white.
+scene_light() {
+  start --logits 1,2,3 --target 0 --theme light
+  wait_for "Cell i=0, n=0"
+  keys j L L
+  wait_for "Cell i=0, n=2"
+  shoot explore-light --light
+}
+
+all_scenes=(explore derivation stability descent tour light)
 scenes=("$@")
 [ "${#scenes[@]}" -gt 0 ] || scenes=("${all_scenes[@]}")
 for s in "${scenes[@]}"; do

@@ -1,15 +1,6 @@
 import SoftmaxCore
 
 extension RenderContext {
-  /// Substituted numbers in the derivation: plain without colour, a calm cyan with it.
-  var numbers: Style {
-    colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(117) : .cyan)
-  }
-  /// A warning that is not an error (a subnormal value): underlined without colour, yellow with it.
-  var warning: Style {
-    colorMode == .none ? Style(attributes: .underline) : Style(foreground: .yellow)
-  }
-
   /// `text(_:)` plus the symbols these screens use that it does not know (`²`, `Δ`, `▲`, `▼`, `•`, curly quotes).
   func prose(_ line: TextLine) -> TextLine { unicode ? line : Self.ascii(line, prose: true) }
 }

@@ -1,13 +1,54 @@
 import SoftmaxCore
 
-/// How a frame is drawn: colours available, Unicode or ASCII, and the number format.
+/// The terminal background the colours are chosen for: a dark one (the default) or a light one (a lecture hall's
+/// projector on white). Both keep the same distinctions (target, selection, negative and positive, errors); the light
+/// one keeps every text colour at WCAG AA contrast (4.5:1, 3:1 for bars and frames) on white and on the selected
+/// row's grey, with xterm's palette.
+public enum Theme: String, CaseIterable, Sendable {
+  case dark, light
+
+  /// The theme `name` asks for (`dark`, `light` or `auto`), nil when `name` is none of them. `auto` reads
+  /// `COLORFGBG` (`fg;bg`, set by rxvt, Konsole and others): a background of 7 or 15 (white) is light, any other is
+  /// dark, and a missing or unreadable one keeps dark.
+  public static func named(_ name: String, environment: [String: String]) -> Theme? {
+    switch name.lowercased() {
+    case "dark": return .dark
+    case "light": return .light
+    case "auto": return fromColorFGBG(environment["COLORFGBG"])
+    default: return nil
+    }
+  }
+
+  /// The theme a `COLORFGBG` value implies (see ``named(_:environment:)``).
+  public static func fromColorFGBG(_ value: String?) -> Theme {
+    guard let value, let last = value.split(separator: ";").last, let bg = Int(last) else { return .dark }
+    return bg == 7 || bg == 15 ? .light : .dark
+  }
+}
+
+/// How a frame is drawn: colours available, the background they are chosen for, Unicode or ASCII.
 public struct RenderContext: Sendable {
   public var colorMode: ColorMode
   public var unicode: Bool
+  public var theme: Theme
 
-  public init(colorMode: ColorMode = .extended, unicode: Bool = true) {
+  public init(colorMode: ColorMode = .extended, unicode: Bool = true, theme: Theme = .dark) {
     self.colorMode = colorMode
     self.unicode = unicode
+    self.theme = theme
+  }
+
+  /// Whether the light theme's colours apply (colour on, light background).
+  var light: Bool { theme == .light && colorMode != .none }
+
+  /// A colour per mode and theme: 256-colour dark, 256-colour light, 8-colour dark, 8-colour light.
+  func pick(_ dark: UInt8, _ light: UInt8, basic: TerminalColor, basicLight: TerminalColor) -> TerminalColor {
+    switch (colorMode, theme) {
+    case (.extended, .dark): .indexed(dark)
+    case (.extended, .light): .indexed(light)
+    case (_, .dark): basic
+    case (_, .light): basicLight
+    }
   }
 
   // MARK: Glyphs (ASCII fallbacks when the locale is not UTF-8 or --ascii is given)
@@ -96,39 +137,63 @@ public struct RenderContext: Sendable {
   // MARK: Styles
 
   var title: Style { Style(attributes: .bold) }
-  var frame: Style { colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(244) : .white) }
+  var frame: Style {
+    colorMode == .none ? .plain : Style(foreground: pick(244, 242, basic: .white, basicLight: .black))
+  }
   var label: Style { Style(attributes: .bold) }
   var muted: Style {
-    colorMode == .none
-      ? Style(attributes: .dim)
-      : Style(foreground: colorMode == .extended ? .indexed(245) : .white, attributes: colorMode == .basic ? .dim : [])
+    if colorMode == .none { return Style(attributes: .dim) }
+    if colorMode == .basic {
+      return theme == .light ? Style(attributes: .dim) : Style(foreground: .white, attributes: .dim)
+    }
+    return Style(foreground: pick(245, 240, basic: .white, basicLight: .black))
   }
   var selected: Style { Style(attributes: .reverse) }
+
+  /// The selected row's background in 256 colours (a grey a step off the terminal's own).
+  var highlightBackground: TerminalColor { .indexed(theme == .light ? 253 : 238) }
 
   /// Marks the selected row without hiding its bars: a grey background in 256 colours, reverse video otherwise.
   func highlightRow(_ style: inout Style) {
     if colorMode == .extended {
-      style.background = .indexed(238)
+      style.background = highlightBackground
       style.attributes.insert(.bold)
     } else {
       style.attributes.insert(.reverse)
     }
   }
   var target: Style {
-    colorMode == .none ? Style(attributes: [.bold, .underline]) : Style(foreground: .yellow, attributes: .bold)
+    colorMode == .none
+      ? Style(attributes: [.bold, .underline])
+      : Style(foreground: pick(3, 58, basic: .yellow, basicLight: .magenta), attributes: .bold)
   }
   var error: Style {
-    colorMode == .none ? Style(attributes: [.bold, .reverse]) : Style(foreground: .red, attributes: .bold)
+    colorMode == .none
+      ? Style(attributes: [.bold, .reverse])
+      : Style(foreground: pick(1, 124, basic: .red, basicLight: .red), attributes: .bold)
   }
-  var good: Style { colorMode == .none ? Style(attributes: .bold) : Style(foreground: .green, attributes: .bold) }
+  var good: Style {
+    colorMode == .none
+      ? Style(attributes: .bold) : Style(foreground: pick(2, 22, basic: .green, basicLight: .blue), attributes: .bold)
+  }
+  /// Substituted numbers in the derivation: plain without colour, a calm cyan (a deep blue on white) with it.
+  var numbers: Style {
+    colorMode == .none ? .plain : Style(foreground: pick(117, 25, basic: .cyan, basicLight: .blue))
+  }
+  /// A warning that is not an error (a subnormal value): underlined without colour, yellow (purple on white) with it.
+  var warning: Style {
+    if colorMode == .none { return Style(attributes: .underline) }
+    if colorMode == .basic && theme == .light { return Style(attributes: .underline) }
+    return Style(foreground: pick(3, 90, basic: .yellow, basicLight: .black))
+  }
   var positiveBar: Style {
-    colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(33) : .blue)
+    colorMode == .none ? .plain : Style(foreground: pick(33, 26, basic: .blue, basicLight: .blue))
   }
   var negativeBar: Style {
-    colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(203) : .red)
+    colorMode == .none ? .plain : Style(foreground: pick(203, 124, basic: .red, basicLight: .red))
   }
   var probabilityBar: Style {
-    colorMode == .none ? .plain : Style(foreground: colorMode == .extended ? .indexed(78) : .green)
+    colorMode == .none ? .plain : Style(foreground: pick(78, 28, basic: .green, basicLight: .magenta))
   }
   var editing: Style { Style(attributes: [.reverse, .bold]) }
   var statusBar: Style { Style(attributes: .reverse) }
@@ -145,13 +210,19 @@ public struct RenderContext: Sendable {
       let bg: TerminalColor = v < 0 ? .red : .blue
       return Style(foreground: .white, background: bg, attributes: t > 0.5 ? .bold : [])
     case .extended:
-      if t < 0.02 { return Style(foreground: .indexed(250), background: .indexed(236)) }
+      if t < 0.02 {
+        return theme == .light
+          ? Style(foreground: .indexed(240), background: .indexed(255))
+          : Style(foreground: .indexed(250), background: .indexed(236))
+      }
       let level = Swift.min(4, Int(t * 5))
-      // xterm-256 ramps: reds 52→196, blues 17→21.
+      // xterm-256 ramps: reds 52→196, blues 17→21. White text on all but the brightest red, which takes black
+      // (white on 196 is 4.0:1, below AA).
       let reds: [UInt8] = [52, 88, 124, 160, 196]
       let blues: [UInt8] = [17, 18, 19, 20, 21]
       let bg = v < 0 ? reds[level] : blues[level]
-      return Style(foreground: .indexed(231), background: .indexed(bg), attributes: level >= 3 ? .bold : [])
+      let fg: UInt8 = v < 0 && level == 4 ? 16 : 231
+      return Style(foreground: .indexed(fg), background: .indexed(bg), attributes: level >= 3 ? .bold : [])
     }
   }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import SoftmaxCore
+import SoftmaxTUI
 
 /// Options of the terminal UI shared by `explore` and `tour`.
 struct DisplayOptions: ParsableArguments {
@@ -8,6 +10,24 @@ struct DisplayOptions: ParsableArguments {
 
   @Flag(help: "Draw with ASCII only, no Unicode box drawing or math symbols.")
   var ascii = false
+
+  @Option(
+    help: ArgumentHelp(
+      "Colours for a dark or a light terminal background: dark, light or auto (reads COLORFGBG; dark when it is "
+        + "unset). Default: SOFTMAX_LAB_THEME, or dark.",
+      valueName: "theme"))
+  var theme: String?
+
+  /// The theme the option or `SOFTMAX_LAB_THEME` names (dark when neither is given).
+  func resolvedTheme(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Theme {
+    let fromEnvironment = environment["SOFTMAX_LAB_THEME"].flatMap { $0.isEmpty ? nil : $0 }
+    guard let name = theme ?? fromEnvironment else { return .dark }
+    guard let t = Theme.named(name, environment: environment) else {
+      let source = theme == nil ? "SOFTMAX_LAB_THEME" : "--theme"
+      throw ValidationError("\(source) must be dark, light or auto, not '\(name)'")
+    }
+    return t
+  }
 }
 
 /// The interactive explorer: every edit re-derives softmax, loss, Jacobian, gradient and step.
@@ -32,11 +52,13 @@ struct ExploreCommand: ParsableCommand {
 
   mutating func validate() throws {
     problem = try input.makeProblem(fallback: [1, 2, 3])
+    _ = try display.resolvedTheme()
   }
 
   func run() throws {
     let problem = try self.problem ?? input.makeProblem(fallback: [1, 2, 3])
-    let status = runExplorer(problem: problem, noColor: display.noColor, ascii: display.ascii, tour: false)
+    let status = runExplorer(
+      problem: problem, noColor: display.noColor, ascii: display.ascii, theme: try display.resolvedTheme(), tour: false)
     if status != 0 { throw ExitCode(status) }
   }
 }
@@ -51,7 +73,8 @@ struct TourCommand: ParsableCommand {
 
   func run() throws {
     let start = try Problem(logits: [1, 2, 3]).validated()
-    let status = runExplorer(problem: start, noColor: display.noColor, ascii: display.ascii, tour: true)
+    let status = runExplorer(
+      problem: start, noColor: display.noColor, ascii: display.ascii, theme: try display.resolvedTheme(), tour: true)
     if status != 0 { throw ExitCode(status) }
   }
 }

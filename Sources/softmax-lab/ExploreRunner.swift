@@ -8,7 +8,7 @@ import SoftmaxTUI
 ///
 /// Prints one line and returns 1 when there is no terminal. Export requests (`w`) are carried out here, the only
 /// place with file I/O: the Markdown worked example is written to a temporary file and renamed into place.
-func runExplorer(problem: Problem, noColor: Bool, ascii: Bool, tour: Bool) -> Int32 {
+func runExplorer(problem: Problem, noColor: Bool, ascii: Bool, theme: Theme, tour: Bool) -> Int32 {
   sml_tune_malloc()
   let terminal: NcursesTerminal
   do {
@@ -33,7 +33,7 @@ func runExplorer(problem: Problem, noColor: Bool, ascii: Bool, tour: Bool) -> In
     render: { buffer, width, height, colorMode, unicode in
       explorer.render(
         into: &buffer, width: width, height: height,
-        context: RenderContext(colorMode: colorMode, unicode: unicode))
+        context: RenderContext(colorMode: colorMode, unicode: unicode, theme: theme))
     })
 }
 
