@@ -149,8 +149,18 @@ enum DerivationView {
     } else {
       emit(ProseLine("   σ = Σ_j e^{x_j}   (j runs over all \(c) classes)", eq, indent: 5))
     }
+    emit(
+      ProseLine(
+        "   in index notation σ = 1_j e^{\(v)_j}: a sum over the repeated index j, 1_j a vector of ones", note,
+        indent: 5))
     var terms = TextLine()
     var values = TextLine()
+    // A naive e^{z} that overflowed or underflowed is not the exact value: it is written after → , not =.
+    var exact = true
+    for k in 0..<c where ev.scaled[k] != -.infinity {
+      let x = ev.naive.exps[k]
+      if !x.isFinite || x == 0 { exact = false }
+    }
     if c <= 5 {
       for k in 0..<c {
         if k > 0 {
@@ -165,20 +175,44 @@ enum DerivationView {
       values =
         "\(fmt(ev.naive.exps[0])) + \(fmt(ev.naive.exps[1])) + … + \(fmt(ev.naive.exps[c - 1]))"
     }
-    emit(ProseLine("     = \(terms) = \(values) = \(fmt(ev.naive.sum))", num, indent: 7))
-    if hasTau {
-      emit(
-        ProseLine(
-          "   ∂σ/∂x_n = Σ_j e^{z_j} δ_jn /τ = e^{z_n}/τ   (only j = n depends on x_n)", eq,
-          indent: 5))
-      emit(
-        ProseLine(
-          "   ∂σ/∂x_\(n) = \(e(n))\(tauNum) = \(fmt(ev.naive.exps[n] / tau))", num, indent: 5))
+    let naiveSum = ev.naive.sum
+    if exact {
+      emit(ProseLine("     = \(terms) = \(values) = \(fmt(naiveSum))", num, indent: 7))
     } else {
       emit(
         ProseLine(
-          "   ∂σ/∂x_n = Σ_j e^{x_j} δ_jn = e^{x_n}   (only j = n depends on x_n)", eq, indent: 5))
-      emit(ProseLine("   ∂σ/∂x_\(n) = \(e(n)) = \(fmt(ev.naive.exps[n]))", num, indent: 5))
+          "     = \(terms) → \(values) → \(fmt(naiveSum)) in \(p.precision.rawValue)", num, indent: 7))
+    }
+    // The σ every later step uses is the accurate one, e^{M} Σ_j e^{z_j − M}; where the naive left-to-right sum
+    // in the precision differs from it, both are named.
+    let accurate = Double.exp(ev.stable.max) * ev.stable.sum
+    if naiveSum.isFinite && naiveSum > 0 && accurate.isFinite && c > 5
+      && abs(naiveSum - accurate) > 4 * p.precision.facts.ulpOfOne * accurate
+    {
+      let ratio = accurate / naiveSum
+      let how: TextLine = ratio > 1 ? "\(ratio, digits: 3)× too small" : "\(1 / ratio, digits: 3)× too large"
+      emit(
+        ProseLine(
+          "     that is the naive sum, left to right in \(p.precision.rawValue) (\(how)); the σ the steps below "
+            + "use is the accurate σ = e^{M} Σ_j e^{\(v)_j − M} = \(fmt(accurate))", ctx.warning, indent: 7))
+    }
+    let dn = ev.naive.exps[n]
+    let dnExact = dn.isFinite && (dn != 0 || ev.scaled[n] == -.infinity)
+    let rel: TextLine = dnExact ? "=" : "→"
+    if hasTau {
+      emit(
+        ProseLine(
+          "   ∂σ/∂x_n = 1_j (∂e^{z_j}/∂z_j)(∂z_j/∂x_n) = 1_j e^{z_j} δ_jn/τ = e^{z_n}/τ   "
+            + "(δ_jn keeps only j = n, and 1_n = 1)", eq, indent: 5))
+      emit(
+        ProseLine(
+          "   ∂σ/∂x_\(n) = \(e(n))\(tauNum) \(rel) \(fmt(dn / tau))", num, indent: 5))
+    } else {
+      emit(
+        ProseLine(
+          "   ∂σ/∂x_n = 1_j (∂e^{x_j}/∂x_j)(∂x_j/∂x_n) = 1_j e^{x_j} δ_jn = e^{x_n}   "
+            + "(δ_jn keeps only j = n, and 1_n = 1)", eq, indent: 5))
+      emit(ProseLine("   ∂σ/∂x_\(n) = \(e(n)) \(rel) \(fmt(dn))", num, indent: 5))
     }
     overflowNote(ev, n: n, fmt: fmt, context: ctx, emit)
     emit(.blank)
@@ -197,10 +231,22 @@ enum DerivationView {
     let diagMark = i == n ? "▸" : " "
     let offMark = i != n ? "▸" : " "
     let diagValue = ev.jacobian(n, n)
-    emit(
-      ProseLine(
-        " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau)   ∂s_\(n)/∂x_\(n) = \(fmt(s[n])) × (1 − \(fmt(s[n])))"
-          + "\(tauNum) = \(fmt(diagValue))", i == n ? ctx.label : eq, indent: 12))
+    if c > 1 && ev.jacobianUsesComplementSum(n) && s[n] > 0.9 {
+      emit(
+        ProseLine(
+          " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau) = s_n Σ_{j≠n} s_j\(slashTau)   ∂s_\(n)/∂x_\(n) = "
+            + "\(fmt(s[n])) × \(fmt(ev.complement(n)))\(tauNum) = \(fmt(diagValue))", i == n ? ctx.label : eq,
+          indent: 12))
+      emit(
+        ProseLine(
+          "            1 − s_\(n) is taken as Σ_{j≠\(n)} s_j = \(fmt(ev.complement(n))): 1 − \(fmt(s[n])) would cancel "
+            + "and keep none of its digits", note, indent: 12))
+    } else {
+      emit(
+        ProseLine(
+          " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau)   ∂s_\(n)/∂x_\(n) = \(fmt(s[n])) × (1 − \(fmt(s[n])))"
+            + "\(tauNum) = \(fmt(diagValue))", i == n ? ctx.label : eq, indent: 12))
+    }
     if c > 1 {
       emit(
         ProseLine(
@@ -251,20 +297,53 @@ enum DerivationView {
           "           = −(1/s_T)(s_T δ_Tn − s_T s_n)\(slashTau)   (δ_iT keeps only the term i = T)",
           eq, indent: 5))
       emit(ProseLine("           = \(paren("s_n − δ_Tn"))\(slashTau)", ctx.label, indent: 5))
+      // The sum written out with the numbers: only i = T survives.
+      let jtn = ev.jacobian(t, n)
+      let chainValue = -jtn / s[t]
+      var sum: TextLine = "   Σ_i (∂c/∂s_i)(∂s_i/∂x_\(n)) = (∂c/∂s_\(t))(∂s_\(t)/∂x_\(n))"
+      if c > 1 { sum += " + Σ_{i≠\(t)} 0 · ∂s_i/∂x_\(n)" }
+      sum += " = (−1/\(fmt(s[t]))) × \(parenthesizedMath(fmt(jtn))) = \(fmt(chainValue))"
+      emit(ProseLine(sum, num, indent: 7))
       let d = n == t ? 1.0 : 0.0
+      // s_T − 1 cancels when s_T is near 1: the value is −Σ_{j≠T} s_j, computed without the subtraction.
+      let cancels = n == t && c > 1 && s[n] > 0.9
+      let cValue = cancels ? -ev.complement(n) / tau : (s[n] - d) / tau
+      if cancels {
+        emit(
+          ProseLine(
+            "   ∂c/∂x_\(n) = \(paren("s_\(n) − 1"))\(slashTau) = \(paren("−Σ_{j≠\(n)} s_j"))\(slashTau) = "
+              + "\(paren("−\(fmt(ev.complement(n)))"))\(tauNum) = \(fmt(cValue))", num, indent: 5))
+        emit(
+          ProseLine(
+            "   (subtracting 1 from s_\(n) ≈ \(fmt(s[n])) would cancel the leading digits; the other classes' sum keeps "
+              + "them all)",
+            note, indent: 5))
+      } else {
+        emit(
+          ProseLine(
+            "   ∂c/∂x_\(n) = \(paren("s_\(n) − δ_T\(n)"))\(slashTau) = "
+              + "\(paren("\(fmt(s[n])) − \(fmt.short(d))"))\(tauNum) = \(fmt(cValue))",
+            num, indent: 5))
+      }
       emit(
         ProseLine(
-          "   ∂c/∂x_\(n) = \(paren("s_\(n) − δ_T\(n)"))\(slashTau) = "
-            + "\(paren("\(fmt(s[n])) − \(fmt.short(d))"))\(tauNum) = \(fmt((s[n] - d) / tau))",
-          num, indent: 5))
+          "   case form: ∂c/∂x_k = \(paren("s_k − 1"))\(slashTau) for k = T, \(paren("s_k"))\(slashTau) otherwise; "
+            + "here k = \(n) \(n == t ? "is T" : "≠ T")", eq, indent: 5))
       emit(
         ProseLine(
           "   backprop:  ∂l/∂x_n = (∂l/∂c)(s_n − δ_Tn)\(slashTau) = g·(s_n − δ_Tn)\(slashTau)", eq,
           indent: 5))
-      emit(
-        ProseLine(
-          "   ∂l/∂x_\(n) = \(fmt.short(g)) × (\(fmt(s[n])) − \(fmt.short(d)))\(tauNum) = \(fmt(ev.gradient[n]))",
-          num, indent: 5))
+      if cancels {
+        emit(
+          ProseLine(
+            "   ∂l/∂x_\(n) = \(fmt.short(g)) × (−\(fmt(ev.complement(n))))\(tauNum) = \(fmt(ev.gradient[n]))",
+            num, indent: 5))
+      } else {
+        emit(
+          ProseLine(
+            "   ∂l/∂x_\(n) = \(fmt.short(g)) × (\(fmt(s[n])) − \(fmt.short(d)))\(tauNum) = \(fmt(ev.gradient[n]))",
+            num, indent: 5))
+      }
     } else {
       let y = ev.targetDistribution
       emit(
@@ -297,6 +376,9 @@ enum DerivationView {
     }
   }
 
+  /// A number after an operator: negatives in parentheses (`× (−0.05989)`).
+  static func parenthesizedMath(_ x: TextLine) -> TextLine { x.hasPrefix("−") ? "(\(x))" : x }
+
   /// When naive `e^{z}` overflows or underflows, the numbers of step 1 are `inf` or 0: says why and shows the shifted
   /// form `σ = e^{M} Σ_j e^{z_j − M}`, whose factor `e^{M}` cancels in every `s_i`.
   static func overflowNote(
@@ -322,10 +404,15 @@ enum DerivationView {
     } else {
       values = "\(fmt(st.exps[0])) + … + \(fmt(st.exps[c - 1]))"
     }
-    emit(ProseLine("     Σ_j e^{z_j − M} = \(values) = \(fmt(st.sum))", .plain, indent: 7))
+    // A shifted exponential can still underflow (e^{−200} in float32): such a 0 is written after →, not =.
+    var underflows = false
+    for k in 0..<c where st.exps[k] == 0 && st.shifted[k] != -.infinity { underflows = true }
+    let sumRel: TextLine = underflows ? "→" : "="
+    emit(ProseLine("     Σ_j e^{z_j − M} \(sumRel) \(values) = \(fmt(st.sum))", .plain, indent: 7))
+    let nRel: TextLine = st.exps[n] == 0 && st.shifted[n] != -.infinity ? "→" : "="
     emit(
       ProseLine(
-        "     e^{z_\(n) − M} = e^{\(fmt(st.shifted[n]))} = \(fmt(st.exps[n])), "
+        "     e^{z_\(n) − M} = e^{\(fmt(st.shifted[n]))} \(nRel) \(fmt(st.exps[n])) in \(ev.problem.precision.rawValue), "
           + "so ∂σ/∂z_\(n) = e^{\(m)} × \(fmt(st.exps[n]))",
         .plain, indent: 7))
   }

@@ -239,30 +239,63 @@ enum ExploreView {
     let overTau: TextLine = tau == 1 ? "" : " / τ"
     let tauValue: TextLine = tau == 1 ? "" : " / \(fmt(tau))"
     var out = PanelText(inner)
-    func line(_ text: TextLine, _ style: Style) { out.line(ctx.text(text), style, into: &buf) }
+    // Wrapped, not clipped: a formula cut at the panel edge (its `/ τ` dropped) would be a false equation.
+    func line(_ text: TextLine, _ style: Style) { out.wrapped(ctx.text(text), style, into: &buf) }
     line("∂s_\(i)/∂x_\(n)\(i == n ? "   (i = n: diagonal)" : "   (i ≠ n)")", ctx.label)
-    if i == n {
-      line("= s_i (1 − s_i)\(overTau)", .plain)
-      line("= \(fmt(s[i])) × (1 − \(fmt(s[i])))\(tauValue)", .plain)
+    if i == n && ev.problem.classes > 1 && ev.jacobianUsesComplementSum(i) && s[i] > 0.9 {
+      // 1 − s_i cancels when s_i is near 1: the lab takes it as the sum of the other classes, and says so.
+      line("= s_i (1 − s_i)\(overTau) = s_i Σ_{j≠i} s_j\(overTau)", .plain)
+      line("= \(fmt(s[i])) × \(fmt(ev.complement(i)))\(tauValue)", .plain)
+      line("= \(fmt(ev.jacobian(i, n)))", ctx.label)
+      line("(1 − \(fmt(s[i])) would cancel: Σ_{j≠i} s_j)", ctx.muted)
     } else {
-      line("= −s_i s_n\(overTau)", .plain)
-      line("= −\(fmt(s[i])) × \(fmt(s[n]))\(tauValue)", .plain)
+      if i == n {
+        line("= s_i (1 − s_i)\(overTau)", .plain)
+        line("= \(fmt(s[i])) × (1 − \(fmt(s[i])))\(tauValue)", .plain)
+      } else {
+        line("= −s_i s_n\(overTau)", .plain)
+        line("= −\(fmt(s[i])) × \(fmt(s[n]))\(tauValue)", .plain)
+      }
+      let value = ev.jacobian(i, n)
+      if value == 0 && s[i] != 0 && (i == n ? s[i] != 1 : s[n] != 0) {
+        // A product of nonzero factors that rounds to 0 in the precision is not equal to them: it underflowed.
+        line("→ \(fmt(value)) in \(ev.problem.precision.rawValue) (underflows)", ctx.label)
+      } else {
+        line("= \(fmt(value))", ctx.label)
+      }
     }
-    line("= \(fmt(ev.jacobian(i, n)))", ctx.label)
     line("", .plain)
     line("symmetric: ∂s_\(n)/∂x_\(i) = \(fmt(ev.jacobian(n, i)))", ctx.muted)
     if ev.problem.classes <= 4096 {
+      // The row sums to 0 exactly; adding the rounded entries leaves rounding, which is not shown as the sum.
       var rowSum = 0.0
       for k in 0..<ev.problem.classes { rowSum += ev.jacobian(i, k) }
-      line("row sum Σ_n = \(fmt(rowSum))", ctx.muted)
+      if rowSum == 0 {
+        line("row sum Σ_n = 0", ctx.muted)
+      } else {
+        line("row sum Σ_n = 0 (the rounded entries", ctx.muted)
+        line("  add up to \(fmt(rowSum)))", ctx.muted)
+      }
     }
-    if ev.problem.isOneHot, ev.problem.upstream == 1 {
-      let t = ev.problem.target
+    let p = ev.problem
+    if p.isOneHot {
+      let t = p.target
+      let g = p.upstream
+      let gText: TextLine = g == 1 ? "" : "g·"
       line("", .plain)
-      line("chain rule: ∂c/∂x_\(n) = −(1/s_T)·∂s_T/∂x_\(n)", ctx.label)
-      line("= −(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))", .plain)
-      line("= \(fmt(ev.chainRule(n)))", .plain)
-      line("closed form s_n − δ_Tn = \(fmt(ev.gradient[n]))", .plain)
+      line("chain rule: ∂\(g == 1 ? "c" : "l")/∂x_\(n) = −\(gText)(1/s_T)·∂s_T/∂x_\(n)", ctx.label)
+      let gValue: TextLine = g == 1 ? "" : "\(parenthesized(fmt(g)))·"
+      let substituted: TextLine = "−\(gValue)(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))"
+      let chain = ev.chainRule(n)
+      if chain.isFinite {
+        line("= \(substituted)", .plain)
+        line("= \(fmt(chain))", .plain)
+      } else {
+        // Computed in the precision, 1/s_T can overflow: the product is then not the arithmetic of its factors.
+        line("  \(substituted)", .plain)
+        line("→ \(fmt(chain)) in \(p.precision.rawValue): 1/s_T overflows", ctx.error)
+      }
+      line("closed form \(gText)(s_n − δ_Tn)\(overTau) = \(fmt(ev.gradient[n]))", .plain)
     }
     line("", .plain)
     line("move: H J K L or Shift+arrows", ctx.muted)
