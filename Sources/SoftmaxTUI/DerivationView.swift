@@ -390,7 +390,10 @@ enum DerivationView {
     let warn = ctx.error
     let st = ev.stable
     let m = fmt(st.max)
-    emit(ProseLine("   ⚠ in \(ev.problem.precision.rawValue): \(report.diagnosis)", warn, indent: 5))
+    emit(
+      ProseLine(
+        "   ⚠ in \(ev.problem.precision.rawValue): \(report.diagnosis(significantDigits: fmt.style.full ? nil : 4))",
+        warn, indent: 5))
     emit(
       ProseLine(
         "   so use the shifted form with M = max_j z_j = \(m): σ = e^{M} Σ_j e^{z_j − M}, and e^{M} cancels in every "

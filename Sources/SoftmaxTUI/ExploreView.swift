@@ -380,7 +380,9 @@ enum ExploreView {
       line("log s = z − LSE(z) = [\(logs)]", ctx.muted)
     }
     let fine = ev.overflow.outcome == .fine
-    line("\(fine ? "" : "naive: ")\(ev.overflow.diagnosis)", fine ? ctx.muted : ctx.error)
+    line(
+      "\(fine ? "" : "naive: ")\(ev.overflow.diagnosis(significantDigits: state.fullDigits ? nil : 4))",
+      fine ? ctx.muted : ctx.error)
   }
 }
 

@@ -397,6 +397,19 @@ struct PrecisionLensTests {
     #expect(e.state.problem.logits == [5, 1001, 1002])
   }
 
+  /// A soft target rounded into bfloat16 sums to 1.0009765625; the lab's other columns still take it.
+  @Test func aRoundedSoftTargetIsATargetInEveryColumn() throws {
+    let p = try Problem(logits: [1, 2, 3], target: 0, precision: .bfloat16, softTarget: [0.2, 0.3, 0.5]).validated()
+    let comparison = PrecisionComparison(p)
+    for column in comparison.columns {
+      if case .failure(let e) = column.result { Issue.record("\(column.precision) refused: \(e.message)") }
+    }
+    // A float64 user still gets the tight check.
+    #expect(throws: InputError.self) {
+      try Problem(logits: [1, 2, 3], softTarget: [0.2, 0.3, 0.5009765625]).validated()
+    }
+  }
+
   @Test func aPrecisionThatCannotHoldALogitSaysSoAndKeepsTheState() throws {
     var e = try explorer([1e5, 0], target: 0)
     type("ppp", into: &e)  // float32, bfloat16 hold 1e5; float16 (max 65504) does not

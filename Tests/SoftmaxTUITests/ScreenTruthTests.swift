@@ -288,6 +288,9 @@ struct ScreenChecker {
   let unicode: Bool
   /// The texts the views formatted, normalised to ASCII minus, with the values they came from.
   let formatted: [String: [Double]]
+  /// Texts formatted with their shortest exact digits, and texts formatted with a digit count.
+  let shortestTexts: Set<String>
+  var fourDigit: Set<String> = []
   var failures: [Failure] = []
   var numbers = 0
   var equations = 0
@@ -300,8 +303,17 @@ struct ScreenChecker {
     self.state = state
     self.unicode = unicode
     var f: [String: [Double]] = [:]
-    for n in recorded { f[Self.normalise(n.text), default: []].append(n.value) }
+    var shortest: Set<String> = []
+    for n in recorded {
+      f[Self.normalise(n.text), default: []].append(n.value)
+      if case .shortest = n.form {
+        shortest.insert(Self.normalise(n.text))
+      } else {
+        fourDigit.insert(Self.normalise(n.text))
+      }
+    }
     self.formatted = f
+    self.shortestTexts = shortest
   }
 
   static func normalise(_ s: String) -> String { s.replacingOccurrences(of: "−", with: "-") }
@@ -428,6 +440,12 @@ struct ScreenChecker {
         formatted.keys.contains(where: { $0.count > t.text.count && $0.hasPrefix(Self.normalise(t.text)) })
       {
         fail("number cut", "\(t.text) runs into the edge", line)
+      }
+      // (d) In the 4-digit mode a number has the mode's digits: exact digits only when they are short (`709.78`).
+      let digits = t.text.filter(\.isNumber).count
+      let key = Self.normalise(t.text)
+      if !state.fullDigits, digits > 7, shortestTexts.contains(key), !fourDigit.contains(key) {
+        fail("full digits in the 4-digit mode", "\(t.text)", line)
       }
       if unicode, t.text.hasPrefix("-") {
         fail("hyphen minus", "\(t.text) is written with a hyphen in Unicode mode", line)
