@@ -52,7 +52,9 @@ public enum Frame {
     case (.descent, let ev?, _): DescentView.render(state, ev, into: &buf, body: body, context: ctx)
     default: break
     }
-    if let step = state.tourStep { TourOverlay.render(step: step, into: &buf, body: body, context: ctx) }
+    if let step = state.tourStep {
+      TourOverlay.render(step: step, into: &buf, body: body, context: ctx, atTop: state.screen == .derivation)
+    }
     renderStatus(state, problem, overflow, &buf, width: width, y: height - 1, context: ctx)
     if state.showHelp { renderHelp(&buf, body: body, context: ctx) }
   }

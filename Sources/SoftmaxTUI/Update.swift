@@ -442,6 +442,7 @@ extension AppState {
       cursorI = v.target
       cursorN = v.target
       if screen == .explore { screen = .stability }
+      stabilitySection = preset.section
     } catch {
       message = StatusMessage("preset \(preset.name) failed: \(error.message)", isError: true)
     }
