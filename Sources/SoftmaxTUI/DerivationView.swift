@@ -448,7 +448,10 @@ enum DerivationView {
       switch v {
       case .agrees: return "rel. error \(d(error)) ≤ \(d(tolerance)) ✓"
       case .differs: return "rel. error \(d(error)) > \(d(tolerance)) ✗"
-      case .unresolved: return "rel. error \(d(error)), tolerance \(d(tolerance)): too coarse to tell ?"
+      case .unresolved:
+        // A value that is not a number (an overflowed chain rule) has no relative error to show.
+        if !error.isFinite || !tolerance.isFinite { return "not a finite number: nothing to compare ?" }
+        return "rel. error \(d(error)), tolerance \(d(tolerance)): too coarse to tell ?"
       }
     }
     emit(

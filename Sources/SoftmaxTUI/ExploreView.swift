@@ -324,7 +324,7 @@ enum ExploreView {
       let lse = ev.logSumExp
       let xT = ev.scaled[t]
       line(
-        "  = LSE(z) − z_T = M + log Σ e^{z_j−M} − z_T = \(fmt(lse.max)) + \(fmt(lse.logSum)) − \(fmt(xT)) = \(fmt(ev.loss))",
+        "  = LSE(z) − z_T = M + log Σ e^{z_j−M} − z_T = \(fmt(lse.max)) + \(fmt(lse.logSum)) − \(parenthesized(fmt(xT))) = \(fmt(ev.loss))",
         .plain)
     } else {
       line("c = −Σ y_i log s_i = \(fmt(ev.loss))\(naive)", naiveAgrees ? ctx.label : ctx.error)

@@ -91,7 +91,7 @@ public struct RenderContext: Sendable {
     case "δ": "delta"
     case "Σ": "sum"
     case "·", "×": "*"
-    case "−": "-"
+    case "−", "–": "-"
     case "τ": "tau"
     case "ε": "eps"
     case "η": "eta"
@@ -116,6 +116,8 @@ public struct RenderContext: Sendable {
     case "Δ": "d"
     case "±": "+/-"
     case "▏": "_"
+    case "▲": "^"
+    case "▼": "v"
     default: nil
     }
   }

@@ -427,6 +427,13 @@ struct ScreenChecker {
   /// (c): a number next to an ellipsis, a dangling exponent, a number that is a strict prefix of a formatted number
   /// running into a panel edge, a hyphen for a negative number in Unicode mode.
   mutating func checkCuts(_ chars: [Character], _ line: String) {
+    // One sign per number: `a − −0.03418` or `a + -2` is written `a − (−0.03418)` or `a + 2`.
+    if line.range(of: #"[−+×·/-] [−-][0-9]"#, options: .regularExpression) != nil {
+      fail("two signs", "an operator followed by a signed number", line)
+    }
+    if !unicode, line.range(of: #"[^ ]\?[^ ]"#, options: .regularExpression) != nil {
+      fail("no ASCII spelling", "a symbol drawn as ?", line)
+    }
     for t in Self.tokens(chars) {
       numbers += 1
       let before: Character? = t.start > 0 ? chars[t.start - 1] : nil
