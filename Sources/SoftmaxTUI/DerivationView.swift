@@ -39,9 +39,10 @@ enum DerivationView {
     let i = clampIndex(state.cursorI, ev.problem.classes)
     let pinned = body.height >= 16 && body.width >= 40
     let check = Check(ev, n: n)
+    let sigma = Normaliser(ev)
     func checkText(_ emit: (ProseLine) -> Void) { checkLines(check, ev, n: n, fmt: fmt, context: ctx, emit) }
     func stepsText(_ emit: (ProseLine) -> Void) {
-      stepLines(ev, n: n, i: i, fmt: fmt, context: ctx, emit)
+      stepLines(ev, n: n, i: i, sigma: sigma, fmt: fmt, context: ctx, emit)
       if !pinned {
         emit(.blank)
         emit(ProseLine("5. Three numbers that must agree", ctx.label))
@@ -105,7 +106,8 @@ enum DerivationView {
 
   /// The derivation for class `n` and output `i`, with the evaluation's numbers substituted.
   static func stepLines(
-    _ ev: Evaluation, n: Int, i: Int, fmt: MathFormat, context ctx: RenderContext, _ emit: (ProseLine) -> Void
+    _ ev: Evaluation, n: Int, i: Int, sigma: Normaliser, fmt: MathFormat, context ctx: RenderContext,
+    _ emit: (ProseLine) -> Void
   ) {
     let p = ev.problem
     let c = p.classes
@@ -140,15 +142,14 @@ enum DerivationView {
     emit(ProseLine(context, note, indent: 2))
     emit(.blank)
 
-    // 1. The normaliser.
+    // 1. The normaliser, in index notation: σ = 1_j e^{v_j} (a repeated index is summed; 1 is the all-ones vector).
+    // Its numbers are exact to the digits shown (summed in float64, see `Normaliser`); the naive left-to-right sum in
+    // the precision is shown beside it, labelled, when it says something else.
     emit(ProseLine("1. The normaliser σ and its derivative", head))
-    if hasTau {
-      emit(
-        ProseLine(
-          "   σ = Σ_j e^{z_j}  with  z_j = x_j/τ   (j runs over all \(c) classes)", eq, indent: 5))
-    } else {
-      emit(ProseLine("   σ = Σ_j e^{x_j}   (j runs over all \(c) classes)", eq, indent: 5))
-    }
+    emit(
+      ProseLine(
+        "   σ = Σ_j e^{\(v)_j} = 1_j e^{\(v)_j}\(hasTau ? "  with  z_j = x_j/τ" : "")   (index notation: a repeated "
+          + "j is summed, 1 is the all-ones vector; j runs over all \(c) classes)", eq, indent: 5))
     var terms = TextLine()
     var values = TextLine()
     if c <= 5 {
@@ -158,28 +159,48 @@ enum DerivationView {
           values += " + "
         }
         terms += e(k)
-        values += fmt(ev.naive.exps[k])
+        values += fmt(sigma.exp(ev, k))
       }
     } else {
       terms = "\(e(0)) + \(e(1)) + … + \(e(c - 1))"
       values =
-        "\(fmt(ev.naive.exps[0])) + \(fmt(ev.naive.exps[1])) + … + \(fmt(ev.naive.exps[c - 1]))"
+        "\(fmt(sigma.exp(ev, 0))) + \(fmt(sigma.exp(ev, 1))) + … + \(fmt(sigma.exp(ev, c - 1)))"
     }
-    emit(ProseLine("     = \(terms) = \(values) = \(fmt(ev.naive.sum))", num, indent: 7))
-    if hasTau {
+    emit(ProseLine("     = \(terms) = \(values) = \(sigma.text(fmt))", num, indent: 7))
+    if p.precision != .float64 {
       emit(
         ProseLine(
-          "   ∂σ/∂x_n = Σ_j e^{z_j} δ_jn /τ = e^{z_n}/τ   (only j = n depends on x_n)", eq,
-          indent: 5))
+          "     (e^{\(v)_j} and σ computed in float64, wider than \(p.precision.rawValue): exact to the digits shown)",
+          note, indent: 7))
+    }
+    if sigma.naiveDiffers(ev, fmt) {
       emit(
         ProseLine(
-          "   ∂σ/∂x_\(n) = \(e(n))\(tauNum) = \(fmt(ev.naive.exps[n] / tau))", num, indent: 5))
+          "   σ (naive left-to-right, \(p.precision.rawValue)) = \(fmt(ev.naive.sum)) — \(sigma.naiveError(ev)); "
+            + "σ used below = \(sigma.text(fmt))", ctx.warning, indent: 5))
+    }
+    let overTau: TextLine = hasTau ? "/τ" : ""
+    emit(
+      ProseLine(
+        "   ∂σ/∂x_n = 1_j ∂e^{\(v)_j}/∂x_n = 1_j (∂e^{\(v)_j}/∂\(v)_j)(∂\(v)_j/∂x_n) = 1_j e^{\(v)_j} δ_jn\(overTau)"
+          + "   (∂\(v)_j/∂x_n = δ_jn\(overTau): 1 if j = n, else 0)", eq, indent: 5))
+    emit(
+      ProseLine(
+        "           = Σ_j e^{\(v)_j} δ_jn\(overTau) = e^{\(v)_n}\(overTau)   (δ_jn keeps only j = n; 1_n = 1 is dropped)",
+        eq, indent: 5))
+    var expanded = TextLine()
+    if c <= 4 {
+      for k in 0..<c {
+        if k > 0 { expanded += " + " }
+        expanded += "1·\(e(k))·\(k == n ? "1" : "0")"
+      }
     } else {
-      emit(
-        ProseLine(
-          "   ∂σ/∂x_n = Σ_j e^{x_j} δ_jn = e^{x_n}   (only j = n depends on x_n)", eq, indent: 5))
-      emit(ProseLine("   ∂σ/∂x_\(n) = \(e(n)) = \(fmt(ev.naive.exps[n]))", num, indent: 5))
+      expanded = "1·\(e(n))·1 + (the \(c - 1) terms j ≠ \(n), each × 0)"
     }
+    emit(
+      ProseLine(
+        "   ∂σ/∂x_\(n) = (\(expanded))\(tauNum) = \(e(n))\(tauNum) = \(fmt(sigma.exp(ev, n) / tau))", num,
+        indent: 5))
     overflowNote(ev, n: n, fmt: fmt, context: ctx, emit)
     emit(.blank)
 
@@ -192,15 +213,31 @@ enum DerivationView {
         "             = (e^{\(v)_i} δ_in σ − e^{\(v)_i} e^{\(v)_n}) / \(hasTau ? "(τσ²)" : "σ²")",
         eq, indent: 5))
     emit(ProseLine("             = \(paren("s_i δ_in − s_i s_n"))\(slashTau)", eq, indent: 5))
+    if sigma.naiveDiffers(ev, fmt) {
+      emit(
+        ProseLine(
+          "   (every s_i here is e^{\(v)_i}/σ with σ = \(sigma.text(fmt)) of step 1, rounded into "
+            + "\(p.precision.rawValue); not the naive \(fmt(ev.naive.sum)))", note, indent: 5))
+    }
     // The two cases; the one under the cursor is marked. For i = n the off-diagonal example uses another class.
     let other = i != n ? i : (t != n ? t : (n + 1) % Swift.max(1, c))
     let diagMark = i == n ? "▸" : " "
     let offMark = i != n ? "▸" : " "
     let diagValue = ev.jacobian(n, n)
+    let diagCancels = complementCancels(ev, n)
+    // Where 1 − s_n would cancel (s_n rounds to about 1), the complement is shown as the core computes it.
+    let oneMinus: TextLine =
+      diagCancels ? fmt(p.precision.round(ev.complement(n))) : "(1 − \(fmt(s[n])))"
     emit(
       ProseLine(
-        " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau)   ∂s_\(n)/∂x_\(n) = \(fmt(s[n])) × (1 − \(fmt(s[n])))"
+        " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau)   ∂s_\(n)/∂x_\(n) = \(fmt(s[n])) × \(oneMinus)"
           + "\(tauNum) = \(fmt(diagValue))", i == n ? ctx.label : eq, indent: 12))
+    if diagCancels {
+      emit(
+        ProseLine(
+          "             1 − s_\(n) = Σ_{j≠\(n)} s_j = \(oneMinus)   (computed without cancellation: 1 − \(fmt(s[n])) "
+            + "would lose its digits)", note, indent: 14))
+    }
     if c > 1 {
       emit(
         ProseLine(
@@ -241,59 +278,214 @@ enum DerivationView {
     // 4. The chain rule.
     emit(ProseLine("4. The chain rule: x_n reaches c through every s_i (they share σ)", head))
     let g = p.upstream
+    let y = ev.targetDistribution
+    emit(ProseLine("   ∂c/∂x_n = Σ_i (∂c/∂s_i)(∂s_i/∂x_n)", eq, indent: 5))
+    chainSumLine(ev, n: n, fmt: fmt, context: ctx, emit)
     if oneHot {
       emit(
         ProseLine(
-          "   ∂c/∂x_n = Σ_i (∂c/∂s_i)(∂s_i/∂x_n) = Σ_i (−δ_iT/s_T)(s_i δ_in − s_i s_n)\(slashTau)",
-          eq, indent: 5))
-      emit(
-        ProseLine(
-          "           = −(1/s_T)(s_T δ_Tn − s_T s_n)\(slashTau)   (δ_iT keeps only the term i = T)",
+          "           = Σ_i (−δ_iT/s_T)(s_i δ_in − s_i s_n)\(slashTau)"
+            + " = −(1/s_T)(s_T δ_Tn − s_T s_n)\(slashTau)   (δ_iT keeps only the term i = T)",
           eq, indent: 5))
       emit(ProseLine("           = \(paren("s_n − δ_Tn"))\(slashTau)", ctx.label, indent: 5))
-      let d = n == t ? 1.0 : 0.0
-      emit(
-        ProseLine(
-          "   ∂c/∂x_\(n) = \(paren("s_\(n) − δ_T\(n)"))\(slashTau) = "
-            + "\(paren("\(fmt(s[n])) − \(fmt.short(d))"))\(tauNum) = \(fmt((s[n] - d) / tau))",
-          num, indent: 5))
-      emit(
-        ProseLine(
-          "   backprop:  ∂l/∂x_n = (∂l/∂c)(s_n − δ_Tn)\(slashTau) = g·(s_n − δ_Tn)\(slashTau)", eq,
-          indent: 5))
-      emit(
-        ProseLine(
-          "   ∂l/∂x_\(n) = \(fmt.short(g)) × (\(fmt(s[n])) − \(fmt.short(d)))\(tauNum) = \(fmt(ev.gradient[n]))",
-          num, indent: 5))
     } else {
-      let y = ev.targetDistribution
       emit(
         ProseLine(
-          "   ∂c/∂x_n = Σ_i (−y_i/s_i)(s_i δ_in − s_i s_n)\(slashTau) = Σ_i y_i (s_n − δ_in)\(slashTau)",
+          "           = Σ_i (−y_i/s_i)(s_i δ_in − s_i s_n)\(slashTau) = Σ_i y_i (s_n − δ_in)\(slashTau)",
           eq, indent: 5))
       emit(
         ProseLine(
           "           = \(paren("s_n Σ_i y_i − y_n"))\(slashTau) = \(paren("s_n − y_n"))\(slashTau)   (Σ_i y_i = 1)",
-          eq, indent: 5))
+          ctx.label, indent: 5))
+    }
+    let yn: TextLine = oneHot ? "δ_T\(n)" : "y_\(n)"
+    let dc = derivative(ev, n)
+    let dcShown = fmt(dc)
+    if differenceCancels(ev, n) {
+      // s_n − y_n with s_n ≈ y_n ≈ 1: written as (1 − y_n) − Σ_{j≠n} s_j, which has no cancellation.
+      let free: TextLine =
+        oneHot ? "−Σ_{j≠\(n)} s_j" : "(1 − y_\(n)) − Σ_{j≠\(n)} s_j"
       emit(
         ProseLine(
-          "   ∂c/∂x_\(n) = \(paren("s_\(n) − y_\(n)"))\(slashTau) = "
-            + "\(paren("\(fmt(s[n])) − \(fmt(y[n]))"))\(tauNum) = \(fmt((s[n] - y[n]) / tau))",
-          num, indent: 5))
-      emit(
-        ProseLine(
-          "   backprop:  ∂l/∂x_n = (∂l/∂c)(s_n − y_n)\(slashTau) = g·(s_n − y_n)\(slashTau)", eq,
+          "   ∂c/∂x_\(n) = \(paren("s_\(n) − \(yn)"))\(slashTau) = \(paren(free))\(slashTau) = \(dcShown)", num,
           indent: 5))
       emit(
         ProseLine(
-          "   ∂l/∂x_\(n) = \(fmt.short(g)) × (\(fmt(s[n])) − \(fmt(y[n])))\(tauNum) = \(fmt(ev.gradient[n]))",
+          "     naive: \(paren("\(fmt(s[n])) − \(fmt.short(y[n]))"))\(tauNum) = "
+            + "\(fmt(p.precision.round((p.precision.round(s[n] - y[n])) / tau)))   cancellation-free: "
+            + "\(paren(oneHot ? "−\(fmt(p.precision.round(ev.complement(n))))" : "\(fmt(p.precision.round(1 - y[n]))) − \(fmt(p.precision.round(ev.complement(n))))"))\(tauNum) = \(dcShown)",
+          num, indent: 7))
+      emit(
+        ProseLine(
+          "     why: s_\(n) rounds to \(fmt(s[n])), so the subtraction keeps none of its digits; 1 − s_\(n) = "
+            + "Σ_{j≠\(n)} s_j adds positive terms and loses nothing", note, indent: 7))
+    } else {
+      emit(
+        ProseLine(
+          "   ∂c/∂x_\(n) = \(paren("s_\(n) − \(yn)"))\(slashTau) = "
+            + "\(paren("\(fmt(s[n])) − \(fmt.short(y[n]))"))\(tauNum) = \(dcShown)",
           num, indent: 5))
     }
+    caseFormLines(ev, n: n, dc: dc, fmt: fmt, context: ctx, emit)
+    emit(
+      ProseLine(
+        "   backprop:  ∂l/∂x_n = (∂l/∂c)(∂c/∂x_n) = g·\(paren("s_n − \(oneHot ? "δ_Tn" : "y_n")"))\(slashTau)",
+        eq, indent: 5))
+    emit(
+      ProseLine(
+        "   ∂l/∂x_\(n) = \(fmt.short(g)) × \(dc < 0 || dc.sign == .minus ? "(\(dcShown))" : dcShown) = "
+          + "\(fmt(ev.gradient[n]))", num, indent: 5))
     if p.logits[n] == -.infinity {
       emit(
         ProseLine(
           "   x_\(n) is masked (−∞): s_\(n) = 0 exactly, so its gradient is −y_\(n)\(slashTau)",
           note, indent: 5))
+    }
+  }
+
+  /// Whether `1 − s_n` written with the rounded `s_n` loses digits: `s_n` is the largest class and above 0.9, so
+  /// ``Evaluation/complement(_:)`` (`Σ_{j≠n} s_j`) is shown instead.
+  static func complementCancels(_ ev: Evaluation, _ n: Int) -> Bool {
+    ev.jacobianUsesComplementSum(n) && ev.complement(n) < 0.1
+  }
+
+  /// Whether `s_n − y_n` cancels: `y_n ≥ 1/2` (so `n` is the target) and `1 − s_n` cancels.
+  static func differenceCancels(_ ev: Evaluation, _ n: Int) -> Bool {
+    ev.targetDistribution[n] >= 0.5 && complementCancels(ev, n)
+  }
+
+  /// `∂c/∂x_n = (s_n − y_n)/τ` in the precision, without cancellation (`(1 − y_n) − Σ_{j≠n} s_j` where
+  /// ``differenceCancels(_:_:)``), as the gradient is computed.
+  static func derivative(_ ev: Evaluation, _ n: Int) -> Double {
+    let p = ev.problem
+    let y = ev.targetDistribution[n]
+    let d = differenceCancels(ev, n) ? (1 - y) - ev.complement(n) : ev.softmax[n] - y
+    return p.precision.round(d / p.temperature)
+  }
+
+  /// The chain-rule sum `Σ_i (∂c/∂s_i)(∂s_i/∂x_n)` with the numbers: every term up to 4 classes, else the terms with
+  /// `y_i > 0` (at most 3) and a count of the zero ones. Its value is the sum of the terms in float64.
+  static func chainSumLine(
+    _ ev: Evaluation, n: Int, fmt: MathFormat, context ctx: RenderContext, _ emit: (ProseLine) -> Void
+  ) {
+    let c = ev.problem.classes
+    let s = ev.softmax
+    let y = ev.targetDistribution
+    var line: TextLine = "           = "
+    var total = 0.0
+    var shown = 0
+    var hidden = 0
+    var zeros = 0
+    for k in 0..<c {
+      let weight = y[k] == 0 ? 0 : -y[k] / s[k]
+      let entry = ev.jacobian(k, n)
+      if y[k] != 0 { total += weight * entry }
+      if c <= 4 || (y[k] != 0 && shown < 3) {
+        if shown > 0 { line += " + " }
+        line += "(\(fmt(ev.problem.precision.round(weight))))(\(fmt(entry)))"
+        shown += 1
+      } else if y[k] == 0 {
+        zeros += 1
+      } else {
+        hidden += 1
+      }
+    }
+    if hidden > 0 { line += " + … (\(hidden) more with y_i > 0)" }
+    if zeros > 0 { line += " + 0 × … (the \(zeros) terms with ∂c/∂s_i = 0)" }
+    line += " = \(fmt(ev.problem.precision.round(total)))"
+    emit(ProseLine(line, ctx.numbers, indent: 13))
+  }
+
+  /// The case form of the case-form article, `∂c/∂x_k = (s_k − 1)/τ` for `k = T` and `s_k/τ` otherwise (with label
+  /// smoothing `s_k − (1 − ε + ε/C)` and `s_k − ε/C`), and the case of the cursor's class with its numbers.
+  static func caseFormLines(
+    _ ev: Evaluation, n: Int, dc: Double, fmt: MathFormat, context ctx: RenderContext, _ emit: (ProseLine) -> Void
+  ) {
+    let p = ev.problem
+    let t = p.target
+    let hasTau = p.temperature != 1
+    let slashTau: TextLine = hasTau ? "/τ" : ""
+    let tauNum: TextLine = hasTau ? " / \(fmt.short(p.temperature))" : ""
+    func paren(_ x: TextLine) -> TextLine { hasTau ? "(\(x))" : x }
+    guard p.softTarget == nil else {
+      emit(
+        ProseLine(
+          "   by cases: none with a soft target (every class has its own y_k; ∂c/∂x_k = (s_k − y_k)\(slashTau))",
+          ctx.muted, indent: 5))
+      return
+    }
+    let smoothed = p.labelSmoothing != 0
+    let hit: TextLine = smoothed ? "s_k − (1 − ε + ε/C)" : "s_k − 1"
+    let miss: TextLine = smoothed ? "s_k − ε/C" : "s_k"
+    emit(
+      ProseLine(
+        "   by cases:  ∂c/∂x_k = \(paren(hit))\(slashTau) for k = T,  \(paren(miss))\(slashTau) for k ≠ T", .plain,
+        indent: 5))
+    let s = ev.softmax[n]
+    let y = ev.targetDistribution[n]
+    var line: TextLine
+    if n == t {
+      line =
+        differenceCancels(ev, n)
+        ? "   here k = \(n) = T:  ∂c/∂x_\(n) = \(paren(smoothed ? "(1 − y_\(n)) − Σ_{j≠\(n)} s_j" : "−Σ_{j≠\(n)} s_j"))"
+          + "\(slashTau) = \(fmt(dc))"
+        : "   here k = \(n) = T:  ∂c/∂x_\(n) = \(paren("\(fmt(s)) − \(smoothed ? fmt(y) : "1")"))\(tauNum) = \(fmt(dc))"
+    } else {
+      line =
+        smoothed
+        ? "   here k = \(n) ≠ T:  ∂c/∂x_\(n) = \(paren("\(fmt(s)) − \(fmt(y))"))\(tauNum) = \(fmt(dc))"
+        : "   here k = \(n) ≠ T:  ∂c/∂x_\(n) = \(fmt(s))\(tauNum) = \(fmt(dc))"
+    }
+    emit(ProseLine(line, ctx.numbers, indent: 5))
+  }
+
+  /// σ as the derivation uses it, exact to the digits shown: `σ = e^{M}·Σ_j e^{z_j − M}` with the sum taken in float64
+  /// over the precision's `z_j` (wider than every precision but float64, and in float64 within an ulp or so).
+  struct Normaliser {
+    /// `M = max_j z_j`.
+    var max: Double
+    /// `Σ_j e^{z_j − M}`.
+    var shifted: Double
+    /// `e^{M}·Σ_j e^{z_j − M}` (inf when `e^{M}` overflows float64).
+    var value: Double
+
+    init(_ ev: Evaluation) {
+      let z = ev.scaled
+      var m = -Double.infinity
+      for v in z where v > m { m = v }
+      var sum = 0.0
+      if m.isFinite {
+        for v in z { sum += Double.exp(v - m) }
+      }
+      max = m
+      shifted = sum
+      value = m.isFinite ? Double.exp(m) * sum : .nan
+    }
+
+    /// `e^{z_k}` in float64.
+    func exp(_ ev: Evaluation, _ k: Int) -> Double { Double.exp(ev.scaled[k]) }
+
+    /// σ, or `e^{M} × Σ_j e^{z_j − M}` when it is too large for float64.
+    func text(_ fmt: MathFormat) -> TextLine {
+      value.isFinite || value.isNaN ? fmt(value) : "e^{\(fmt(max))} × \(fmt(shifted))"
+    }
+
+    /// Whether the naive left-to-right sum shows other digits than σ.
+    func naiveDiffers(_ ev: Evaluation, _ fmt: MathFormat) -> Bool {
+      value.isFinite && fmt(ev.naive.sum) != fmt(value)
+    }
+
+    /// How far the naive sum is from σ, in words.
+    func naiveError(_ ev: Evaluation) -> TextLine {
+      let naive = ev.naive.sum
+      if naive.isInfinite { return "overflows" }
+      if naive == 0 { return "underflows to 0" }
+      if !naive.isFinite { return "not a number" }
+      let ratio = value / naive
+      if ratio >= 1.5 { return "\(ratio, digits: 3)× too small" }
+      if ratio <= 1 / 1.5 { return "\(1 / ratio, digits: 3)× too large" }
+      let percent = abs(naive / value - 1) * 100
+      return "\(percent, digits: 2)% too \(naive < value ? "small" : "large") (rounding in each addition)"
     }
   }
 
