@@ -183,7 +183,7 @@ enum DerivationView {
     emit(
       ProseLine(
         "   ∂σ/∂x_n = 1_j ∂e^{\(v)_j}/∂x_n = 1_j (∂e^{\(v)_j}/∂\(v)_j)(∂\(v)_j/∂x_n) = 1_j e^{\(v)_j} δ_jn\(overTau)"
-          + "   (∂\(v)_j/∂x_n = δ_jn\(overTau): 1 if j = n, else 0)", eq, indent: 5))
+          + "   (δ_jn = 1 if j = n, else 0)", eq, indent: 5))
     emit(
       ProseLine(
         "           = Σ_j e^{\(v)_j} δ_jn\(overTau) = e^{\(v)_n}\(overTau)   (δ_jn keeps only j = n; 1_n = 1 is dropped)",
@@ -301,7 +301,7 @@ enum DerivationView {
     let yn: TextLine = oneHot ? "δ_T\(n)" : "y_\(n)"
     let dc = derivative(ev, n)
     let dcShown = fmt(dc)
-    if differenceCancels(ev, n) {
+    if differenceCancels(ev, n, fmt) {
       // s_n − y_n with s_n ≈ y_n ≈ 1: written as (1 − y_n) − Σ_{j≠n} s_j, which has no cancellation.
       let free: TextLine =
         oneHot ? "−Σ_{j≠\(n)} s_j" : "(1 − y_\(n)) − Σ_{j≠\(n)} s_j"
@@ -312,8 +312,10 @@ enum DerivationView {
       emit(
         ProseLine(
           "     naive: \(paren("\(fmt(s[n])) − \(fmt.short(y[n]))"))\(tauNum) = "
-            + "\(fmt(p.precision.round((p.precision.round(s[n] - y[n])) / tau)))   cancellation-free: "
-            + "\(paren(oneHot ? "−\(fmt(p.precision.round(ev.complement(n))))" : "\(fmt(p.precision.round(1 - y[n]))) − \(fmt(p.precision.round(ev.complement(n))))"))\(tauNum) = \(dcShown)",
+            + "\(fmt(naiveDerivative(ev, n)))   cancellation-free: "
+            + (oneHot && !hasTau
+              ? "−Σ_{j≠\(n)} s_j = \(dcShown)"
+              : "\(paren(oneHot ? "−\(fmt(p.precision.round(ev.complement(n))))" : "\(fmt(p.precision.round(1 - y[n]))) − \(fmt(p.precision.round(ev.complement(n))))"))\(tauNum) = \(dcShown)"),
           num, indent: 7))
       emit(
         ProseLine(
@@ -329,7 +331,7 @@ enum DerivationView {
     caseFormLines(ev, n: n, dc: dc, fmt: fmt, context: ctx, emit)
     emit(
       ProseLine(
-        "   backprop:  ∂l/∂x_n = (∂l/∂c)(∂c/∂x_n) = g·\(paren("s_n − \(oneHot ? "δ_Tn" : "y_n")"))\(slashTau)",
+        "   backprop:  ∂l/∂x_n = (∂l/∂c)(∂c/∂x_n) = g·(s_n − \(oneHot ? "δ_Tn" : "y_n"))\(slashTau)",
         eq, indent: 5))
     emit(
       ProseLine(
@@ -349,17 +351,29 @@ enum DerivationView {
     ev.jacobianUsesComplementSum(n) && ev.complement(n) < 0.1
   }
 
-  /// Whether `s_n − y_n` cancels: `y_n ≥ 1/2` (so `n` is the target) and `1 − s_n` cancels.
-  static func differenceCancels(_ ev: Evaluation, _ n: Int) -> Bool {
+  /// Whether `s_n − y_n` is computed as `(1 − y_n) − Σ_{j≠n} s_j`: `y_n ≥ 1/2` (so `n` is the target) and
+  /// `1 − s_n` cancels.
+  static func usesComplement(_ ev: Evaluation, _ n: Int) -> Bool {
     ev.targetDistribution[n] >= 0.5 && complementCancels(ev, n)
   }
 
+  /// `(s_n − y_n)/τ` as written, with the rounded `s_n`: what the subtraction gives when it cancels.
+  static func naiveDerivative(_ ev: Evaluation, _ n: Int) -> Double {
+    let p = ev.problem
+    return p.precision.round(p.precision.round(ev.softmax[n] - ev.targetDistribution[n]) / p.temperature)
+  }
+
+  /// Whether the naive `s_n − y_n` shows other digits than the cancellation-free value (so both are shown).
+  static func differenceCancels(_ ev: Evaluation, _ n: Int, _ fmt: MathFormat) -> Bool {
+    usesComplement(ev, n) && fmt(naiveDerivative(ev, n)) != fmt(derivative(ev, n))
+  }
+
   /// `∂c/∂x_n = (s_n − y_n)/τ` in the precision, without cancellation (`(1 − y_n) − Σ_{j≠n} s_j` where
-  /// ``differenceCancels(_:_:)``), as the gradient is computed.
+  /// ``usesComplement(_:_:)``), as the gradient is computed.
   static func derivative(_ ev: Evaluation, _ n: Int) -> Double {
     let p = ev.problem
     let y = ev.targetDistribution[n]
-    let d = differenceCancels(ev, n) ? (1 - y) - ev.complement(n) : ev.softmax[n] - y
+    let d = usesComplement(ev, n) ? (1 - y) - ev.complement(n) : ev.softmax[n] - y
     return p.precision.round(d / p.temperature)
   }
 
@@ -382,7 +396,7 @@ enum DerivationView {
       if y[k] != 0 { total += weight * entry }
       if c <= 4 || (y[k] != 0 && shown < 3) {
         if shown > 0 { line += " + " }
-        line += "(\(fmt(ev.problem.precision.round(weight))))(\(fmt(entry)))"
+        line += "(\(fmt(weight)))(\(fmt(entry)))"
         shown += 1
       } else if y[k] == 0 {
         zeros += 1
@@ -419,14 +433,15 @@ enum DerivationView {
     let miss: TextLine = smoothed ? "s_k − ε/C" : "s_k"
     emit(
       ProseLine(
-        "   by cases:  ∂c/∂x_k = \(paren(hit))\(slashTau) for k = T,  \(paren(miss))\(slashTau) for k ≠ T", .plain,
+        "   by cases:  ∂c/∂x_k = \(paren(hit))\(slashTau) for k = T,  \(smoothed ? paren(miss) : miss)\(slashTau) for k ≠ T",
+        .plain,
         indent: 5))
     let s = ev.softmax[n]
     let y = ev.targetDistribution[n]
     var line: TextLine
     if n == t {
       line =
-        differenceCancels(ev, n)
+        differenceCancels(ev, n, fmt)
         ? "   here k = \(n) = T:  ∂c/∂x_\(n) = \(paren(smoothed ? "(1 − y_\(n)) − Σ_{j≠\(n)} s_j" : "−Σ_{j≠\(n)} s_j"))"
           + "\(slashTau) = \(fmt(dc))"
         : "   here k = \(n) = T:  ∂c/∂x_\(n) = \(paren("\(fmt(s)) − \(smoothed ? fmt(y) : "1")"))\(tauNum) = \(fmt(dc))"

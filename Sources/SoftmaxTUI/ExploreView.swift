@@ -241,14 +241,23 @@ enum ExploreView {
     var out = PanelText(inner)
     func line(_ text: TextLine, _ style: Style) { out.line(ctx.text(text), style, into: &buf) }
     line("∂s_\(i)/∂x_\(n)\(i == n ? "   (i = n: diagonal)" : "   (i ≠ n)")", ctx.label)
+    // Where 1 − s_i would cancel (s_i rounds to about 1), the complement Σ_{j≠i} s_j is shown as the core computes it.
+    let complementShown = i == n && DerivationView.complementCancels(ev, i)
     if i == n {
       line("= s_i (1 − s_i)\(overTau)", .plain)
-      line("= \(fmt(s[i])) × (1 − \(fmt(s[i])))\(tauValue)", .plain)
+      if complementShown {
+        line("= \(fmt(s[i])) × \(fmt(ev.problem.precision.round(ev.complement(i))))\(tauValue)", .plain)
+      } else {
+        line("= \(fmt(s[i])) × (1 − \(fmt(s[i])))\(tauValue)", .plain)
+      }
     } else {
       line("= −s_i s_n\(overTau)", .plain)
       line("= −\(fmt(s[i])) × \(fmt(s[n]))\(tauValue)", .plain)
     }
     line("= \(fmt(ev.jacobian(i, n)))", ctx.label)
+    if complementShown {
+      out.wrapped(ctx.text("1 − s_\(i) = Σ_{j≠\(i)} s_j, computed without cancellation"), ctx.muted, into: &buf)
+    }
     line("", .plain)
     line("symmetric: ∂s_\(n)/∂x_\(i) = \(fmt(ev.jacobian(n, i)))", ctx.muted)
     if ev.problem.classes <= 4096 {
@@ -256,13 +265,31 @@ enum ExploreView {
       for k in 0..<ev.problem.classes { rowSum += ev.jacobian(i, k) }
       line("row sum Σ_n = \(fmt(rowSum))", ctx.muted)
     }
-    if ev.problem.isOneHot, ev.problem.upstream == 1 {
+    if ev.problem.isOneHot {
+      // ∂l/∂x_n = g·(−1/s_T)·∂s_T/∂x_n (the entry carries 1/τ) against the closed form g·(s_n − δ_Tn)/τ.
       let t = ev.problem.target
+      let g = ev.problem.upstream
+      let gName: TextLine = g == 1 ? "" : "g·"
+      let gValue: TextLine = g == 1 ? "" : g < 0 ? "(\(fmt(g)))·" : "\(fmt(g))·"
+      let mfmt = MathFormat(style: fmt)
       line("", .plain)
-      line("chain rule: ∂c/∂x_\(n) = −(1/s_T)·∂s_T/∂x_\(n)", ctx.label)
-      line("= −(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))", .plain)
+      line("chain rule: ∂l/∂x_\(n) = −\(gName)(1/s_T)·∂s_T/∂x_\(n)", ctx.label)
+      line("= −\(gValue)(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))", .plain)
       line("= \(fmt(ev.chainRule(n)))", .plain)
-      line("closed form s_n − δ_Tn = \(fmt(ev.gradient[n]))", .plain)
+      let closed: TextLine = tau == 1 ? "\(gName)(s_n − δ_Tn)" : "\(gName)(s_n − δ_Tn)/τ"
+      line("closed form \(closed)", .plain)
+      if DerivationView.differenceCancels(ev, n, mfmt) {
+        // s_T − 1 cancels: −Σ_{j≠T} s_j instead, said in one line.
+        line(
+          "= \(gValue)(−\(fmt(ev.problem.precision.round(ev.complement(n)))))\(tauValue) = \(fmt(ev.gradient[n]))",
+          .plain)
+        out.wrapped(
+          ctx.text(
+            "s_\(n) − 1 = −Σ_{j≠\(n)} s_j, without cancellation (\(fmt(s[n])) − 1 would give "
+              + "\(fmt(DerivationView.naiveDerivative(ev, n) * tau)))"), ctx.muted, into: &buf)
+      } else {
+        line("= \(gValue)(\(fmt(s[n])) − \(n == t ? "1" : "0"))\(tauValue) = \(fmt(ev.gradient[n]))", .plain)
+      }
     }
     line("", .plain)
     line("move: H J K L or Shift+arrows", ctx.muted)
