@@ -146,10 +146,13 @@ struct WorkedExample {
         + ev.naive.exps.map(n).joined(separator: " + ") + " = "
       : "e^{z_0} + \\cdots + e^{z_{\(p.classes - 1)}} = "
     d.paragraph("The formula as written: exponentiate every $z_j$, add them up, divide.")
+    // Where the naive sum is not σ at the digits shown, it gets its own name (the derivation says by how much).
+    let exactSigma = ev.scaled.reduce(0.0) { $0 + Double.exp($1) }
+    let naiveName = exactSigma.isFinite && n(exactSigma) != n(ev.naive.sum) ? "\\sigma_{\\text{naive}}" : "\\sigma"
     d.math(
       "\\begin{aligned}\n"
-        + "\\sigma &= \\sum_j e^{z_j} = \(terms)\(n(ev.naive.sum)) \\\\\n"
-        + "s_{\(t)} &= \\frac{e^{z_{\(t)}}}{\\sigma} = \\frac{\(n(ev.naive.exps[t]))}{\(n(ev.naive.sum))} = "
+        + "\(naiveName) &= \\sum_j e^{z_j} = \(terms)\(n(ev.naive.sum)) \\\\\n"
+        + "s_{\(t)} &= \\frac{e^{z_{\(t)}}}{\(naiveName)} = \\frac{\(n(ev.naive.exps[t]))}{\(n(ev.naive.sum))} = "
         + "\(n(ev.naive.probabilities[t]))\n"
         + "\\end{aligned}")
     if ev.overflow.outcome != .fine {
@@ -294,10 +297,13 @@ struct WorkedExample {
           + "$z = x/\\tau$, so the steps differentiate with respect to $z$; by the chain rule, "
           + "$\\partial/\\partial x_n = (1/\\tau)\\,\\partial/\\partial z_n$.")
     }
-    // The raw exponentials, or the shifted ones when the raw ones fail in this precision.
-    let raw = ev.overflow.outcome == .fine
-    let e = raw ? ev.naive.exps : ev.stable.exps
-    let sigma = raw ? ev.naive.sum : ev.stable.sum
+    // σ and the e^{z_j} exact to the digits shown (in float64, over the precision's z_j), or the shifted ones when
+    // σ is too large (or too small) for float64. The naive left-to-right sum is shown beside it when it differs.
+    let exact = ev.scaled.map { Double.exp($0) }
+    let exactSum = exact.reduce(0, +)
+    let raw = exactSum.isFinite && exactSum > 0 && exact.allSatisfy(\.isFinite)
+    let e = raw ? exact : ev.stable.exps
+    let sigma = raw ? exactSum : ev.stable.sum
     let other = ev.otherClass
 
     d.heading(3, "Step 1: the normaliser")
@@ -321,6 +327,28 @@ struct WorkedExample {
         + "&= \(WorkedExample.lines(terms, perLine: 3)) \\\\\n"
         + "&= e^{\(v)_{\(t)}} = \(n(e[t]))\n"
         + "\\end{aligned}")
+    if raw && p.precision != .float64 {
+      d.paragraph(
+        "These $e^{\(v)_j}$ and $\\sigma$ are computed in float64, wider than `\(p.precision.rawValue)`, so they are "
+          + "exact to the digits shown; every $s_i$ below is $e^{\(v)_i}/\\sigma$ rounded into `\(p.precision.rawValue)`."
+      )
+    }
+    if raw && n(ev.naive.sum) != n(sigma) {
+      let naive = ev.naive.sum
+      let how: String
+      if !naive.isFinite || naive == 0 {
+        how = naive == 0 ? "underflows to 0" : "is not finite"
+      } else if sigma / naive >= 1.5 {
+        how = "is \(DecimalFormat.significant(sigma / naive, digits: 3)) times too small"
+      } else if naive / sigma >= 1.5 {
+        how = "is \(DecimalFormat.significant(naive / sigma, digits: 3)) times too large"
+      } else {
+        how = "is off by \(DecimalFormat.significant(abs(naive / sigma - 1) * 100, digits: 2))\\%"
+      }
+      d.paragraph(
+        "The naive left-to-right sum in `\(p.precision.rawValue)` gives $\\sigma_{\\text{naive}} = \(n(naive))$, which "
+          + "\(how); the $\\sigma$ used in every step below is $\(n(sigma))$.")
+    }
     if !raw {
       d.paragraph(
         (ev.overflow.exponentialsFail

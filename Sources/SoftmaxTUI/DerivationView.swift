@@ -449,7 +449,9 @@ enum DerivationView {
       line =
         smoothed
         ? "   here k = \(n) ≠ T:  ∂c/∂x_\(n) = \(paren("\(fmt(s)) − \(fmt(y))"))\(tauNum) = \(fmt(dc))"
-        : "   here k = \(n) ≠ T:  ∂c/∂x_\(n) = \(fmt(s))\(tauNum) = \(fmt(dc))"
+        : hasTau
+          ? "   here k = \(n) ≠ T:  ∂c/∂x_\(n) = s_\(n)/τ = \(fmt(s))\(tauNum) = \(fmt(dc))"
+          : "   here k = \(n) ≠ T:  ∂c/∂x_\(n) = s_\(n) = \(fmt(dc))"
     }
     emit(ProseLine(line, ctx.numbers, indent: 5))
   }
