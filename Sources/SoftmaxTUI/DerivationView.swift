@@ -148,8 +148,8 @@ enum DerivationView {
     emit(ProseLine("1. The normaliser σ and its derivative", head))
     emit(
       ProseLine(
-        "   σ = Σ_j e^{\(v)_j} = 1_j e^{\(v)_j}\(hasTau ? "  with  z_j = x_j/τ" : "")   (index notation: a repeated "
-          + "j is summed, 1 is the all-ones vector; j runs over all \(c) classes)", eq, indent: 5))
+        "   σ = Σ_j e^{\(v)_j} = 1_j e^{\(v)_j}\(hasTau ? "  with  z_j = x_j/τ" : "")   (repeated j summed; "
+          + "1 = all-ones vector; \(c) classes)", eq, indent: 5))
     var terms = TextLine()
     var values = TextLine()
     if c <= 5 {
@@ -183,10 +183,10 @@ enum DerivationView {
     emit(
       ProseLine(
         "   ∂σ/∂x_n = 1_j ∂e^{\(v)_j}/∂x_n = 1_j (∂e^{\(v)_j}/∂\(v)_j)(∂\(v)_j/∂x_n) = 1_j e^{\(v)_j} δ_jn\(overTau)"
-          + "   (δ_jn = 1 if j = n, else 0)", eq, indent: 5))
+          + "  (δ_jn: 1 if j = n, else 0)", eq, indent: 5))
     emit(
       ProseLine(
-        "           = Σ_j e^{\(v)_j} δ_jn\(overTau) = e^{\(v)_n}\(overTau)   (δ_jn keeps only j = n; 1_n = 1 is dropped)",
+        "           = Σ_j e^{\(v)_j} δ_jn\(overTau) = e^{\(v)_n}\(overTau)   (δ_jn keeps j = n; 1_n = 1 dropped)",
         eq, indent: 5))
     var expanded = TextLine()
     if c <= 4 {

@@ -125,7 +125,7 @@ struct DerivationTruthTests {
     // (a) σ = 1_j e^{x_j} and ∂e^{x_j}/∂x_j · ∂x_j/∂x_n = e^{x_j} δ_jn before 1_j is dropped.
     #expect(text.contains("σ = Σ_j e^{x_j} = 1_j e^{x_j}"))
     #expect(text.contains("= 1_j (∂e^{x_j}/∂x_j)(∂x_j/∂x_n) = 1_j e^{x_j} δ_jn"))
-    #expect(text.contains("(δ_jn keeps only j = n; 1_n = 1 is dropped)"))
+    #expect(text.contains("(δ_jn keeps j = n; 1_n = 1 dropped)"))
     #expect(text.contains("∂σ/∂x_2 = (1·e^{1}·0 + 1·e^{2}·0 + 1·e^{3}·1) = e^{3} = \(shown(e[2]))"))
     // (b) the case form for the cursor's class (n = T = 2).
     #expect(text.contains("by cases:  ∂c/∂x_k = s_k − 1 for k = T,  s_k for k ≠ T"))
