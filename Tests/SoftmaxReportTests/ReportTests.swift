@@ -315,3 +315,23 @@ struct TextReportTests {
     #expect(text.contains("✓"))
   }
 }
+
+@Suite("Handout: one σ")
+struct HandoutSigmaTests {
+  // Issue 12 defect 5: the naive left-to-right σ is not the σ the derivation uses; the handout names both.
+  @Test func naiveSigmaIsNamedAndTheDerivationUsesTheExactOne() throws {
+    // x_j = (j mod 8)/4 is exact in bfloat16; σ = 16384 Σ_{k<8} e^{k/4} ≈ 3.686e5.
+    let logits = (0..<131_072).map { Double($0 % 8) / 4 }
+    let ev = try evaluate(Problem(logits: logits, target: 0, precision: .bfloat16))
+    let sigma = 16384 * (0..<8).reduce(0.0) { $0 + Double.exp(Double($1) / 4) }
+    let exact = WorkedExample.tex(sigma)
+    let naive = WorkedExample.tex(ev.naive.sum)
+    #expect(exact != naive)
+    for text in [Report.markdown(ev), Report.latex(ev)] {
+      #expect(text.contains("\\sigma_{\\text{naive}} &= \\sum_j e^{z_j}"))
+      #expect(text.contains("Here $\\sigma = \(exact)$"))
+      #expect(text.contains("$\\sigma_{\\text{naive}} = \(naive)$"))
+      #expect(text.contains("the $\\sigma$ used in every step below is $\(exact)$"))
+    }
+  }
+}
