@@ -213,9 +213,9 @@ scene_descent() {
 scene_tour() {
   start tour
   wait_for "What softmax does"
-  keys n
+  keys N
   wait_for "The loss"
-  keys n
+  keys N
   wait_for "The Jacobian"
   shoot tour
 }

@@ -218,11 +218,19 @@ public struct OverflowReport: Sendable, Equatable {
     public var accurate: Double
   }
 
-  /// One sentence saying what happens and why, with the numbers (written when read, inline: no allocation).
-  public var diagnosis: TextLine {
+  /// One sentence saying what happens and why, with the numbers in their shortest exact digits (for reports).
+  public var diagnosis: TextLine { diagnosis(significantDigits: nil) }
+
+  /// The same sentence for a screen: a number whose exact digits are short (`709.78`, `11`) as it is, any other with
+  /// `significantDigits` digits (`2.943`, not `2.9425903007032304`); nil for every number's exact digits.
+  public func diagnosis(significantDigits digits: Int?) -> TextLine {
     let facts = precision.facts
     let name = precision.rawValue
-    func fmt(_ x: Double) -> TextLine { TextLine(compact: x) }
+    func fmt(_ x: Double) -> TextLine {
+      let exact = TextLine(compact: x)
+      guard let digits, exact.scalarCount > 6 else { return exact }
+      return "\(x, digits: digits)"
+    }
     switch label {
     case "overflow":
       return

@@ -116,7 +116,7 @@ public struct PrecisionColumn: Sendable {
     var p = problem
     p.precision = precision
     do throws(InputError) {
-      return .success(PrecisionColumn(try p.validated()))
+      return .success(PrecisionColumn(try p.validated(roundedFrom: problem.precision)))
     } catch {
       return .failure(error)
     }
@@ -165,7 +165,7 @@ public struct PrecisionColumn: Sendable {
     var p = problem
     p.precision = precision
     do throws(InputError) {
-      let validated = try p.validated()
+      let validated = try p.validated(roundedFrom: problem.precision)
       guard var column = old.take() else { return .success(PrecisionColumn(validated)) }
       column.update(to: validated)
       return .success(column)

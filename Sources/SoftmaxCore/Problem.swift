@@ -66,7 +66,12 @@ public struct Problem: Sendable, Equatable {
   }
 
   /// The problem with every value checked and rounded into `precision`, or a one-line message naming what is wrong.
-  public func validated() throws(InputError) -> Problem {
+  public func validated() throws(InputError) -> Problem { try validated(roundedFrom: nil) }
+
+  /// ``validated()`` for a problem whose values were already rounded into `source` and are now taken into this
+  /// problem's precision (a Stability lab column): a soft target is allowed the sum error of `source`'s rounding too,
+  /// so `[0.2, 0.3, 0.5]` rounded into bfloat16 (summing to 1.0009765625) is still a target in float64.
+  public func validated(roundedFrom source: Precision?) throws(InputError) -> Problem {
     var p = self
     let c = logits.count
     if c == 0 { throw InputError("no logits given (expected at least one class, e.g. 1,2,3)") }
@@ -82,20 +87,22 @@ public struct Problem: Sendable, Equatable {
     if !p.logits.contains(where: { $0 != -.infinity }) {
       throw InputError("every logit is -inf (masked): at least one class must be unmasked")
     }
-    try p.validateSettings()
+    try p.validateSettings(softTargetSource: source)
     return p
   }
 
   /// Checks and rounds the target and the knobs (everything but the logits, which must be validated already): the
   /// second half of ``validated()``, with the same messages in the same order. Reads the logits where they are (a
   /// change of temperature checks every `x/τ`) and builds no array but a soft target; on error `self` is unchanged.
-  public mutating func validateSettings() throws(InputError) {
+  public mutating func validateSettings() throws(InputError) { try validateSettings(softTargetSource: nil) }
+
+  mutating func validateSettings(softTargetSource: Precision?) throws(InputError) {
     var p = self
-    try p.checkAndRoundSettings()
+    try p.checkAndRoundSettings(softTargetSource: softTargetSource)
     self = p
   }
 
-  private mutating func checkAndRoundSettings() throws(InputError) {
+  private mutating func checkAndRoundSettings(softTargetSource: Precision?) throws(InputError) {
     let c = logits.count
     let (temperature, labelSmoothing, softTarget, upstream, learningRate) = (
       self.temperature, self.labelSmoothing, self.softTarget, self.upstream, self.learningRate
@@ -137,7 +144,11 @@ public struct Problem: Sendable, Equatable {
       let sum = q.reduce(0, +)
       // Rounding each entry into the precision moves the sum by at most half an ulp of 1 (each by half an ulp of
       // itself), so the rounded target of a valid one passes this check again.
-      let tolerance = 1e-6 + precision.facts.ulpOfOne / 2
+      var tolerance = 1e-6 + precision.facts.ulpOfOne / 2
+      if let source = softTargetSource {
+        // Each entry was rounded into `source` (half an ulp of itself), so the sum is off by at most half its ulp of 1.
+        tolerance = Swift.max(tolerance, 1e-6 + source.facts.ulpOfOne / 2)
+      }
       if abs(sum - 1) > tolerance {
         throw InputError(
           "soft target sums to \(DecimalFormat.compact(sum)), not 1 (tolerance \(DecimalFormat.significant(tolerance, digits: 2)))"

@@ -99,8 +99,9 @@ public enum KeyMap {
     }
     if state.tourStep != nil {
       switch key {
-      case .character("n"): return .tourNext
-      case .character("b"): return .tourBack
+      // Capitals, so that no lesson's own key (n steps the descent) is taken by the tour.
+      case .character("N"): return .tourNext
+      case .character("B"): return .tourBack
       default: break
       }
     }

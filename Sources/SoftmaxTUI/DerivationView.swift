@@ -152,6 +152,13 @@ enum DerivationView {
           + "1 = all-ones vector; \(c) classes)", eq, indent: 5))
     var terms = TextLine()
     var values = TextLine()
+    // An e^{z} that overflows or underflows even in float64 is not the exact value: it is written after →, not =.
+    var exact = true
+    for k in 0..<c where ev.scaled[k] != -.infinity {
+      let x = sigma.exp(ev, k)
+      if !x.isFinite || x == 0 { exact = false }
+    }
+    let rel: TextLine = exact ? "=" : "→"
     if c <= 5 {
       for k in 0..<c {
         if k > 0 {
@@ -166,7 +173,7 @@ enum DerivationView {
       values =
         "\(fmt(sigma.exp(ev, 0))) + \(fmt(sigma.exp(ev, 1))) + … + \(fmt(sigma.exp(ev, c - 1)))"
     }
-    emit(ProseLine("     = \(terms) = \(values) = \(sigma.text(fmt))", num, indent: 7))
+    emit(ProseLine("     = \(terms) \(rel) \(values) \(rel) \(sigma.text(fmt))", num, indent: 7))
     if p.precision != .float64 {
       emit(
         ProseLine(
@@ -199,7 +206,7 @@ enum DerivationView {
     }
     emit(
       ProseLine(
-        "   ∂σ/∂x_\(n) = (\(expanded))\(tauNum) = \(e(n))\(tauNum) = \(fmt(sigma.exp(ev, n) / tau))", num,
+        "   ∂σ/∂x_\(n) = (\(expanded))\(tauNum) = \(e(n))\(tauNum) \(rel) \(fmt(sigma.exp(ev, n) / tau))", num,
         indent: 5))
     overflowNote(ev, n: n, fmt: fmt, context: ctx, emit)
     emit(.blank)
@@ -517,7 +524,10 @@ enum DerivationView {
     let warn = ctx.error
     let st = ev.stable
     let m = fmt(st.max)
-    emit(ProseLine("   ⚠ in \(ev.problem.precision.rawValue): \(report.diagnosis)", warn, indent: 5))
+    emit(
+      ProseLine(
+        "   ⚠ in \(ev.problem.precision.rawValue): \(report.diagnosis(significantDigits: fmt.style.full ? nil : 4))",
+        warn, indent: 5))
     emit(
       ProseLine(
         "   so use the shifted form with M = max_j z_j = \(m): σ = e^{M} Σ_j e^{z_j − M}, and e^{M} cancels in every "
@@ -531,10 +541,15 @@ enum DerivationView {
     } else {
       values = "\(fmt(st.exps[0])) + … + \(fmt(st.exps[c - 1]))"
     }
-    emit(ProseLine("     Σ_j e^{z_j − M} = \(values) = \(fmt(st.sum))", .plain, indent: 7))
+    // A shifted exponential can still underflow (e^{−200} in float32): such a 0 is written after →, not =.
+    var underflows = false
+    for k in 0..<c where st.exps[k] == 0 && st.shifted[k] != -.infinity { underflows = true }
+    let sumRel: TextLine = underflows ? "→" : "="
+    emit(ProseLine("     Σ_j e^{z_j − M} \(sumRel) \(values) = \(fmt(st.sum))", .plain, indent: 7))
+    let nRel: TextLine = st.exps[n] == 0 && st.shifted[n] != -.infinity ? "→" : "="
     emit(
       ProseLine(
-        "     e^{z_\(n) − M} = e^{\(fmt(st.shifted[n]))} = \(fmt(st.exps[n])), "
+        "     e^{z_\(n) − M} = e^{\(fmt(st.shifted[n]))} \(nRel) \(fmt(st.exps[n])) in \(ev.problem.precision.rawValue), "
           + "so ∂σ/∂z_\(n) = e^{\(m)} × \(fmt(st.exps[n]))",
         .plain, indent: 7))
   }

@@ -280,7 +280,10 @@ enum DescentView {
     let free = bodyLimit - y
     if free >= 6 {
       let plotRect = Rect(x: inner.x, y: y + 1, width: inner.width, height: free - 1)
-      buf.write(ctx.prose("s_T per step → 1"), x: inner.x, y: y, style: ctx.label, clip: inner)
+      // The optimum of the loss is s = y: one-hot, s_T → 1; smoothed or soft, s_T → y_T.
+      let target: TextLine =
+        p.isOneHot ? "s_T per step → 1" : "s_T per step → y_T = \(fmt(ev.targetDistribution[p.target]))"
+      buf.write(ctx.prose(target), x: inner.x, y: y, style: ctx.label, clip: inner)
       plot(
         count: run.count, value: { run[$0].targetProbability }, step: { run[$0].step }, marked: { _ in false },
         range: 0...1, in: plotRect, into: &buf, context: ctx, digits: 1)

@@ -239,7 +239,8 @@ enum ExploreView {
     let overTau: TextLine = tau == 1 ? "" : " / τ"
     let tauValue: TextLine = tau == 1 ? "" : " / \(fmt(tau))"
     var out = PanelText(inner)
-    func line(_ text: TextLine, _ style: Style) { out.line(ctx.text(text), style, into: &buf) }
+    // Wrapped, not clipped: a formula cut at the panel edge (its `/ τ` dropped) would be a false equation.
+    func line(_ text: TextLine, _ style: Style) { out.wrapped(ctx.text(text), style, into: &buf) }
     line("∂s_\(i)/∂x_\(n)\(i == n ? "   (i = n: diagonal)" : "   (i ≠ n)")", ctx.label)
     // Where 1 − s_i would cancel (s_i rounds to about 1), the complement Σ_{j≠i} s_j is shown as the core computes it.
     let complementShown = i == n && DerivationView.complementCancels(ev, i)
@@ -254,16 +255,28 @@ enum ExploreView {
       line("= −s_i s_n\(overTau)", .plain)
       line("= −\(fmt(s[i])) × \(fmt(s[n]))\(tauValue)", .plain)
     }
-    line("= \(fmt(ev.jacobian(i, n)))", ctx.label)
+    let value = ev.jacobian(i, n)
+    if value == 0 && s[i] != 0 && (i == n ? s[i] != 1 : s[n] != 0) {
+      // A product of nonzero factors that rounds to 0 in the precision is not equal to them: it underflowed.
+      line("→ \(fmt(value)) in \(ev.problem.precision.rawValue) (underflows)", ctx.label)
+    } else {
+      line("= \(fmt(value))", ctx.label)
+    }
     if complementShown {
       out.wrapped(ctx.text("1 − s_\(i) = Σ_{j≠\(i)} s_j, computed without cancellation"), ctx.muted, into: &buf)
     }
     line("", .plain)
     line("symmetric: ∂s_\(n)/∂x_\(i) = \(fmt(ev.jacobian(n, i)))", ctx.muted)
     if ev.problem.classes <= 4096 {
+      // The row sums to 0 exactly; adding the rounded entries leaves rounding, which is not shown as the sum.
       var rowSum = 0.0
       for k in 0..<ev.problem.classes { rowSum += ev.jacobian(i, k) }
-      line("row sum Σ_n = \(fmt(rowSum))", ctx.muted)
+      if rowSum == 0 {
+        line("row sum Σ_n = 0", ctx.muted)
+      } else {
+        line("row sum Σ_n = 0 (the rounded entries", ctx.muted)
+        line("  add up to \(fmt(rowSum)))", ctx.muted)
+      }
     }
     if ev.problem.isOneHot {
       // ∂l/∂x_n = g·(−1/s_T)·∂s_T/∂x_n (the entry carries 1/τ) against the closed form g·(s_n − δ_Tn)/τ.
@@ -274,8 +287,16 @@ enum ExploreView {
       let mfmt = MathFormat(style: fmt)
       line("", .plain)
       line("chain rule: ∂l/∂x_\(n) = −\(gName)(1/s_T)·∂s_T/∂x_\(n)", ctx.label)
-      line("= −\(gValue)(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))", .plain)
-      line("= \(fmt(ev.chainRule(n)))", .plain)
+      let substituted: TextLine = "−\(gValue)(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))"
+      let chain = ev.chainRule(n)
+      if chain.isFinite {
+        line("= \(substituted)", .plain)
+        line("= \(fmt(chain))", .plain)
+      } else {
+        // Computed in the precision, 1/s_T can overflow: the product is then not the arithmetic of its factors.
+        line("  \(substituted)", .plain)
+        line("→ \(fmt(chain)) in \(ev.problem.precision.rawValue): 1/s_T overflows", ctx.error)
+      }
       let closed: TextLine = tau == 1 ? "\(gName)(s_n − δ_Tn)" : "\(gName)(s_n − δ_Tn)/τ"
       line("closed form \(closed)", .plain)
       if DerivationView.differenceCancels(ev, n, mfmt) {
@@ -374,7 +395,9 @@ enum ExploreView {
       line("log s = z − LSE(z) = [\(logs)]", ctx.muted)
     }
     let fine = ev.overflow.outcome == .fine
-    line("\(fine ? "" : "naive: ")\(ev.overflow.diagnosis)", fine ? ctx.muted : ctx.error)
+    line(
+      "\(fine ? "" : "naive: ")\(ev.overflow.diagnosis(significantDigits: state.fullDigits ? nil : 4))",
+      fine ? ctx.muted : ctx.error)
   }
 }
 

@@ -52,7 +52,9 @@ public enum Frame {
     case (.descent, let ev?, _): DescentView.render(state, ev, into: &buf, body: body, context: ctx)
     default: break
     }
-    if let step = state.tourStep { TourOverlay.render(step: step, into: &buf, body: body, context: ctx) }
+    if let step = state.tourStep {
+      TourOverlay.render(step: step, into: &buf, body: body, context: ctx, atTop: state.screen == .derivation)
+    }
     renderStatus(state, problem, overflow, &buf, width: width, y: height - 1, context: ctx)
     if state.showHelp { renderHelp(&buf, body: body, context: ctx) }
   }
@@ -104,7 +106,13 @@ public enum Frame {
       buf.write(ctx.text(hint), x: x, y: y, style: state.message?.isError == true ? ctx.error : ctx.statusBar)
       return
     }
-    let fmt = { (v: Double) in TextLine(compact: v) }
+    // Knobs in their short exact form when it is short (`η=0.1`), else in the digit mode (`η=0.1001` for bfloat16's
+    // 0.10009765625 in the 4-digit mode): full digits never leak into the 4-digit mode.
+    let style = NumberStyle(precision: p.precision, full: state.fullDigits)
+    let fmt = { (v: Double) -> TextLine in
+      let c = TextLine(compact: v)
+      return c.scalarCount <= 6 ? c : style(v)
+    }
     var text: TextLine =
       " \(p.precision.rawValue)  τ=\(fmt(p.temperature))  ε=\(fmt(p.labelSmoothing))  η=\(fmt(p.learningRate))"
     if p.upstream != 1 { text += "  g=\(fmt(p.upstream))" }

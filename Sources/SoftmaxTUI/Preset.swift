@@ -5,6 +5,8 @@ public struct Preset: Sendable {
   public var name: String
   public var lesson: String
   public var problem: Problem
+  /// The Stability lab section the preset opens on: the one that shows what it is about.
+  public var section: StabilitySection = .naive
 
   /// The presets, in the order `P` cycles through them.
   public static let all: [Preset] = [
@@ -27,11 +29,11 @@ public struct Preset: Sendable {
     Preset(
       name: "loss underflow",
       lesson: "s_0 = e^{-200} underflows float32, so −log s_0 = inf; log-sum-exp gives the loss 200.",
-      problem: Problem(logits: [0, 200], target: 0, precision: .float32)),
+      problem: Problem(logits: [0, 200], target: 0, precision: .float32), section: .loss),
     Preset(
       name: "tiny loss",
       lesson: "c = log(1 + e^{-40}) ≈ 4.248e-18: LSE − x_T rounds to 0, log1p of the off-target mass keeps it.",
-      problem: Problem(logits: [40, 0], target: 0)),
+      problem: Problem(logits: [40, 0], target: 0), section: .loss),
     Preset(
       name: "masked class", lesson: "x_1 = −∞ masks class 1: its probability is exactly 0 and it gets no gradient.",
       problem: Problem(logits: [0, -.infinity], target: 0)),

@@ -50,7 +50,7 @@ enum StabilityView {
     let innerWidth = Swift.max(0, body.width - 3)
     var diagnosisFull = 0
     var diagnosisCount = 0
-    diagnosis(comparison, ctx) { line in
+    diagnosis(comparison, ctx, fullDigits: state.fullDigits) { line in
       diagnosisFull += line.wrappedCount(width: innerWidth, context: ctx)
       diagnosisCount += 1
     }
@@ -87,15 +87,17 @@ enum StabilityView {
       buf.box(r, title: "What naive softmax does in each precision", context: ctx)
       let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
       var wrapped = 0
-      diagnosis(comparison, ctx) { wrapped += $0.wrappedCount(width: inner.width, context: ctx) }
+      diagnosis(comparison, ctx, fullDigits: state.fullDigits) {
+        wrapped += $0.wrappedCount(width: inner.width, context: ctx)
+      }
       var out = PanelText(inner)
       if wrapped <= inner.height {
-        diagnosis(comparison, ctx) { line in
+        diagnosis(comparison, ctx, fullDigits: state.fullDigits) { line in
           line.forEachWrapped(width: inner.width, context: ctx) { out.line($0, line.style, into: &buf) }
         }
       } else {
         // One line per precision, cut with … when the wrapped text does not fit.
-        diagnosis(comparison, ctx) { line in
+        diagnosis(comparison, ctx, fullDigits: state.fullDigits) { line in
           let t = ctx.prose(line.text)
           if t.scalarCount > inner.width {
             // Whole words, then a spaced ellipsis: `= 12 …` cannot be read as a longer number.
@@ -556,7 +558,15 @@ enum StabilityView {
   // MARK: Diagnosis
 
   /// One line per precision on what naive softmax does there, handed to `emit`.
-  static func diagnosis(_ comparison: PrecisionComparison, _ ctx: RenderContext, _ emit: (ProseLine) -> Void) {
+  static func diagnosis(
+    _ comparison: PrecisionComparison, _ ctx: RenderContext, fullDigits: Bool, _ emit: (ProseLine) -> Void
+  ) {
+    let digits: Int? = fullDigits ? nil : 4
+    func fmt(_ x: Double) -> TextLine {
+      let exact = TextLine(compact: x)
+      guard let digits, exact.scalarCount > 6 else { return exact }
+      return "\(x, digits: digits)"
+    }
     for (column, rounding) in zip(comparison.columns, comparison.rounding) {
       let name = DerivationView.pad("\(column.precision.rawValue):", 10)
       var note = TextLine()
@@ -564,7 +574,7 @@ enum StabilityView {
         // Say when the column computes on different inputs (bfloat16 rounds 1001 and 1002 to 1000).
         note =
           " (\(rounding.changed) input\(rounding.changed == 1 ? "" : "s") rounded, e.g. x_\(i): "
-          + "\(TextLine(compact: comparison.problem.logits[i])) → \(TextLine(compact: e.problem.logits[i])))"
+          + "\(fmt(comparison.problem.logits[i])) → \(fmt(e.problem.logits[i])))"
       }
       switch column.result {
       case .failure(let e):
@@ -575,7 +585,7 @@ enum StabilityView {
           ? Style.plain : (e.overflow.outcome == .inaccurate ? ctx.warning : ctx.error)
         let mark: TextLine =
           e.overflow.outcome == .fine ? "✓ " : (e.overflow.outcome == .inaccurate ? "~ " : "✗ ")
-        emit(ProseLine("\(name)\(mark)\(e.overflow.diagnosis)\(note)", style, indent: 12))
+        emit(ProseLine("\(name)\(mark)\(e.overflow.diagnosis(significantDigits: digits))\(note)", style, indent: 12))
       }
     }
   }

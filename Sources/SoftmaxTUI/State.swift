@@ -135,6 +135,14 @@ public struct UndoEntry: Equatable, Sendable {
     return p
   }
 
+  /// For a one-logit entry: swaps its value with `value` (the logit in place), so that this becomes the entry that
+  /// undoes the swap.
+  mutating func apply(toLogit value: inout Double) {
+    guard case .logit(let i, let old) = change else { return }
+    change = .logit(index: i, value: value)
+    value = old
+  }
+
   /// Puts this entry's values into `problem` (in place), and turns this entry into the one that undoes that.
   mutating func apply(to problem: inout Problem) {
     switch change {
@@ -195,8 +203,12 @@ public struct DescentRecord: Equatable, Sendable {
 
 /// The whole explorer state: a plain value that `update` transforms and views render.
 public struct AppState: Equatable, Sendable {
-  /// The validated problem on screen.
+  /// The validated problem on screen: ``entered`` rounded into the current precision.
   public var problem: Problem
+  /// The values as the user entered them, when the precision key has made them differ from ``problem``'s (nil: the
+  /// problem holds them exactly). Precision is a lens: `p` rounds the entered values for computing and display and
+  /// never loses them, so cycling back to float64 shows `1000, 1001, 1002` again, not bfloat16's `1000, 1000, 1000`.
+  var lens: Problem?
   /// The selected logit row.
   public var selection: Int = 0
   /// The Jacobian cell under the cursor: row `i` (output) and column `n` (input).
@@ -244,6 +256,13 @@ public struct AppState: Equatable, Sendable {
     cursorI = problem.target
     cursorN = problem.target
     descent = DescentState(start: problem)
+  }
+
+  /// The values as entered, in the current precision's field: what an edit changes and the history records.
+  public var entered: Problem {
+    guard var l = lens, l.classes == problem.classes else { return problem }
+    l.precision = problem.precision
+    return l
   }
 
   /// Undo entries kept: fewer for huge vectors so history stays within about 16 MB.

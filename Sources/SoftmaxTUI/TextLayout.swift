@@ -81,7 +81,8 @@ private func wrapPieces(_ text: TextLine, width: Int, _ body: (TextLine) -> Void
   if !current.isEmpty { body(current) }
 }
 
-/// The byte offset and cell offset of the last ` = ` in `line` past its first three cells (nil when there is none).
+/// The byte offset and cell offset of the last ` = ` in `line` past its first three cells, when what follows it is
+/// arithmetic (numbers, operators, `e^{…}`; no words): the place to break an equation. Nil when there is none.
 private func lastEquals(_ line: TextLine) -> (byte: Int, cells: Int)? {
   line.withBytes { bytes in
     var found: (Int, Int)?
@@ -94,7 +95,35 @@ private func lastEquals(_ line: TextLine) -> (byte: Int, cells: Int)? {
       }
       if bytes[k] & 0xC0 != 0x80 { cells += 1 }
     }
-    return found
+    guard let (at, _) = found else { return nil }
+    // Arithmetic: digits, `.`, `e`, braces, parentheses, `^`, spaces, signs and operators (no words, no `<`), with
+    // at least one operator between spaces (` + `, ` × `, …): a lone number (`M = 1002`) is prose, not a chain.
+    var hasOperator = false
+    var k = at + 3
+    while k < bytes.count {
+      let b = bytes[k]
+      let allowed =
+        (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: " ")
+        || b == UInt8(ascii: "{") || b == UInt8(ascii: "}") || b == UInt8(ascii: "(") || b == UInt8(ascii: ")")
+        || b == UInt8(ascii: "^") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-") || b == UInt8(ascii: "*")
+        || b == UInt8(ascii: "/") || b >= 0x80
+      if !allowed { return nil }
+      if b == UInt8(ascii: " "), k + 2 < bytes.count, bytes[k + 2] == UInt8(ascii: " ") || k + 4 < bytes.count {
+        // ` + `, ` / `, ` * ` (one byte) or ` − `, ` × `, ` · ` (two or three bytes) between spaces.
+        let next = bytes[k + 1]
+        if (next == UInt8(ascii: "+") || next == UInt8(ascii: "/") || next == UInt8(ascii: "*")) && bytes[k + 2] == 0x20
+        {
+          hasOperator = true
+        }
+        if next >= 0x80
+          && (k + 3 < bytes.count && (bytes[k + 3] == 0x20 || (k + 4 < bytes.count && bytes[k + 4] == 0x20)))
+        {
+          hasOperator = true
+        }
+      }
+      k += 1
+    }
+    return hasOperator ? found : nil
   }
 }
 
@@ -170,7 +199,24 @@ struct ProseLine {
         let word = (k + spaces)..<end
         let atStart = count <= hang && emitted > 0 || count == lead && emitted == 0
         if !atStart && count + spaces + cells(word) > width {
-          flush()
+          // An equation breaks before its last `=` when the tail fits on the next line, so that no line starts in
+          // the middle of a chain.
+          if let cut = lastEquals(current), cut.cells > hang + 1,
+            hang + (count - cut.cells - 1) + spaces + cells(word) <= width
+          {
+            var tail = TextLine()
+            tail.append(current, bytes: (cut.byte + 1)..<current.utf8Count)
+            var head = TextLine()
+            head.append(current, bytes: 0..<cut.byte)
+            current = head
+            flush()
+            current.append(tail)
+            count += tail.scalarCount
+            current.append(" ", count: spaces)
+            count += spaces
+          } else {
+            flush()
+          }
           append(word)
         } else {
           if !atStart {

@@ -11,6 +11,8 @@ public enum Tour {
     /// Row to select and Jacobian cell to point at (nil: the target).
     public var selection: Int?
     public var cursor: (i: Int, n: Int)?
+    /// The Stability lab section to open on (nil: the first).
+    public var section: StabilitySection? = nil
   }
 
   /// The lesson, from what softmax does to the log-sum-exp fix.
@@ -54,8 +56,10 @@ public enum Tour {
     Step(
       title: "Gradient descent",
       text: "Screen 4 repeats the step. Press space to run or pause, n for one step, r to reset, < and > for speed. "
-        + "Watch the loss fall and s_T approach 1. Try l to set η = 50: the loss overshoots.",
-      screen: .descent, problem: Problem(logits: [1, 2, 3], target: 0, learningRate: 1)),
+        + "With label smoothing ε = 0.1 the optimum is s = y (s_T → 0.9333, not 1). Press l and set η = 50: "
+        + "a step jumps past the optimum and the loss rises (▲). With a one-hot target it cannot: every step "
+        + "moves each z_j − z_T down, so the loss falls at any η.",
+      screen: .descent, problem: Problem(logits: [1, 2, 3], target: 0, labelSmoothing: 0.1, learningRate: 1)),
     Step(
       title: "Overflow",
       text:
@@ -71,7 +75,7 @@ public enum Tour {
       title: "The log-sum-exp fix",
       text: "Even the stable s_0 = e^{−200} rounds to 0 in float32, so −log s_0 = inf. Computing c = LSE(x) − x_T "
         + "directly gives 200. And for [40, 0] in float64, log1p keeps a loss of 4.2e−18 that LSE − x_T rounds to 0.",
-      screen: .stability, problem: Problem(logits: [0, 200], target: 0, precision: .float32)),
+      screen: .stability, problem: Problem(logits: [0, 200], target: 0, precision: .float32), section: .loss),
   ]
 
   /// Sets up step `index` in `state` (clamped); past the end the tour finishes.
@@ -90,6 +94,7 @@ public enum Tour {
     state.screen = step.screen
     state.tourStep = k
     if let r = step.selection { state.selection = r }
+    if let section = step.section { state.stabilitySection = section }
     if let c = step.cursor {
       state.cursorI = c.i
       state.cursorN = c.n
@@ -99,7 +104,8 @@ public enum Tour {
 
 /// The lesson box drawn over the lower part of the screen during the tour.
 enum TourOverlay {
-  static func render(step: Int, into buf: inout Buffer, body: Rect, context ctx: RenderContext) {
+  /// `atTop`: over the upper part instead (the Derivation screen keeps its check, step 5, at the bottom).
+  static func render(step: Int, into buf: inout Buffer, body: Rect, context ctx: RenderContext, atTop: Bool = false) {
     guard Tour.steps.indices.contains(step) else { return }
     let s = Tour.steps[step]
     let width = body.width
@@ -107,12 +113,12 @@ enum TourOverlay {
     var count = 0
     wrap(text, width: width - 4) { _ in count += 1 }
     let height = Swift.min(body.height, count + 3)
-    let r = Rect(x: body.x, y: body.maxY - height, width: width, height: height)
+    let r = Rect(x: body.x, y: atTop ? body.y : body.maxY - height, width: width, height: height)
     buf.fill(r, with: .blank)
     buf.box(r, title: "Tour \(step + 1)/\(Tour.steps.count): \(s.title)", context: ctx, titleStyle: ctx.target)
     var out = PanelText(Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2))
     wrap(text, width: width - 4) { out.line($0, .plain, into: &buf) }
-    let nav = ctx.text(" n next · b back · q quit ")
+    let nav = ctx.text(" N next · B back · q quit ")
     buf.write(nav, x: r.maxX - nav.scalarCount - 2, y: r.maxY - 1, style: ctx.muted, clip: r)
   }
 }

@@ -58,26 +58,40 @@ extension AppState {
       } else if selection != problem.target {
         var p = problem
         p.target = selection
-        commit(p, "target is now class \(selection)")
+        var e = entered
+        e.target = selection
+        commit(p, "target is now class \(selection)", entered: e)
       }
     case .addClass: addClass()
     case .removeClass: removeClass()
     case .step: takeStep(current)
     case .cyclePrecision:
-      var p = problem
-      p.precision = problem.precision.next
+      // A lens: the entered values are rounded into the next precision for computing and display, and kept. Not an
+      // edit, so the history is untouched (its entries hold entered values, which every precision reads).
+      var e = entered
+      e.precision = problem.precision.next
       do {
-        let v = try p.validated()
-        commit(v, "precision \(v.precision.rawValue)")
+        let v = try e.validated()
+        let base = e
+        problem = v
+        lens = v == base ? nil : base
+        clampIndices()
+        var changed = 0
+        for i in 0..<v.classes where v.logits[i] != base.logits[i] { changed += 1 }
+        var text: TextLine = "precision \(v.precision.rawValue)"
+        if changed > 0 {
+          text += ": \(changed) logit\(changed == 1 ? "" : "s") shown rounded; the values you entered are kept"
+        }
+        message = StatusMessage(text)
       } catch {
-        message = StatusMessage("\(p.precision.rawValue) refused: \(error.message)", isError: true)
+        message = StatusMessage("\(e.precision.rawValue) refused: \(error.message)", isError: true)
       }
     case .undo:
       guard var entry = undoStack.popLast() else {
         message = StatusMessage("nothing to undo")
         return
       }
-      restore(&entry)
+      guard restore(&entry) else { return AppState.push(entry, onto: &undoStack) }
       AppState.push(entry, onto: &redoStack)
       message = StatusMessage("undone")
     case .redo:
@@ -85,7 +99,7 @@ extension AppState {
         message = StatusMessage("nothing to redo")
         return
       }
-      restore(&entry)
+      guard restore(&entry) else { return AppState.push(entry, onto: &redoStack) }
       AppState.push(entry, onto: &undoStack)
       message = StatusMessage("redone")
     case .showScreen(let v): screen = v
@@ -137,21 +151,35 @@ extension AppState {
     cursorN = Swift.min(Swift.max(0, n), last)
   }
 
-  /// Replaces the problem with a validated one, recording the old state for undo.
-  mutating func commit(_ newProblem: Problem, _ text: TextLine) {
-    guard newProblem != problem else { return }
-    record(UndoEntry(from: newProblem, to: problem, selection: selection))
+  /// Replaces the problem with a validated one, recording the old entered values for undo. `newEntered` is the
+  /// edit in entered values (nil: the new problem's own values are what is now entered, as after a step).
+  mutating func commit(_ newProblem: Problem, _ text: TextLine, entered newEntered: Problem? = nil) {
+    let before = entered
+    let after = newEntered ?? newProblem
+    guard newProblem != problem || after != before else { return }
+    record(UndoEntry(from: after, to: before, selection: selection))
     problem = newProblem
+    lens = after == newProblem ? nil : after
     clampIndices()
     message = StatusMessage(text)
   }
 
-  /// Sets logit `row` to `value` (validated by ``Problem/validatedLogit(_:at:)``) in place, recording only that logit
-  /// for undo: an edit of one logit allocates nothing.
-  mutating func commitLogit(_ row: Int, _ value: Double, _ text: TextLine) {
-    guard problem.logits[row] != value else { return }
-    record(UndoEntry(change: .logit(index: row, value: problem.logits[row]), selection: selection))
+  /// Sets logit `row` to `value` (validated by ``Problem/validatedLogit(_:at:)``) in place, `raw` being the value as
+  /// entered, and records only that logit for undo: an edit of one logit allocates nothing.
+  mutating func commitLogit(_ row: Int, _ value: Double, _ text: TextLine, raw: Double? = nil) {
+    let enteredValue = raw ?? value
+    let old = lens?.logits[row] ?? problem.logits[row]
+    guard problem.logits[row] != value || old.bitPattern != enteredValue.bitPattern else { return }
+    record(UndoEntry(change: .logit(index: row, value: old), selection: selection))
     problem.logits[row] = value
+    if lens != nil {
+      lens?.logits[row] = enteredValue
+    } else if enteredValue.bitPattern != value.bitPattern {
+      // The entered value differs from its rounding (typed in a low precision): keep it (one copy, this once).
+      var l = problem
+      l.logits[row] = enteredValue
+      lens = l
+    }
     clampIndices()
     message = StatusMessage(text)
   }
@@ -170,13 +198,56 @@ extension AppState {
     stack.append(entry)
   }
 
-  /// Applies an undo or redo entry, which becomes the entry that reverses it.
-  mutating func restore(_ entry: inout UndoEntry) {
+  /// Applies an undo or redo entry (in entered values), which becomes the entry that reverses it; the problem is the
+  /// result rounded into the current precision. A value the current precision cannot hold refuses the undo.
+  mutating func restore(_ entry: inout UndoEntry) -> Bool {
     let selected = selection
-    entry.apply(to: &problem)
+    if case .logit(let i, _) = entry.change, i < problem.classes {
+      // In place: one logit, no copy of the vector.
+      var e = entry
+      var value = problem.logits[i]
+      if lens != nil {
+        e.apply(toLogit: &lens!.logits[i])
+      } else {
+        value = problem.logits[i]
+        e.apply(toLogit: &value)
+      }
+      let raw = lens?.logits[i] ?? value
+      do {
+        let rounded = try problem.validatedLogit(raw, at: i)
+        if lens == nil && rounded.bitPattern != raw.bitPattern {
+          var l = problem
+          l.logits[i] = raw
+          lens = l
+        }
+        problem.logits[i] = rounded
+        entry = e
+      } catch {
+        if lens != nil { e.apply(toLogit: &lens!.logits[i]) }
+        message = StatusMessage("cannot restore here: \(error.message)", isError: true)
+        return false
+      }
+    } else {
+      var e = entered
+      var candidate = entry
+      candidate.apply(to: &e)
+      // A whole-problem entry (a preset, a step, a class added) brings back its precision too; the others keep the
+      // current one.
+      if case .problem = entry.change {} else { e.precision = problem.precision }
+      do {
+        let v = try e.validated()
+        problem = v
+        lens = v == e ? nil : e
+        entry = candidate
+      } catch {
+        message = StatusMessage("cannot restore here: \(error.message)", isError: true)
+        return false
+      }
+    }
     selection = entry.selection
     entry.selection = selected
     clampIndices()
+    return true
   }
 
   mutating func clampIndices() {
@@ -222,27 +293,30 @@ extension AppState {
       if case .logit(let i) = e.field {
         let v = try problem.validatedLogit(value, at: i)
         edit = nil
-        if v == problem.logits[i] {
+        if v == problem.logits[i] && value.bitPattern == (lens?.logits[i] ?? v).bitPattern {
           message = StatusMessage("unchanged")
         } else {
-          commitLogit(i, v, "\(e.field.label) = \(style(v))")
+          commitLogit(i, v, "\(e.field.label) = \(style(v))", raw: value)
         }
         return
       }
-      var p = problem
+      // The knob as entered, the others as entered; the problem is that rounded into the precision.
+      var typed = entered
       switch e.field {
       case .logit: break
-      case .learningRate: p.learningRate = value
-      case .temperature: p.temperature = value
-      case .labelSmoothing: p.labelSmoothing = value
-      case .upstream: p.upstream = value
+      case .learningRate: typed.learningRate = value
+      case .temperature: typed.temperature = value
+      case .labelSmoothing: typed.labelSmoothing = value
+      case .upstream: typed.upstream = value
       }
+      var p = problem
+      UndoEntry.Settings(typed).apply(to: &p)
       try p.validateSettings()
       edit = nil
-      if p == problem {
+      if p == problem && typed == entered {
         message = StatusMessage("unchanged")
       } else {
-        commit(p, "\(e.field.label) = \(style(valueOf(e.field, in: p)))")
+        commit(p, "\(e.field.label) = \(style(valueOf(e.field, in: p)))", entered: typed)
       }
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
@@ -294,9 +368,12 @@ extension AppState {
     var p = problem
     p.logits.insert(0, at: selection + 1)
     if p.target > selection { p.target += 1 }
+    var e = entered
+    e.logits.insert(0, at: selection + 1)
+    e.target = p.target
     do {
       let v = try p.validated()
-      commit(v, "added class \(selection + 1) with x = 0")
+      commit(v, "added class \(selection + 1) with x = 0", entered: e)
       select(selection + 1)
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
@@ -322,9 +399,12 @@ extension AppState {
       p.target = Swift.min(r, p.classes - 1)
       note += "; the target moves to class \(p.target)"
     }
+    var e = entered
+    e.logits.remove(at: r)
+    e.target = p.target
     do {
       let v = try p.validated()
-      commit(v, note)
+      commit(v, note, entered: e)
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
     }
@@ -357,11 +437,12 @@ extension AppState {
     do {
       let v = try preset.problem.validated()
       presetIndex = index
-      commit(v, "preset \(index + 1)/\(presets.count): \(preset.name)")
+      commit(v, "preset \(index + 1)/\(presets.count): \(preset.name)", entered: preset.problem)
       selection = v.target
       cursorI = v.target
       cursorN = v.target
       if screen == .explore { screen = .stability }
+      stabilitySection = preset.section
     } catch {
       message = StatusMessage("preset \(preset.name) failed: \(error.message)", isError: true)
     }

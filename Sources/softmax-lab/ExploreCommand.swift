@@ -67,7 +67,7 @@ struct ExploreCommand: ParsableCommand {
 struct TourCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tour",
-    abstract: "A guided lesson in the explorer: n next, b back, q leaves.")
+    abstract: "A guided lesson in the explorer: N next, B back, q leaves.")
 
   @OptionGroup var display: DisplayOptions
 

@@ -345,3 +345,82 @@ struct InPlaceCacheTests {
     #expect(explorer.state.message?.isError == false, "\(explorer.state.message?.text.description ?? "")")
   }
 }
+
+/// Issue 12 defect 7: the precision key is a lens. It rounds the entered values for computing and display only.
+@Suite("Precision is a lens")
+struct PrecisionLensTests {
+  @Test func cyclingEveryPrecisionKeepsTheEnteredValues() throws {
+    var e = try explorer([1000, 1001, 1002], target: 2)
+    type("l", into: &e)
+    for _ in 0..<8 { e.handle(.key(.backspace)) }
+    type("0.1", into: &e)
+    e.handle(.key(.enter))
+    let history = e.state.undoStack
+    var seen: [Precision: [Double]] = [:]
+    for _ in 0..<4 {
+      type("p", into: &e)
+      seen[e.state.problem.precision] = e.state.problem.logits
+      // What is computed and shown is the entered values rounded into the precision, and only that.
+      let p = e.state.problem.precision
+      #expect(e.state.problem.logits == [1000, 1001, 1002].map(p.round))
+      #expect(e.state.problem.learningRate == p.round(0.1))
+      #expect(e.state.undoStack == history, "cycling changed the history")
+    }
+    #expect(e.state.problem.precision == .float64)
+    #expect(e.state.problem.logits == [1000, 1001, 1002])
+    #expect(e.state.problem.learningRate == 0.1)
+    #expect(seen[.bfloat16] == [1000, 1000, 1000])
+    #expect(seen[.float16] == [1000, 1001, 1002])
+    // The float16 screen shows float16's values, not the entered ones.
+    while e.state.problem.precision != .bfloat16 { type("p", into: &e) }
+    #expect(screen(e).text.contains("bfloat16"))
+    #expect(!screen(e).text.contains(" 1001 "), "an entered value shown in bfloat16")
+  }
+
+  @Test func anEditThroughTheLensKeepsTheOtherValues() throws {
+    var e = try explorer([1000, 1001, 1002], target: 2)
+    type("pp", into: &e)  // bfloat16: 1000, 1000, 1000
+    #expect(e.state.problem.precision == .bfloat16)
+    e.perform(.selectRow(0))
+    type("e", into: &e)
+    for _ in 0..<8 { e.handle(.key(.backspace)) }
+    type("5", into: &e)
+    e.handle(.key(.enter))
+    #expect(e.state.problem.logits == [5, 1000, 1000])
+    type("pp", into: &e)  // float16, then float64
+    #expect(e.state.problem.precision == .float64)
+    #expect(e.state.problem.logits == [5, 1001, 1002])
+    // Undo takes back the edit made through the lens, exactly.
+    type("u", into: &e)
+    #expect(e.state.problem.logits == [1000, 1001, 1002])
+    e.perform(.redo)
+    #expect(e.state.problem.logits == [5, 1001, 1002])
+  }
+
+  /// A soft target rounded into bfloat16 sums to 1.0009765625; the lab's other columns still take it.
+  @Test func aRoundedSoftTargetIsATargetInEveryColumn() throws {
+    let p = try Problem(logits: [1, 2, 3], target: 0, precision: .bfloat16, softTarget: [0.2, 0.3, 0.5]).validated()
+    let comparison = PrecisionComparison(p)
+    for column in comparison.columns {
+      if case .failure(let e) = column.result { Issue.record("\(column.precision) refused: \(e.message)") }
+    }
+    // A float64 user still gets the tight check.
+    #expect(throws: InputError.self) {
+      try Problem(logits: [1, 2, 3], softTarget: [0.2, 0.3, 0.5009765625]).validated()
+    }
+  }
+
+  @Test func aPrecisionThatCannotHoldALogitSaysSoAndKeepsTheState() throws {
+    var e = try explorer([1e5, 0], target: 0)
+    type("ppp", into: &e)  // float32, bfloat16 hold 1e5; float16 (max 65504) does not
+    #expect(e.state.problem.precision == .bfloat16)
+    #expect(e.state.message?.isError == true)
+    #expect(e.state.message?.text.description.contains("float16") == true)
+    type("p", into: &e)
+    #expect(e.state.problem.precision == .bfloat16, "a refused precision must leave the state as it was")
+    while e.state.problem.precision != .float64 {
+      type("p", into: &e)
+      if e.state.message?.isError == true { break }
+    }
+  }
+}

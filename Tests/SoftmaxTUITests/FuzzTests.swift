@@ -190,35 +190,54 @@ struct ExplorerFuzzer {
     if after.screen == .stability { #expect(explorer.comparison?.problem == p, "stale precision comparison") }
     #expect(after.undoStack.count + after.redoStack.count <= AppState.maxUndo)
 
-    // Undo and redo return the exact prior state; everything else that changes the problem records it first.
+    // Undo and redo return the exact prior entered values; everything else that changes them records it first. The
+    // problem is always the entered values rounded into the precision.
+    let e = after.entered
+    let refused = after.message?.isError == true && after.message != before.message
+    if e.precision == .float64 || after.lens == nil {
+      #expect(after.lens == nil || after.lens?.classes != p.classes || e == p || p.precision != .float64)
+    }
+    if var rounded = try? e.validated() {
+      rounded.precision = p.precision
+      #expect(rounded == p, "the problem is not the entered values rounded into \(p.precision)")
+    }
     switch action {
     case .undo?:
-      if let top = before.undoStack.last {
+      if let top = before.undoStack.last, !refused {
         undos += 1
-        #expect(p == top.restoring(before.problem), "undo did not restore the exact prior problem")
+        #expect(e == top.restoring(before.entered), "undo did not restore the exact prior values")
         #expect(after.selection == min(top.selection, c - 1))
-        #expect(after.redoStack.last?.restoring(p) == before.problem)
+        #expect(after.redoStack.last?.restoring(e) == before.entered)
         #expect(after.redoStack.last?.selection == before.selection)
         #expect(after.undoStack == Array(before.undoStack.dropLast()))
       } else {
-        #expect(p == before.problem && after.redoStack == before.redoStack)
+        #expect(e == before.entered && after.redoStack == before.redoStack)
       }
     case .redo?:
-      if let top = before.redoStack.last {
-        #expect(p == top.restoring(before.problem), "redo did not restore the exact state")
-        #expect(after.undoStack.last?.restoring(p) == before.problem)
+      if let top = before.redoStack.last, !refused {
+        #expect(e == top.restoring(before.entered), "redo did not restore the exact state")
+        #expect(after.undoStack.last?.restoring(e) == before.entered)
         #expect(after.undoStack.last?.selection == before.selection)
       } else {
-        #expect(p == before.problem && after.undoStack == before.undoStack)
+        #expect(e == before.entered && after.undoStack == before.undoStack)
       }
     case .tourNext?, .tourBack?:
       // A tour step sets up its lesson from scratch (a fresh state, empty history): by design, not a lost edit.
       #expect(after.tourStep == nil || after.undoStack.isEmpty)
+    case .cyclePrecision?:
+      // A lens: the entered values stay (only the precision changes) and the history is untouched.
+      var same = before.entered
+      same.precision = e.precision
+      #expect(e == same, "the precision key changed the entered values")
+      #expect(after.undoStack == before.undoStack && after.redoStack == before.redoStack)
     default:
-      if p != before.problem {
+      // Compared by bits: 0 and −0 are different logits to keep.
+      let same =
+        e == before.entered && e.logits.elementsEqual(before.entered.logits) { $0.bitPattern == $1.bitPattern }
+      if !same {
         commits += 1
         #expect(
-          after.undoStack.last?.restoring(p) == before.problem,
+          after.undoStack.last?.restoring(e) == before.entered,
           "a change was not recorded for undo: \(String(describing: action))")
         if case .nudgeRow? = action {
         } else {
@@ -226,7 +245,9 @@ struct ExplorerFuzzer {
         }
         #expect(after.redoStack.isEmpty)
       } else {
-        #expect(after.undoStack == before.undoStack && after.redoStack == before.redoStack)
+        #expect(
+          after.undoStack == before.undoStack && after.redoStack == before.redoStack,
+          "history changed without a change: \(String(describing: action)) \(before.entered) → \(e)")
       }
     }
     // A refused action leaves the problem as it was.

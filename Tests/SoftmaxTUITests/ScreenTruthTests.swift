@@ -288,6 +288,9 @@ struct ScreenChecker {
   let unicode: Bool
   /// The texts the views formatted, normalised to ASCII minus, with the values they came from.
   let formatted: [String: [Double]]
+  /// Texts formatted with their shortest exact digits, and texts formatted with a digit count.
+  let shortestTexts: Set<String>
+  var fourDigit: Set<String> = []
   var failures: [Failure] = []
   var numbers = 0
   var equations = 0
@@ -300,8 +303,17 @@ struct ScreenChecker {
     self.state = state
     self.unicode = unicode
     var f: [String: [Double]] = [:]
-    for n in recorded { f[Self.normalise(n.text), default: []].append(n.value) }
+    var shortest: Set<String> = []
+    for n in recorded {
+      f[Self.normalise(n.text), default: []].append(n.value)
+      if case .shortest = n.form {
+        shortest.insert(Self.normalise(n.text))
+      } else {
+        fourDigit.insert(Self.normalise(n.text))
+      }
+    }
     self.formatted = f
+    self.shortestTexts = shortest
   }
 
   static func normalise(_ s: String) -> String { s.replacingOccurrences(of: "−", with: "-") }
@@ -429,6 +441,12 @@ struct ScreenChecker {
       {
         fail("number cut", "\(t.text) runs into the edge", line)
       }
+      // (d) In the 4-digit mode a number has the mode's digits: exact digits only when they are short (`709.78`).
+      let digits = t.text.filter(\.isNumber).count
+      let key = Self.normalise(t.text)
+      if !state.fullDigits, digits > 7, shortestTexts.contains(key), !fourDigit.contains(key) {
+        fail("full digits in the 4-digit mode", "\(t.text)", line)
+      }
       if unicode, t.text.hasPrefix("-") {
         fail("hyphen minus", "\(t.text) is written with a hyphen in Unicode mode", line)
       }
@@ -470,6 +488,33 @@ struct ScreenChecker {
       for segment in line.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "│" || $0 == "|" }) {
         defer { x += segment.count + 1 }
         let trimmed = segment.trimmingCharacters(in: .whitespaces)
+        if var o = open[x], let last = o.parts.last, last.hasSuffix(" =") || last == "=" {
+          // The line broke after an `=`: this line's first clause is the chain's next part.
+          o.parts[o.parts.count - 1] = String(last.dropLast()).trimmingCharacters(in: .whitespaces)
+          if o.parts[o.parts.count - 1].isEmpty { o.parts.removeLast() }
+          let rest = clauses(of: trimmed)
+          if let first = rest.first { o.parts += clauseParts(first) }
+          o.line += "\n    │" + line
+          open[x] = o
+          if rest.count > 1 {
+            check(o.name, o.parts, o.line)
+            open[x] = nil
+          }
+          continue
+        }
+        let endsInOperator = open[x]?.parts.last.map { p in p.last.map { "×·/+−-".contains($0) } ?? false } ?? false
+        if let first = trimmed.first, endsInOperator || ("×·/+−-".contains(first) && trimmed.dropFirst().first == " "),
+          var o = open[x], let last = o.parts.last
+        {
+          // A wrapped line that starts with an operator goes on with the last expression (`= 0.1863 × (1 − 0.1863)`
+          // then `/ 2`).
+          let rest = clauses(of: trimmed)
+          o.parts[o.parts.count - 1] = last + " " + (rest.first.map { clauseParts($0).first ?? $0 } ?? "")
+          if let more = rest.first.map(clauseParts), more.count > 1 { o.parts += more.dropFirst() }
+          o.line += "\n    │" + line
+          open[x] = o
+          continue
+        }
         if trimmed.hasPrefix("= "), var o = open[x] {
           // The first clause goes on with the chain; any later one starts its own.
           let rest = clauses(of: String(trimmed.dropFirst(2)))
@@ -487,9 +532,14 @@ struct ScreenChecker {
         }
         if let o = open.removeValue(forKey: x) { check(o.name, o.parts, o.line) }
         for clause in clauses(of: String(segment)) {
-          let parts = clauseParts(clause)
           // Only a chain that ends its line can go on in the next.
           if let o = open.removeValue(forKey: x) { check(o.name, o.parts, o.line) }
+          if clause.hasPrefix("= ") {
+            // `= …` whose head is on a line the checker does not read as a chain (prose): a chain without a name.
+            open[x] = (nil, clauseParts(String(clause.dropFirst(2))), line)
+            continue
+          }
+          let parts = clauseParts(clause)
           guard parts.count >= 2 else { continue }
           let head = parts[0]
           var probe = ExpressionParser(Array(head), checker: self)
