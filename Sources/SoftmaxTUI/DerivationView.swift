@@ -39,9 +39,10 @@ enum DerivationView {
     let i = clampIndex(state.cursorI, ev.problem.classes)
     let pinned = body.height >= 16 && body.width >= 40
     let check = Check(ev, n: n)
+    let sigma = Normaliser(ev)
     func checkText(_ emit: (ProseLine) -> Void) { checkLines(check, ev, n: n, fmt: fmt, context: ctx, emit) }
     func stepsText(_ emit: (ProseLine) -> Void) {
-      stepLines(ev, n: n, i: i, fmt: fmt, context: ctx, emit)
+      stepLines(ev, n: n, i: i, sigma: sigma, fmt: fmt, context: ctx, emit)
       if !pinned {
         emit(.blank)
         emit(ProseLine("5. Three numbers that must agree", ctx.label))
@@ -105,7 +106,8 @@ enum DerivationView {
 
   /// The derivation for class `n` and output `i`, with the evaluation's numbers substituted.
   static func stepLines(
-    _ ev: Evaluation, n: Int, i: Int, fmt: MathFormat, context ctx: RenderContext, _ emit: (ProseLine) -> Void
+    _ ev: Evaluation, n: Int, i: Int, sigma: Normaliser, fmt: MathFormat, context ctx: RenderContext,
+    _ emit: (ProseLine) -> Void
   ) {
     let p = ev.problem
     let c = p.classes
@@ -140,27 +142,23 @@ enum DerivationView {
     emit(ProseLine(context, note, indent: 2))
     emit(.blank)
 
-    // 1. The normaliser.
+    // 1. The normaliser, in index notation: σ = 1_j e^{v_j} (a repeated index is summed; 1 is the all-ones vector).
+    // Its numbers are exact to the digits shown (summed in float64, see `Normaliser`); the naive left-to-right sum in
+    // the precision is shown beside it, labelled, when it says something else.
     emit(ProseLine("1. The normaliser σ and its derivative", head))
-    if hasTau {
-      emit(
-        ProseLine(
-          "   σ = Σ_j e^{z_j}  with  z_j = x_j/τ   (j runs over all \(c) classes)", eq, indent: 5))
-    } else {
-      emit(ProseLine("   σ = Σ_j e^{x_j}   (j runs over all \(c) classes)", eq, indent: 5))
-    }
     emit(
       ProseLine(
-        "   in index notation σ = 1_j e^{\(v)_j}: a sum over the repeated index j, 1_j a vector of ones", note,
-        indent: 5))
+        "   σ = Σ_j e^{\(v)_j} = 1_j e^{\(v)_j}\(hasTau ? "  with  z_j = x_j/τ" : "")   (repeated j summed; "
+          + "1 = all-ones vector; \(c) classes)", eq, indent: 5))
     var terms = TextLine()
     var values = TextLine()
-    // A naive e^{z} that overflowed or underflowed is not the exact value: it is written after → , not =.
+    // An e^{z} that overflows or underflows even in float64 is not the exact value: it is written after →, not =.
     var exact = true
     for k in 0..<c where ev.scaled[k] != -.infinity {
-      let x = ev.naive.exps[k]
+      let x = sigma.exp(ev, k)
       if !x.isFinite || x == 0 { exact = false }
     }
+    let rel: TextLine = exact ? "=" : "→"
     if c <= 5 {
       for k in 0..<c {
         if k > 0 {
@@ -168,52 +166,48 @@ enum DerivationView {
           values += " + "
         }
         terms += e(k)
-        values += fmt(ev.naive.exps[k])
+        values += fmt(sigma.exp(ev, k))
       }
     } else {
       terms = "\(e(0)) + \(e(1)) + … + \(e(c - 1))"
       values =
-        "\(fmt(ev.naive.exps[0])) + \(fmt(ev.naive.exps[1])) + … + \(fmt(ev.naive.exps[c - 1]))"
+        "\(fmt(sigma.exp(ev, 0))) + \(fmt(sigma.exp(ev, 1))) + … + \(fmt(sigma.exp(ev, c - 1)))"
     }
-    let naiveSum = ev.naive.sum
-    if exact {
-      emit(ProseLine("     = \(terms) = \(values) = \(fmt(naiveSum))", num, indent: 7))
+    emit(ProseLine("     = \(terms) \(rel) \(values) \(rel) \(sigma.text(fmt))", num, indent: 7))
+    if p.precision != .float64 {
+      emit(
+        ProseLine(
+          "     (e^{\(v)_j} and σ computed in float64, wider than \(p.precision.rawValue): exact to the digits shown)",
+          note, indent: 7))
+    }
+    if sigma.naiveDiffers(ev, fmt) {
+      emit(
+        ProseLine(
+          "   σ (naive left-to-right, \(p.precision.rawValue)) = \(fmt(ev.naive.sum)) — \(sigma.naiveError(ev)); "
+            + "σ used below = \(sigma.text(fmt))", ctx.warning, indent: 5))
+    }
+    let overTau: TextLine = hasTau ? "/τ" : ""
+    emit(
+      ProseLine(
+        "   ∂σ/∂x_n = 1_j ∂e^{\(v)_j}/∂x_n = 1_j (∂e^{\(v)_j}/∂\(v)_j)(∂\(v)_j/∂x_n) = 1_j e^{\(v)_j} δ_jn\(overTau)"
+          + "  (δ_jn: 1 if j = n, else 0)", eq, indent: 5))
+    emit(
+      ProseLine(
+        "           = Σ_j e^{\(v)_j} δ_jn\(overTau) = e^{\(v)_n}\(overTau)   (δ_jn keeps j = n; 1_n = 1 dropped)",
+        eq, indent: 5))
+    var expanded = TextLine()
+    if c <= 4 {
+      for k in 0..<c {
+        if k > 0 { expanded += " + " }
+        expanded += "1·\(e(k))·\(k == n ? "1" : "0")"
+      }
     } else {
-      emit(
-        ProseLine(
-          "     = \(terms) → \(values) → \(fmt(naiveSum)) in \(p.precision.rawValue)", num, indent: 7))
+      expanded = "1·\(e(n))·1 + (the \(c - 1) terms j ≠ \(n), each × 0)"
     }
-    // The σ every later step uses is the accurate one, e^{M} Σ_j e^{z_j − M}; where the naive left-to-right sum
-    // in the precision differs from it, both are named.
-    let accurate = Double.exp(ev.stable.max) * ev.stable.sum
-    if naiveSum.isFinite && naiveSum > 0 && accurate.isFinite && c > 5
-      && abs(naiveSum - accurate) > 4 * p.precision.facts.ulpOfOne * accurate
-    {
-      let ratio = accurate / naiveSum
-      let how: TextLine = ratio > 1 ? "\(ratio, digits: 3)× too small" : "\(1 / ratio, digits: 3)× too large"
-      emit(
-        ProseLine(
-          "     that is the naive sum, left to right in \(p.precision.rawValue) (\(how)); the σ the steps below "
-            + "use is the accurate σ = e^{M} Σ_j e^{\(v)_j − M} = \(fmt(accurate))", ctx.warning, indent: 7))
-    }
-    let dn = ev.naive.exps[n]
-    let dnExact = dn.isFinite && (dn != 0 || ev.scaled[n] == -.infinity)
-    let rel: TextLine = dnExact ? "=" : "→"
-    if hasTau {
-      emit(
-        ProseLine(
-          "   ∂σ/∂x_n = 1_j (∂e^{z_j}/∂z_j)(∂z_j/∂x_n) = 1_j e^{z_j} δ_jn/τ = e^{z_n}/τ   "
-            + "(δ_jn keeps only j = n, and 1_n = 1)", eq, indent: 5))
-      emit(
-        ProseLine(
-          "   ∂σ/∂x_\(n) = \(e(n))\(tauNum) \(rel) \(fmt(dn / tau))", num, indent: 5))
-    } else {
-      emit(
-        ProseLine(
-          "   ∂σ/∂x_n = 1_j (∂e^{x_j}/∂x_j)(∂x_j/∂x_n) = 1_j e^{x_j} δ_jn = e^{x_n}   "
-            + "(δ_jn keeps only j = n, and 1_n = 1)", eq, indent: 5))
-      emit(ProseLine("   ∂σ/∂x_\(n) = \(e(n)) \(rel) \(fmt(dn))", num, indent: 5))
-    }
+    emit(
+      ProseLine(
+        "   ∂σ/∂x_\(n) = (\(expanded))\(tauNum) = \(e(n))\(tauNum) \(rel) \(fmt(sigma.exp(ev, n) / tau))", num,
+        indent: 5))
     overflowNote(ev, n: n, fmt: fmt, context: ctx, emit)
     emit(.blank)
 
@@ -226,26 +220,30 @@ enum DerivationView {
         "             = (e^{\(v)_i} δ_in σ − e^{\(v)_i} e^{\(v)_n}) / \(hasTau ? "(τσ²)" : "σ²")",
         eq, indent: 5))
     emit(ProseLine("             = \(paren("s_i δ_in − s_i s_n"))\(slashTau)", eq, indent: 5))
+    if sigma.naiveDiffers(ev, fmt) {
+      emit(
+        ProseLine(
+          "   (every s_i here is e^{\(v)_i}/σ with σ = \(sigma.text(fmt)) of step 1, rounded into "
+            + "\(p.precision.rawValue); not the naive \(fmt(ev.naive.sum)))", note, indent: 5))
+    }
     // The two cases; the one under the cursor is marked. For i = n the off-diagonal example uses another class.
     let other = i != n ? i : (t != n ? t : (n + 1) % Swift.max(1, c))
     let diagMark = i == n ? "▸" : " "
     let offMark = i != n ? "▸" : " "
     let diagValue = ev.jacobian(n, n)
-    if c > 1 && ev.jacobianUsesComplementSum(n) && s[n] > 0.9 {
+    let diagCancels = complementCancels(ev, n)
+    // Where 1 − s_n would cancel (s_n rounds to about 1), the complement is shown as the core computes it.
+    let oneMinus: TextLine =
+      diagCancels ? fmt(p.precision.round(ev.complement(n))) : "(1 − \(fmt(s[n])))"
+    emit(
+      ProseLine(
+        " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau)   ∂s_\(n)/∂x_\(n) = \(fmt(s[n])) × \(oneMinus)"
+          + "\(tauNum) = \(fmt(diagValue))", i == n ? ctx.label : eq, indent: 12))
+    if diagCancels {
       emit(
         ProseLine(
-          " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau) = s_n Σ_{j≠n} s_j\(slashTau)   ∂s_\(n)/∂x_\(n) = "
-            + "\(fmt(s[n])) × \(fmt(ev.complement(n)))\(tauNum) = \(fmt(diagValue))", i == n ? ctx.label : eq,
-          indent: 12))
-      emit(
-        ProseLine(
-          "            1 − s_\(n) is taken as Σ_{j≠\(n)} s_j = \(fmt(ev.complement(n))): 1 − \(fmt(s[n])) would cancel "
-            + "and keep none of its digits", note, indent: 12))
-    } else {
-      emit(
-        ProseLine(
-          " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau)   ∂s_\(n)/∂x_\(n) = \(fmt(s[n])) × (1 − \(fmt(s[n])))"
-            + "\(tauNum) = \(fmt(diagValue))", i == n ? ctx.label : eq, indent: 12))
+          "             1 − s_\(n) = Σ_{j≠\(n)} s_j = \(oneMinus)   (computed without cancellation: 1 − \(fmt(s[n])) "
+            + "would lose its digits)", note, indent: 14))
     }
     if c > 1 {
       emit(
@@ -287,87 +285,65 @@ enum DerivationView {
     // 4. The chain rule.
     emit(ProseLine("4. The chain rule: x_n reaches c through every s_i (they share σ)", head))
     let g = p.upstream
+    let y = ev.targetDistribution
+    emit(ProseLine("   ∂c/∂x_n = Σ_i (∂c/∂s_i)(∂s_i/∂x_n)", eq, indent: 5))
+    chainSumLine(ev, n: n, fmt: fmt, context: ctx, emit)
     if oneHot {
       emit(
         ProseLine(
-          "   ∂c/∂x_n = Σ_i (∂c/∂s_i)(∂s_i/∂x_n) = Σ_i (−δ_iT/s_T)(s_i δ_in − s_i s_n)\(slashTau)",
-          eq, indent: 5))
-      emit(
-        ProseLine(
-          "           = −(1/s_T)(s_T δ_Tn − s_T s_n)\(slashTau)   (δ_iT keeps only the term i = T)",
+          "           = Σ_i (−δ_iT/s_T)(s_i δ_in − s_i s_n)\(slashTau)"
+            + " = −(1/s_T)(s_T δ_Tn − s_T s_n)\(slashTau)   (δ_iT keeps only the term i = T)",
           eq, indent: 5))
       emit(ProseLine("           = \(paren("s_n − δ_Tn"))\(slashTau)", ctx.label, indent: 5))
-      // The sum written out with the numbers: only i = T survives.
-      let jtn = ev.jacobian(t, n)
-      let chainValue = -jtn / s[t]
-      var sum: TextLine = "   Σ_i (∂c/∂s_i)(∂s_i/∂x_\(n)) = (∂c/∂s_\(t))(∂s_\(t)/∂x_\(n))"
-      if c > 1 { sum += " + Σ_{i≠\(t)} 0 · ∂s_i/∂x_\(n)" }
-      sum += " = (−1/\(fmt(s[t]))) × \(parenthesizedMath(fmt(jtn))) = \(fmt(chainValue))"
-      emit(ProseLine(sum, num, indent: 7))
-      let d = n == t ? 1.0 : 0.0
-      // s_T − 1 cancels when s_T is near 1: the value is −Σ_{j≠T} s_j, computed without the subtraction.
-      let cancels = n == t && c > 1 && s[n] > 0.9
-      let cValue = cancels ? -ev.complement(n) / tau : (s[n] - d) / tau
-      if cancels {
-        emit(
-          ProseLine(
-            "   ∂c/∂x_\(n) = \(paren("s_\(n) − 1"))\(slashTau) = \(paren("−Σ_{j≠\(n)} s_j"))\(slashTau) = "
-              + "\(paren("−\(fmt(ev.complement(n)))"))\(tauNum) = \(fmt(cValue))", num, indent: 5))
-        emit(
-          ProseLine(
-            "   (subtracting 1 from s_\(n) ≈ \(fmt(s[n])) would cancel the leading digits; the other classes' sum keeps "
-              + "them all)",
-            note, indent: 5))
-      } else {
-        emit(
-          ProseLine(
-            "   ∂c/∂x_\(n) = \(paren("s_\(n) − δ_T\(n)"))\(slashTau) = "
-              + "\(paren("\(fmt(s[n])) − \(fmt.short(d))"))\(tauNum) = \(fmt(cValue))",
-            num, indent: 5))
-      }
-      emit(
-        ProseLine(
-          "   case form: ∂c/∂x_k = \(paren("s_k − 1"))\(slashTau) for k = T, \(paren("s_k"))\(slashTau) otherwise; "
-            + "here k = \(n) \(n == t ? "is T" : "≠ T")", eq, indent: 5))
-      emit(
-        ProseLine(
-          "   backprop:  ∂l/∂x_n = (∂l/∂c)(s_n − δ_Tn)\(slashTau) = g·(s_n − δ_Tn)\(slashTau)", eq,
-          indent: 5))
-      if cancels {
-        emit(
-          ProseLine(
-            "   ∂l/∂x_\(n) = \(fmt.short(g)) × (−\(fmt(ev.complement(n))))\(tauNum) = \(fmt(ev.gradient[n]))",
-            num, indent: 5))
-      } else {
-        emit(
-          ProseLine(
-            "   ∂l/∂x_\(n) = \(fmt.short(g)) × (\(fmt(s[n])) − \(fmt.short(d)))\(tauNum) = \(fmt(ev.gradient[n]))",
-            num, indent: 5))
-      }
     } else {
-      let y = ev.targetDistribution
       emit(
         ProseLine(
-          "   ∂c/∂x_n = Σ_i (−y_i/s_i)(s_i δ_in − s_i s_n)\(slashTau) = Σ_i y_i (s_n − δ_in)\(slashTau)",
+          "           = Σ_i (−y_i/s_i)(s_i δ_in − s_i s_n)\(slashTau) = Σ_i y_i (s_n − δ_in)\(slashTau)",
           eq, indent: 5))
       emit(
         ProseLine(
           "           = \(paren("s_n Σ_i y_i − y_n"))\(slashTau) = \(paren("s_n − y_n"))\(slashTau)   (Σ_i y_i = 1)",
-          eq, indent: 5))
+          ctx.label, indent: 5))
+    }
+    let yn: TextLine = oneHot ? "δ_T\(n)" : "y_\(n)"
+    let dc = derivative(ev, n)
+    let dcShown = fmt(dc)
+    if differenceCancels(ev, n, fmt) {
+      // s_n − y_n with s_n ≈ y_n ≈ 1: written as (1 − y_n) − Σ_{j≠n} s_j, which has no cancellation.
+      let free: TextLine =
+        oneHot ? "−Σ_{j≠\(n)} s_j" : "(1 − y_\(n)) − Σ_{j≠\(n)} s_j"
       emit(
         ProseLine(
-          "   ∂c/∂x_\(n) = \(paren("s_\(n) − y_\(n)"))\(slashTau) = "
-            + "\(paren("\(fmt(s[n])) − \(fmt(y[n]))"))\(tauNum) = \(fmt((s[n] - y[n]) / tau))",
-          num, indent: 5))
-      emit(
-        ProseLine(
-          "   backprop:  ∂l/∂x_n = (∂l/∂c)(s_n − y_n)\(slashTau) = g·(s_n − y_n)\(slashTau)", eq,
+          "   ∂c/∂x_\(n) = \(paren("s_\(n) − \(yn)"))\(slashTau) = \(paren(free))\(slashTau) = \(dcShown)", num,
           indent: 5))
       emit(
         ProseLine(
-          "   ∂l/∂x_\(n) = \(fmt.short(g)) × (\(fmt(s[n])) − \(fmt(y[n])))\(tauNum) = \(fmt(ev.gradient[n]))",
+          "     naive: \(paren("\(fmt(s[n])) − \(fmt.short(y[n]))"))\(tauNum) = "
+            + "\(fmt(naiveDerivative(ev, n)))   cancellation-free: "
+            + (oneHot && !hasTau
+              ? "−Σ_{j≠\(n)} s_j = \(dcShown)"
+              : "\(paren(oneHot ? "−\(fmt(p.precision.round(ev.complement(n))))" : "\(fmt(p.precision.round(1 - y[n]))) − \(fmt(p.precision.round(ev.complement(n))))"))\(tauNum) = \(dcShown)"),
+          num, indent: 7))
+      emit(
+        ProseLine(
+          "     why: s_\(n) rounds to \(fmt(s[n])), so the subtraction keeps none of its digits; 1 − s_\(n) = "
+            + "Σ_{j≠\(n)} s_j adds positive terms and loses nothing", note, indent: 7))
+    } else {
+      emit(
+        ProseLine(
+          "   ∂c/∂x_\(n) = \(paren("s_\(n) − \(yn)"))\(slashTau) = "
+            + "\(paren("\(fmt(s[n])) − \(fmt.short(y[n]))"))\(tauNum) = \(dcShown)",
           num, indent: 5))
     }
+    caseFormLines(ev, n: n, dc: dc, fmt: fmt, context: ctx, emit)
+    emit(
+      ProseLine(
+        "   backprop:  ∂l/∂x_n = (∂l/∂c)(∂c/∂x_n) = g·(s_n − \(oneHot ? "δ_Tn" : "y_n"))\(slashTau)",
+        eq, indent: 5))
+    emit(
+      ProseLine(
+        "   ∂l/∂x_\(n) = \(fmt.short(g)) × \(dc < 0 || dc.sign == .minus ? "(\(dcShown))" : dcShown) = "
+          + "\(fmt(ev.gradient[n]))", num, indent: 5))
     if p.logits[n] == -.infinity {
       emit(
         ProseLine(
@@ -376,8 +352,166 @@ enum DerivationView {
     }
   }
 
-  /// A number after an operator: negatives in parentheses (`× (−0.05989)`).
-  static func parenthesizedMath(_ x: TextLine) -> TextLine { x.hasPrefix("−") ? "(\(x))" : x }
+  /// Whether `1 − s_n` written with the rounded `s_n` loses digits: `s_n` is the largest class and above 0.9, so
+  /// ``Evaluation/complement(_:)`` (`Σ_{j≠n} s_j`) is shown instead.
+  static func complementCancels(_ ev: Evaluation, _ n: Int) -> Bool {
+    ev.jacobianUsesComplementSum(n) && ev.complement(n) < 0.1
+  }
+
+  /// Whether `s_n − y_n` is computed as `(1 − y_n) − Σ_{j≠n} s_j`: `y_n ≥ 1/2` (so `n` is the target) and
+  /// `1 − s_n` cancels.
+  static func usesComplement(_ ev: Evaluation, _ n: Int) -> Bool {
+    ev.targetDistribution[n] >= 0.5 && complementCancels(ev, n)
+  }
+
+  /// `(s_n − y_n)/τ` as written, with the rounded `s_n`: what the subtraction gives when it cancels.
+  static func naiveDerivative(_ ev: Evaluation, _ n: Int) -> Double {
+    let p = ev.problem
+    return p.precision.round(p.precision.round(ev.softmax[n] - ev.targetDistribution[n]) / p.temperature)
+  }
+
+  /// Whether the naive `s_n − y_n` shows other digits than the cancellation-free value (so both are shown).
+  static func differenceCancels(_ ev: Evaluation, _ n: Int, _ fmt: MathFormat) -> Bool {
+    usesComplement(ev, n) && fmt(naiveDerivative(ev, n)) != fmt(derivative(ev, n))
+  }
+
+  /// `∂c/∂x_n = (s_n − y_n)/τ` in the precision, without cancellation (`(1 − y_n) − Σ_{j≠n} s_j` where
+  /// ``usesComplement(_:_:)``), as the gradient is computed.
+  static func derivative(_ ev: Evaluation, _ n: Int) -> Double {
+    let p = ev.problem
+    let y = ev.targetDistribution[n]
+    let d = usesComplement(ev, n) ? (1 - y) - ev.complement(n) : ev.softmax[n] - y
+    return p.precision.round(d / p.temperature)
+  }
+
+  /// The chain-rule sum `Σ_i (∂c/∂s_i)(∂s_i/∂x_n)` with the numbers: every term up to 4 classes, else the terms with
+  /// `y_i > 0` (at most 3) and a count of the zero ones. Its value is the sum of the terms in float64.
+  static func chainSumLine(
+    _ ev: Evaluation, n: Int, fmt: MathFormat, context ctx: RenderContext, _ emit: (ProseLine) -> Void
+  ) {
+    let c = ev.problem.classes
+    let s = ev.softmax
+    let y = ev.targetDistribution
+    var line: TextLine = "           = "
+    var total = 0.0
+    var shown = 0
+    var hidden = 0
+    var zeros = 0
+    for k in 0..<c {
+      let weight = y[k] == 0 ? 0 : -y[k] / s[k]
+      let entry = ev.jacobian(k, n)
+      if y[k] != 0 { total += weight * entry }
+      if c <= 4 || (y[k] != 0 && shown < 3) {
+        if shown > 0 { line += " + " }
+        line += "(\(fmt(weight)))(\(fmt(entry)))"
+        shown += 1
+      } else if y[k] == 0 {
+        zeros += 1
+      } else {
+        hidden += 1
+      }
+    }
+    if hidden > 0 { line += " + … (\(hidden) more with y_i > 0)" }
+    if zeros > 0 { line += " + 0 × … (the \(zeros) terms with ∂c/∂s_i = 0)" }
+    line += " = \(fmt(ev.problem.precision.round(total)))"
+    emit(ProseLine(line, ctx.numbers, indent: 13))
+  }
+
+  /// The case form of the case-form article, `∂c/∂x_k = (s_k − 1)/τ` for `k = T` and `s_k/τ` otherwise (with label
+  /// smoothing `s_k − (1 − ε + ε/C)` and `s_k − ε/C`), and the case of the cursor's class with its numbers.
+  static func caseFormLines(
+    _ ev: Evaluation, n: Int, dc: Double, fmt: MathFormat, context ctx: RenderContext, _ emit: (ProseLine) -> Void
+  ) {
+    let p = ev.problem
+    let t = p.target
+    let hasTau = p.temperature != 1
+    let slashTau: TextLine = hasTau ? "/τ" : ""
+    let tauNum: TextLine = hasTau ? " / \(fmt.short(p.temperature))" : ""
+    func paren(_ x: TextLine) -> TextLine { hasTau ? "(\(x))" : x }
+    guard p.softTarget == nil else {
+      emit(
+        ProseLine(
+          "   by cases: none with a soft target (every class has its own y_k; ∂c/∂x_k = (s_k − y_k)\(slashTau))",
+          ctx.muted, indent: 5))
+      return
+    }
+    let smoothed = p.labelSmoothing != 0
+    let hit: TextLine = smoothed ? "s_k − (1 − ε + ε/C)" : "s_k − 1"
+    let miss: TextLine = smoothed ? "s_k − ε/C" : "s_k"
+    emit(
+      ProseLine(
+        "   by cases:  ∂c/∂x_k = \(paren(hit))\(slashTau) for k = T,  \(smoothed ? paren(miss) : miss)\(slashTau) for k ≠ T",
+        .plain,
+        indent: 5))
+    let s = ev.softmax[n]
+    let y = ev.targetDistribution[n]
+    var line: TextLine
+    if n == t {
+      line =
+        differenceCancels(ev, n, fmt)
+        ? "   here k = \(n) = T:  ∂c/∂x_\(n) = \(paren(smoothed ? "(1 − y_\(n)) − Σ_{j≠\(n)} s_j" : "−Σ_{j≠\(n)} s_j"))"
+          + "\(slashTau) = \(fmt(dc))"
+        : "   here k = \(n) = T:  ∂c/∂x_\(n) = \(paren("\(fmt(s)) − \(smoothed ? fmt(y) : "1")"))\(tauNum) = \(fmt(dc))"
+    } else {
+      line =
+        smoothed
+        ? "   here k = \(n) ≠ T:  ∂c/∂x_\(n) = \(paren("\(fmt(s)) − \(fmt(y))"))\(tauNum) = \(fmt(dc))"
+        : hasTau
+          ? "   here k = \(n) ≠ T:  ∂c/∂x_\(n) = s_\(n)/τ = \(fmt(s))\(tauNum) = \(fmt(dc))"
+          : "   here k = \(n) ≠ T:  ∂c/∂x_\(n) = s_\(n) = \(fmt(dc))"
+    }
+    emit(ProseLine(line, ctx.numbers, indent: 5))
+  }
+
+  /// σ as the derivation uses it, exact to the digits shown: `σ = e^{M}·Σ_j e^{z_j − M}` with the sum taken in float64
+  /// over the precision's `z_j` (wider than every precision but float64, and in float64 within an ulp or so).
+  struct Normaliser {
+    /// `M = max_j z_j`.
+    var max: Double
+    /// `Σ_j e^{z_j − M}`.
+    var shifted: Double
+    /// `e^{M}·Σ_j e^{z_j − M}` (inf when `e^{M}` overflows float64).
+    var value: Double
+
+    init(_ ev: Evaluation) {
+      let z = ev.scaled
+      var m = -Double.infinity
+      for v in z where v > m { m = v }
+      var sum = 0.0
+      if m.isFinite {
+        for v in z { sum += Double.exp(v - m) }
+      }
+      max = m
+      shifted = sum
+      value = m.isFinite ? Double.exp(m) * sum : .nan
+    }
+
+    /// `e^{z_k}` in float64.
+    func exp(_ ev: Evaluation, _ k: Int) -> Double { Double.exp(ev.scaled[k]) }
+
+    /// σ, or `e^{M} × Σ_j e^{z_j − M}` when it is too large for float64.
+    func text(_ fmt: MathFormat) -> TextLine {
+      value.isFinite || value.isNaN ? fmt(value) : "e^{\(fmt(max))} × \(fmt(shifted))"
+    }
+
+    /// Whether the naive left-to-right sum shows other digits than σ.
+    func naiveDiffers(_ ev: Evaluation, _ fmt: MathFormat) -> Bool {
+      value.isFinite && fmt(ev.naive.sum) != fmt(value)
+    }
+
+    /// How far the naive sum is from σ, in words.
+    func naiveError(_ ev: Evaluation) -> TextLine {
+      let naive = ev.naive.sum
+      if naive.isInfinite { return "overflows" }
+      if naive == 0 { return "underflows to 0" }
+      if !naive.isFinite { return "not a number" }
+      let ratio = value / naive
+      if ratio >= 1.5 { return "\(ratio, digits: 3)× too small" }
+      if ratio <= 1 / 1.5 { return "\(1 / ratio, digits: 3)× too large" }
+      let percent = abs(naive / value - 1) * 100
+      return "\(percent, digits: 2)% too \(naive < value ? "small" : "large") (rounding in each addition)"
+    }
+  }
 
   /// When naive `e^{z}` overflows or underflows, the numbers of step 1 are `inf` or 0: says why and shows the shifted
   /// form `σ = e^{M} Σ_j e^{z_j − M}`, whose factor `e^{M}` cancels in every `s_i`.

@@ -242,27 +242,28 @@ enum ExploreView {
     // Wrapped, not clipped: a formula cut at the panel edge (its `/ τ` dropped) would be a false equation.
     func line(_ text: TextLine, _ style: Style) { out.wrapped(ctx.text(text), style, into: &buf) }
     line("∂s_\(i)/∂x_\(n)\(i == n ? "   (i = n: diagonal)" : "   (i ≠ n)")", ctx.label)
-    if i == n && ev.problem.classes > 1 && ev.jacobianUsesComplementSum(i) && s[i] > 0.9 {
-      // 1 − s_i cancels when s_i is near 1: the lab takes it as the sum of the other classes, and says so.
-      line("= s_i (1 − s_i)\(overTau) = s_i Σ_{j≠i} s_j\(overTau)", .plain)
-      line("= \(fmt(s[i])) × \(fmt(ev.complement(i)))\(tauValue)", .plain)
-      line("= \(fmt(ev.jacobian(i, n)))", ctx.label)
-      line("(1 − \(fmt(s[i])) would cancel: Σ_{j≠i} s_j)", ctx.muted)
-    } else {
-      if i == n {
-        line("= s_i (1 − s_i)\(overTau)", .plain)
+    // Where 1 − s_i would cancel (s_i rounds to about 1), the complement Σ_{j≠i} s_j is shown as the core computes it.
+    let complementShown = i == n && DerivationView.complementCancels(ev, i)
+    if i == n {
+      line("= s_i (1 − s_i)\(overTau)", .plain)
+      if complementShown {
+        line("= \(fmt(s[i])) × \(fmt(ev.problem.precision.round(ev.complement(i))))\(tauValue)", .plain)
+      } else {
         line("= \(fmt(s[i])) × (1 − \(fmt(s[i])))\(tauValue)", .plain)
-      } else {
-        line("= −s_i s_n\(overTau)", .plain)
-        line("= −\(fmt(s[i])) × \(fmt(s[n]))\(tauValue)", .plain)
       }
-      let value = ev.jacobian(i, n)
-      if value == 0 && s[i] != 0 && (i == n ? s[i] != 1 : s[n] != 0) {
-        // A product of nonzero factors that rounds to 0 in the precision is not equal to them: it underflowed.
-        line("→ \(fmt(value)) in \(ev.problem.precision.rawValue) (underflows)", ctx.label)
-      } else {
-        line("= \(fmt(value))", ctx.label)
-      }
+    } else {
+      line("= −s_i s_n\(overTau)", .plain)
+      line("= −\(fmt(s[i])) × \(fmt(s[n]))\(tauValue)", .plain)
+    }
+    let value = ev.jacobian(i, n)
+    if value == 0 && s[i] != 0 && (i == n ? s[i] != 1 : s[n] != 0) {
+      // A product of nonzero factors that rounds to 0 in the precision is not equal to them: it underflowed.
+      line("→ \(fmt(value)) in \(ev.problem.precision.rawValue) (underflows)", ctx.label)
+    } else {
+      line("= \(fmt(value))", ctx.label)
+    }
+    if complementShown {
+      out.wrapped(ctx.text("1 − s_\(i) = Σ_{j≠\(i)} s_j, computed without cancellation"), ctx.muted, into: &buf)
     }
     line("", .plain)
     line("symmetric: ∂s_\(n)/∂x_\(i) = \(fmt(ev.jacobian(n, i)))", ctx.muted)
@@ -277,14 +278,15 @@ enum ExploreView {
         line("  add up to \(fmt(rowSum)))", ctx.muted)
       }
     }
-    let p = ev.problem
-    if p.isOneHot {
-      let t = p.target
-      let g = p.upstream
-      let gText: TextLine = g == 1 ? "" : "g·"
+    if ev.problem.isOneHot {
+      // ∂l/∂x_n = g·(−1/s_T)·∂s_T/∂x_n (the entry carries 1/τ) against the closed form g·(s_n − δ_Tn)/τ.
+      let t = ev.problem.target
+      let g = ev.problem.upstream
+      let gName: TextLine = g == 1 ? "" : "g·"
+      let gValue: TextLine = g == 1 ? "" : g < 0 ? "(\(fmt(g)))·" : "\(fmt(g))·"
+      let mfmt = MathFormat(style: fmt)
       line("", .plain)
-      line("chain rule: ∂\(g == 1 ? "c" : "l")/∂x_\(n) = −\(gText)(1/s_T)·∂s_T/∂x_\(n)", ctx.label)
-      let gValue: TextLine = g == 1 ? "" : "\(parenthesized(fmt(g)))·"
+      line("chain rule: ∂l/∂x_\(n) = −\(gName)(1/s_T)·∂s_T/∂x_\(n)", ctx.label)
       let substituted: TextLine = "−\(gValue)(1/\(fmt(s[t])))·\(parenthesized(fmt(ev.jacobian(t, n))))"
       let chain = ev.chainRule(n)
       if chain.isFinite {
@@ -293,9 +295,22 @@ enum ExploreView {
       } else {
         // Computed in the precision, 1/s_T can overflow: the product is then not the arithmetic of its factors.
         line("  \(substituted)", .plain)
-        line("→ \(fmt(chain)) in \(p.precision.rawValue): 1/s_T overflows", ctx.error)
+        line("→ \(fmt(chain)) in \(ev.problem.precision.rawValue): 1/s_T overflows", ctx.error)
       }
-      line("closed form \(gText)(s_n − δ_Tn)\(overTau) = \(fmt(ev.gradient[n]))", .plain)
+      let closed: TextLine = tau == 1 ? "\(gName)(s_n − δ_Tn)" : "\(gName)(s_n − δ_Tn)/τ"
+      line("closed form \(closed)", .plain)
+      if DerivationView.differenceCancels(ev, n, mfmt) {
+        // s_T − 1 cancels: −Σ_{j≠T} s_j instead, said in one line.
+        line(
+          "= \(gValue)(−\(fmt(ev.problem.precision.round(ev.complement(n)))))\(tauValue) = \(fmt(ev.gradient[n]))",
+          .plain)
+        out.wrapped(
+          ctx.text(
+            "s_\(n) − 1 = −Σ_{j≠\(n)} s_j, without cancellation (\(fmt(s[n])) − 1 would give "
+              + "\(fmt(DerivationView.naiveDerivative(ev, n) * tau)))"), ctx.muted, into: &buf)
+      } else {
+        line("= \(gValue)(\(fmt(s[n])) − \(n == t ? "1" : "0"))\(tauValue) = \(fmt(ev.gradient[n]))", .plain)
+      }
     }
     line("", .plain)
     line("move: H J K L or Shift+arrows", ctx.muted)

@@ -128,11 +128,14 @@ struct DerivationTests {
     var text = screen(e, 120, 40).text
     #expect(text.contains("✓ all three agree"))
     #expect(text.contains("closed form s − y"))
+    for _ in 0..<10 { e.handle(.key(.pageDown)) }
+    text = screen(e, 120, 40).text
     #expect(text.contains("∂l/∂x_1 ="))
     e.handle(.key(.right))
     text = screen(e, 120, 40).text
     #expect(e.state.cursorN == 2)
-    #expect(text.contains("∂l/∂x_2 = 1 × (0.6652 − 0.03333) = 0.6319"))
+    #expect(text.contains("∂c/∂x_2 = s_2 − y_2 = 0.6652 − 0.03333 = 0.6319"))
+    #expect(text.contains("∂l/∂x_2 = 1 × 0.6319 = 0.6319"))
   }
 
   @Test func chainRuleFailsHonestlyWhenTargetUnderflows() throws {
@@ -163,7 +166,7 @@ struct DerivationTests {
     for _ in 0..<20 { e.handle(.key(.pageDown)) }
     let text = screen(e, 80, 24).text
     #expect(text.contains("PgUp/PgDn"))
-    #expect(text.contains("∂l/∂x_2 = 1 × (0.6652 − 1) = −0.3348"))
+    #expect(text.contains("∂l/∂x_2 = 1 × (−0.3348) = −0.3348"))
   }
 }
 
