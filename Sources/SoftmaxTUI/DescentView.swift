@@ -1,7 +1,7 @@
 import SoftmaxCore
 
 /// The Descent screen: gradient descent on the logits, from the current problem, with the loss plotted per step,
-/// `s_T` climbing towards 1, the logits drifting, `Σx` held constant by a gradient that sums to zero, and the last
+/// `s_T` climbing towards its optimum (1 for a one-hot target, `y_T` for a smoothed or soft one), the logits drifting, `Σx` held constant by a gradient that sums to zero, and the last
 /// steps in a table where a step that raised the loss (overshoot) is marked.
 enum DescentView {
   static func render(
@@ -240,19 +240,36 @@ enum DescentView {
     // Σ∇ = g(Σs − Σy)/τ is 0 whenever y sums to 1 (one-hot, smoothed or soft); only rounding moves Σx.
     let drift = last.logitSum - run.startSum
     let ySum = ev.targetDistribution.reduce(0, +)
+    // The target mass on masked classes (x = −∞, so s = 0 there): the loss is ∞ and s = y is out of reach. The
+    // masked classes' gradient entries −g·y_i/τ move no finite logit, so those of the others sum to g·m/τ, and the
+    // run settles where s_i − y_i is the same for every unmasked class: s_i = y_i + m/C'.
+    var masked = 0.0
+    var unmasked = 0
+    for i in 0..<p.classes {
+      if p.logits[i] == -.infinity { masked += ev.targetDistribution[i] } else { unmasked += 1 }
+    }
     let maxAbs = last.logits.reduce(0.0) { $1.isFinite ? Swift.max($0, abs($1)) : $0 }
     let eps = p.precision.facts.ulpOfOne
-    let steps = Double(Swift.max(1, last.step - first.step))
+    // Steps since the run's start (the first recorded point may have been dropped; Σx is measured from the start).
+    let steps = Double(Swift.max(1, last.step - (run.isFresh ? first.step : 0)))
+    // The masked classes' share moves Σx by −η·g·m/τ per step; only rounding (and a rounded y's Σy ≠ 1) moves it more.
+    let expected = run.isFresh ? 0 : -steps * p.learningRate * p.upstream * masked / p.temperature
     let tolerance =
-      steps * Double(p.classes) * eps * Swift.max(1, maxAbs)
+      steps * Double(p.classes) * eps * Swift.max(1, maxAbs, abs(expected))
       + steps * abs(p.learningRate * p.upstream * (1 - ySum) / p.temperature)
-    let driftOK = abs(drift) <= tolerance
+    let driftOK = abs(drift - expected) <= tolerance
     line(
       ProseLine(
         "Σx   \(fmt(run.startSum)) → \(fmt(last.logitSum)) \(driftOK ? "✓" : "✗ drifts")",
         driftOK ? .plain : ctx.error, indent: 5))
-    line(ProseLine("  drift \(drift, digits: 2)\(driftOK ? " (rounding)" : "")", ctx.muted))
-    if ySum == 1 {
+    let why: TextLine = !driftOK ? "" : (expected == 0 ? " (rounding)" : " (the masked share)")
+    line(ProseLine("  drift \(drift, digits: 2)\(why)", ctx.muted))
+    if masked > 0 {
+      line(
+        ProseLine(
+          "y puts \(fmt(masked)) on masked classes (s = 0 there): c = ∞, and Σx moves by −η·g·\(fmt(masked))/τ "
+            + "per step", ctx.warning, indent: 2))
+    } else if ySum == 1 {
       line(
         ProseLine(
           p.isOneHot
@@ -271,7 +288,18 @@ enum DescentView {
     if increased > 0 {
       line(ProseLine("✗ c rose at \(increased) of \(run.count - 1) steps", ctx.error, indent: 2))
     } else if run.count > 1 {
-      line(ProseLine("✓ c fell at every step", ctx.good))
+      // "Fell" only where it did: an infinite loss (or one a step leaves as it was) did not fall.
+      var fell = true
+      for k in 1..<run.count where !(run[k].loss < run[k - 1].loss) { fell = false }
+      var finite = true
+      for k in 0..<run.count where !run[k].loss.isFinite { finite = false }
+      if fell {
+        line(ProseLine("✓ c fell at every step", ctx.good))
+      } else if finite {
+        line(ProseLine("✓ c never rose (some steps leave it as it was)", ctx.good))
+      } else {
+        line(ProseLine("c is not finite: it cannot fall", ctx.warning, indent: 2))
+      }
     }
     if let message = state.message, message.isError {
       line(ProseLine("\(message.text)", ctx.error, indent: 2))
@@ -281,8 +309,11 @@ enum DescentView {
     if free >= 6 {
       let plotRect = Rect(x: inner.x, y: y + 1, width: inner.width, height: free - 1)
       // The optimum of the loss is s = y: one-hot, s_T → 1; smoothed or soft, s_T → y_T.
+      let yT = ev.targetDistribution[p.target]
       let target: TextLine =
-        p.isOneHot ? "s_T per step → 1" : "s_T per step → y_T = \(fmt(ev.targetDistribution[p.target]))"
+        masked > 0
+        ? "s_T per step → y_T + m/C' = \(fmt(yT + masked / Double(Swift.max(1, unmasked))))"
+        : (p.isOneHot ? "s_T per step → 1" : "s_T per step → y_T = \(fmt(yT))")
       buf.write(ctx.prose(target), x: inner.x, y: y, style: ctx.label, clip: inner)
       plot(
         count: run.count, value: { run[$0].targetProbability }, step: { run[$0].step }, marked: { _ in false },

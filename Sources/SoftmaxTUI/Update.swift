@@ -67,24 +67,36 @@ extension AppState {
     case .step: takeStep(current)
     case .cyclePrecision:
       // A lens: the entered values are rounded into the next precision for computing and display, and kept. Not an
-      // edit, so the history is untouched (its entries hold entered values, which every precision reads).
+      // edit, so the history is untouched (its entries hold entered values, which every precision reads). A precision
+      // that cannot hold a value is skipped, saying why in one line, so that `p` always comes back to float64.
       var e = entered
-      e.precision = problem.precision.next
-      do {
-        let v = try e.validated()
-        let base = e
-        problem = v
-        lens = v == base ? nil : base
-        clampIndices()
-        var changed = 0
-        for i in 0..<v.classes where v.logits[i] != base.logits[i] { changed += 1 }
-        var text: TextLine = "precision \(v.precision.rawValue)"
-        if changed > 0 {
-          text += ": \(changed) logit\(changed == 1 ? "" : "s") shown rounded; the values you entered are kept"
+      var candidate = problem.precision.next
+      var skipped: (Precision, InputError)?
+      while candidate != problem.precision {
+        e.precision = candidate
+        do {
+          let v = try e.validated()
+          let base = e
+          problem = v
+          lens = v == base ? nil : base
+          clampIndices()
+          var changed = 0
+          for i in 0..<v.classes where v.logits[i] != base.logits[i] { changed += 1 }
+          var text: TextLine = "precision \(v.precision.rawValue)"
+          if let (name, error) = skipped {
+            text = "precision \(v.precision.rawValue); \(name.rawValue) skipped: \(error.message)"
+          } else if changed > 0 {
+            text += ": \(changed) logit\(changed == 1 ? "" : "s") shown rounded; the values you entered are kept"
+          }
+          message = StatusMessage(text)
+          return
+        } catch {
+          if skipped == nil { skipped = (candidate, error) }
+          candidate = candidate.next
         }
-        message = StatusMessage(text)
-      } catch {
-        message = StatusMessage("\(e.precision.rawValue) refused: \(error.message)", isError: true)
+      }
+      if let (name, error) = skipped {
+        message = StatusMessage("\(name.rawValue) refused: \(error.message)", isError: true)
       }
     case .undo:
       guard var entry = undoStack.popLast() else {
@@ -420,9 +432,12 @@ extension AppState {
       message = StatusMessage("the step changes nothing at this precision (∇ rounds to 0 or η·∇ below half an ulp)")
       return
     }
+    // The step's logits are what is now entered; the knobs stay as entered (a step in bfloat16 keeps η = 0.1).
+    var e = entered
+    e.logits = next.logits
     commit(
-      next,
-      "stepped: loss \(DecimalFormat.significant(ev.loss)) → \(DecimalFormat.significant(ev.updatedLoss))")
+      next, "stepped: loss \(DecimalFormat.significant(ev.loss)) → \(DecimalFormat.significant(ev.updatedLoss))",
+      entered: e)
   }
 
   mutating func applyPreset(offset: Int) {

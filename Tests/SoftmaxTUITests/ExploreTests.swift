@@ -105,11 +105,11 @@ struct UpdateTests {
     type("p", into: &e)
     #expect(e.state.problem.precision == .float64)
     var big = try explorer([70000, 1], target: 0, precision: .float32)
-    type("pp", into: &big)  // float32 → bfloat16 works (bf16 has float32's range), → float16 refused
+    type("p", into: &big)  // float32 → bfloat16 works (bf16 has float32's range)
     #expect(big.state.problem.precision == .bfloat16)
-    let before = big.state.problem
-    type("p", into: &big)
-    #expect(big.state.problem == before)
+    type("p", into: &big)  // float16 cannot hold 70000: skipped, saying why, on to float64
+    #expect(big.state.problem.precision == .float64)
+    #expect(big.state.problem.logits == [70000, 1])
     #expect(big.state.message?.text.description.contains("65504") == true)
   }
 
@@ -410,17 +410,73 @@ struct PrecisionLensTests {
     }
   }
 
-  @Test func aPrecisionThatCannotHoldALogitSaysSoAndKeepsTheState() throws {
+  /// float16 cannot hold 1e5 (largest finite 65504): `p` skips it, says so in one line, and still comes back to
+  /// float64 with the value as entered (it used to stay in bfloat16 for good, every press refused).
+  @Test func aPrecisionThatCannotHoldALogitIsSkippedAndSaysSo() throws {
     var e = try explorer([1e5, 0], target: 0)
-    type("ppp", into: &e)  // float32, bfloat16 hold 1e5; float16 (max 65504) does not
+    type("pp", into: &e)  // float32, bfloat16 hold 1e5 (bfloat16 as 99840)
     #expect(e.state.problem.precision == .bfloat16)
-    #expect(e.state.message?.isError == true)
-    #expect(e.state.message?.text.description.contains("float16") == true)
+    #expect(e.state.problem.logits == [99840, 0])
+    let history = e.state.undoStack
     type("p", into: &e)
-    #expect(e.state.problem.precision == .bfloat16, "a refused precision must leave the state as it was")
-    while e.state.problem.precision != .float64 {
-      type("p", into: &e)
-      if e.state.message?.isError == true { break }
-    }
+    #expect(e.state.problem.precision == .float64, "float16 cannot hold 1e5: p must move on, not stick")
+    #expect(e.state.problem.logits == [100000, 0])
+    let text = e.state.message?.text.description ?? ""
+    #expect(text.hasPrefix("precision float64; float16 skipped: ") && text.contains("65504"), "\(text)")
+    #expect(!text.contains("\n"))
+    #expect(e.state.undoStack == history)
   }
+
+  /// Every knob (τ, ε, g, η) and a soft target come back exactly after a full cycle; what the float16 screen shows
+  /// is their float16 rounding (0.1 → 0.0999755859375, shown 0.09998), and float64 shows the entered 0.1 again.
+  @Test func everyKnobSurvivesTheCycleAndFloat16ShowsItsRounding() throws {
+    let entered = Problem(
+      logits: [0.1, 1, 2], target: 0, temperature: 0.3, softTarget: [0.1, 0.3, 0.6], upstream: 0.7,
+      learningRate: 0.1)
+    var e = Explorer(problem: try entered.validated())
+    #expect(!screen(e).text.contains("0.09998"))
+    var seen: [Precision] = []
+    for _ in 0..<4 {
+      type("p", into: &e)
+      let p = e.state.problem
+      seen.append(p.precision)
+      #expect(p.logits == entered.logits.map(p.precision.round))
+      #expect(p.temperature == p.precision.round(0.3) && p.upstream == p.precision.round(0.7))
+      #expect(p.learningRate == p.precision.round(0.1))
+      #expect(p.softTarget == entered.softTarget?.map(p.precision.round))
+      if p.precision == .float16 {
+        #expect(p.logits[0] == 0.0999755859375)
+        let text = screen(e).text
+        #expect(text.contains("0.09998"), "the float16 logit 0.0999755859375 is not on screen:\n\(text)")
+        // float16's 0.3 is 0.300048828125, its 0.7 is 0.7001953125.
+        #expect(text.contains("τ=0.3000") && text.contains("η=0.09998") && text.contains("g=0.7002"), "\(text)")
+      }
+    }
+    #expect(seen == [.float32, .bfloat16, .float16, .float64])
+    var back = entered
+    back.precision = .float64
+    #expect(e.state.problem == back && e.state.lens == nil)
+    let text = screen(e).text
+    #expect(text.contains("τ=0.3") && text.contains("η=0.1 ") && text.contains("g=0.7"))
+    #expect(!text.contains("0.09998"))
+  }
+
+  /// A gradient step taken in bfloat16 keeps the knobs as entered: back in float64, η is 0.1, not 0.10009765625.
+  @Test func aStepThroughTheLensKeepsTheKnobs() throws {
+    var e = try explorer([1, 2, 3], target: 0)
+    type("pp", into: &e)
+    #expect(e.state.problem.learningRate == 0.10009765625)
+    let before = e.evaluation
+    type("s", into: &e)
+    let stepped = e.state.problem.logits
+    #expect(stepped == before.stepped?.logits)
+    type("pp", into: &e)
+    #expect(e.state.problem.precision == .float64)
+    #expect(e.state.problem.learningRate == 0.1, "the step lost the entered η")
+    #expect(e.state.problem.logits == stepped)
+    // Undo brings back the entered values before the step (the step's entry holds its precision too).
+    type("u", into: &e)
+    #expect(e.state.entered.logits == [1, 2, 3] && e.state.entered.learningRate == 0.1)
+  }
+
 }

@@ -39,6 +39,42 @@ struct TourTests {
     }
   }
 
+  /// Every key each lesson tells the user to press does that lesson's thing in the lesson's state, never the tour's;
+  /// and N and B are the tour's in every lesson.
+  @Test func everyKeyALessonNamesIsTheLessonsOwn() {
+    let named: [Int: [Key]] = [
+      0: [.character("j"), .character("k"), .character("+"), .character("-")],
+      1: [.character("j"), .character("t")],
+      2: [.character("H"), .character("J"), .character("K"), .character("L")],
+      5: [.left, .right, .up, .down],
+      6: [.character("s"), .character("u")],
+      7: [.character(" "), .character("n"), .character("r"), .character("<"), .character(">"), .character("l")],
+      9: [.character("p")],
+    ]
+    for k in Tour.steps.indices {
+      let e = Self.lesson(k)
+      for key in named[k] ?? [] {
+        let action = KeyMap.action(for: key, in: e.state)
+        #expect(
+          action != nil && action != .tourNext && action != .tourBack, "lesson \(k + 1): \(key) → \(action as Any)")
+      }
+      #expect(KeyMap.action(for: .character("N"), in: e.state) == .tourNext)
+      #expect(KeyMap.action(for: .character("B"), in: e.state) == .tourBack)
+    }
+  }
+
+  /// Lesson 8's other keys: space runs (and pauses), r resets to the start.
+  @Test func lesson8SpaceRunsAndRResets() {
+    var e = Self.lesson(7)
+    Self.press(" ", &e)
+    #expect(e.state.descent.running)
+    Self.press("n", &e)
+    Self.press(" ", &e)
+    #expect(!e.state.descent.running)
+    Self.press("r", &e)
+    #expect(e.state.descent.steps == 0 && e.state.tourStep == 7)
+  }
+
   @Test func lesson1EveryBarMoves() {
     var e = Self.lesson(0)
     let before = e.evaluation.softmax
@@ -69,7 +105,11 @@ struct TourTests {
   }
 
   @Test func lesson4RowsSumToZeroAndJIsSymmetric() {
-    let ev = Self.lesson(3).evaluation
+    let e = Self.lesson(3)
+    // "The inspector shows the row sum and the mirrored entry ∂s_n/∂x_i" (cursor i = 0, n = 2).
+    let text = screen(e).text
+    #expect(text.contains("row sum Σ_n = 0") && text.contains("symmetric: ∂s_2/∂x_0"), "\(text)")
+    let ev = e.evaluation
     let c = ev.problem.classes
     for i in 0..<c {
       var sum = 0.0
@@ -92,7 +132,15 @@ struct TourTests {
   }
 
   @Test func lesson6TheChecksAgree() {
-    let e = Self.lesson(5)
+    var e = Self.lesson(5)
+    // "←/→ change n, ↑/↓ change i."
+    let (i, n) = (e.state.cursorI, e.state.cursorN)
+    e.handle(.key(.right))
+    e.handle(.key(.down))
+    #expect(e.state.cursorN == n + 1 && e.state.cursorI == i + 1)
+    e.handle(.key(.left))
+    e.handle(.key(.up))
+    #expect(e.state.cursorN == n && e.state.cursorI == i)
     #expect(e.state.screen == .derivation)
     #expect(e.evaluation.gradientCheck(0).verdict == .agrees)
     #expect(screen(e).text.contains("✓ all three agree"))
@@ -126,7 +174,9 @@ struct TourTests {
     let run = e.state.descent.history
     let rose = zip(run, run.dropFirst()).contains { $1.loss > $0.loss }
     #expect(rose, "the loss never rose at η = 50 with ε = 0.1")
-    #expect(screen(e, 80, 24).text.contains("✗ c rose"))
+    let text = screen(e, 80, 24).text
+    #expect(text.contains("✗ c rose") && text.contains("▲"), "the rise is not marked (▲):\n\(text)")
+    #expect(screen(e).text.contains("s_T per step → y_T = 0.9333"))
     // One-hot: every step lowers each z_j − z_T, so the loss falls at any η.
     var oneHot = Explorer(
       problem: try! Problem(logits: [1, 2, 3], target: 0, learningRate: 50).validated())
@@ -175,8 +225,11 @@ struct TourTests {
     #expect(e.state.presetIndex == k)
     let text = screen(e, 80, 24).text
     let subject: [String] = [
-      "NaN", "NaN", "inf↑", "0↓", "exact (Float80)", "exact (Float80)", "e^{x_1}", "s_2", "50257",
+      "NaN", "NaN", "inf↑", "0↓", "200.0", "4.248e-18", "e^{x_1}", "s_2", "50257",
     ]
+    if k == 4 || k == 5 {  // the loss section, with its exact column, is what is on screen
+      #expect(e.state.stabilitySection == .loss && text.contains("exact (Float80)"))
+    }
     if k == 6 {  // masked: s_1 is exactly 0 and gets no gradient
       #expect(e.evaluation.softmax[1] == 0 && e.evaluation.gradient[1] == 0)
     }
