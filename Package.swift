@@ -36,6 +36,7 @@ let package = Package(
   products: [
     .executable(name: "softmax-lab", targets: ["softmax-lab"]),
     .library(name: "SoftmaxCore", targets: ["SoftmaxCore"]),
+    .library(name: "SoftmaxText", targets: ["SoftmaxText"]),
     .library(name: "SoftmaxTUI", targets: ["SoftmaxTUI"]),
   ],
   dependencies: [
@@ -48,7 +49,8 @@ let package = Package(
     // Heap allocations per keystroke in the explorer's update and render paths (`swift run -c release
     // softmax-lab-allocations`); `.ci/run` runs it with `--check`.
     .executableTarget(
-      name: "softmax-lab-allocations", dependencies: ["SoftmaxTUI", "SoftmaxCore", "CAllocationCounter"]),
+      name: "softmax-lab-allocations",
+      dependencies: ["SoftmaxTUI", "SoftmaxCore", "SoftmaxText", "CAllocationCounter"]),
     // Pure math: softmax, log-sum-exp, losses, Jacobian, gradient, precision facts. No I/O.
     .target(
       name: "SoftmaxCore",
@@ -56,10 +58,14 @@ let package = Package(
     ),
     // cpuid/xgetbv detection of the x86-64-v3 feature set, and the SOFTMAX_LAB_ISA override, for `KernelISA`.
     .target(name: "CCPUID"),
+    // The core's numbers and facts in words: number formatting, the inline text line the views build, the phrasing of
+    // overflow diagnoses and refusals, and the recorder the screen-truth test reads.
+    .target(
+      name: "SoftmaxText", dependencies: ["SoftmaxCore", .product(name: "RealModule", package: "swift-numerics")]),
     // Reports of an evaluation as text, JSON, Markdown and LaTeX (pure string building; no I/O).
-    .target(name: "SoftmaxReport", dependencies: ["SoftmaxCore"]),
+    .target(name: "SoftmaxReport", dependencies: ["SoftmaxCore", "SoftmaxText"]),
     // State, actions, key map, update and views rendering into an in-memory buffer. No ncurses.
-    .target(name: "SoftmaxTUI", dependencies: ["SoftmaxCore", "SoftmaxReport"]),
+    .target(name: "SoftmaxTUI", dependencies: ["SoftmaxCore", "SoftmaxText", "SoftmaxReport"]),
     // The wide-character ncurses library, reached through a small shim header. No `pkgConfig`: its only flags are
     // `-D_DEFAULT_SOURCE -D_XOPEN_SOURCE=600`, which SwiftPM refuses with a warning on every build; the shim asks for
     // the wide-character API itself, and Debian's libncursesw.so pulls in libtinfo.
@@ -75,17 +81,20 @@ let package = Package(
         "SoftmaxCore",
         "CBaseline",
         "SoftmaxTUI",
+        "SoftmaxText",
         "SoftmaxReport",
         "CNcursesw",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
-    .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore"]),
-    .testTarget(name: "SoftmaxReportTests", dependencies: ["SoftmaxReport", "SoftmaxCore"]),
-    .testTarget(name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore"], exclude: ["Snapshots"]),
+    .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore", "SoftmaxText"]),
+    .testTarget(name: "SoftmaxReportTests", dependencies: ["SoftmaxReport", "SoftmaxCore", "SoftmaxText"]),
+    .testTarget(
+      name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore", "SoftmaxText"], exclude: ["Snapshots"]),
     .testTarget(
       name: "EndToEndTests",
-      dependencies: ["softmax-lab", "SoftmaxCore"]
+      dependencies: ["softmax-lab", "SoftmaxCore", "SoftmaxText"],
+      exclude: ["Corpus"]
     ),
   ] + kernelTargets,
   swiftLanguageModes: [.v6]

@@ -109,7 +109,7 @@ public struct GradientCheck: Sendable, Equatable {
   public var agrees: Bool { verdict == .agrees }
 }
 
-/// Every quantity the lab shows for one `Problem`, computed in the problem's precision and widened to `Double`.
+/// Every quantity of softmax and cross-entropy for one `Problem`, computed in the problem's precision and widened to `Double`.
 ///
 /// Whole-vector quantities are computed once here; Jacobian entries, rows and windows, products, chain-rule and
 /// finite-difference checks are computed on demand, so `C = 131,072` never needs a `C × C` matrix.
@@ -136,8 +136,8 @@ public struct Evaluation: Sendable {
   public internal(set) var lossNaive: Double
   /// `−Σ y_i log s_i` with the max-subtracted softmax (can be `inf` where `s_T` rounds to 0).
   public internal(set) var lossFromStableSoftmax: Double
-  /// Why the loss is infinite, when it is (a masked target).
-  public internal(set) var lossNote: String?
+  /// The first masked class (`-inf`) the target puts mass on, which makes the loss infinite; nil when there is none.
+  public internal(set) var maskedTarget: Int?
   /// `∂l/∂x = g(s − y)/τ`.
   public internal(set) var gradient: [Double]
   /// `x' = x − η ∂l/∂x`.
@@ -149,10 +149,10 @@ public struct Evaluation: Sendable {
     case .deferred(let d): d.value
     }
   }
-  /// `updatedLoss`, computed up front or (for the Stability lab, which does not show it) when first read.
+  /// `updatedLoss`, computed up front or (when asked to defer it) when first read.
   var stepLoss: StepLoss
   /// Why the step cannot be taken, if it cannot (a logit that would become non-finite).
-  public internal(set) var stepRefusal: String?
+  public internal(set) var refusal: StepRefusal?
   /// How naive softmax fares on this vector.
   public internal(set) var overflow: OverflowReport
   /// The trusted path's per-class values in its wide format, kept by ``update(to:)`` for the next update.
@@ -171,37 +171,72 @@ public struct Evaluation: Sendable {
   public init(_ problem: Problem) {
     let plan = Evaluation.plan(problem)
     if problem.classes >= Evaluation.parallelThreshold {
-      let results = Parallel.map(2) { k in k == 0 ? plan.trusted() : plan.traces() }
-      self = plan.assemble(results[0], results[1])
+      let results = Parallel.map(2) { k in k == 0 ? Job.trusted(plan.trusted()) : Job.traces(plan.traces()) }
+      guard case .trusted(let trusted) = results[0], case .traces(let traces) = results[1] else {
+        preconditionFailure("job 0 is the trusted path, job 1 the traces")
+      }
+      self.init(problem, trusted, traces)
     } else {
-      self = plan.assemble(plan.trusted(), plan.traces())
+      self.init(problem, plan.trusted(), plan.traces())
     }
   }
 
-  /// An evaluation as two independent jobs and the step that joins their results, so that a caller can run the jobs
-  /// side by side with other work (see ``withColumns(_:precisions:)``).
+  /// An evaluation as two independent jobs, so that a caller can run them side by side with other work (see
+  /// ``withColumns(_:precisions:)``); ``init(_:_:_:)`` joins their results.
   struct Plan: Sendable {
-    /// The trusted path in W, rounded once to T, with the gradient step it leads to.
-    var trusted: @Sendable () -> any Sendable
-    /// The naive and online traces step by step in T, with the overflow report.
-    var traces: @Sendable () -> any Sendable
-    var assemble: @Sendable (_ trusted: any Sendable, _ traces: any Sendable) -> Evaluation
+    /// The trusted path in the wide format, rounded once into the precision, with the gradient step it leads to.
+    var trusted: @Sendable () -> Trusted
+    /// The naive and online traces step by step in the precision, with what the overflow report needs of them.
+    var traces: @Sendable () -> Traces
+  }
+
+  /// What the trusted job gives: every value already rounded into the precision (and held as `Double`).
+  struct Trusted: Sendable {
+    var stable: StableTrace<Double>
+    var logSumExp: LogSumExp<Double>
+    /// `LSE(z)` in the wide format, converted to `Double` (not rounded into the precision): the exact `log σ` the
+    /// overflow report judges the naive sum against.
+    var exactLogSum: Double
+    var logSoftmax: [Double]
+    var loss: Double
+    var lossFromStableSoftmax: Double
+    var gradient: [Double]
+    var stepped: [Double]
+    var refusal: StepRefusal?
+    var stepLoss: StepLoss
+  }
+
+  /// What the traces job gives.
+  struct Traces: Sendable {
+    var scaled: [Double]
+    var target: [Double]
+    var naive: NaiveTrace<Double>
+    var online: OnlineTrace<Double>
+    var lossNaive: Double
+    var maskedTarget: Int?
+    /// What the overflow report needs of the naive trace (the report itself also needs the trusted log-sum-exp).
+    var scan: OverflowReport.Scan
+  }
+
+  /// One job's result, when jobs of different kinds run side by side.
+  enum Job: Sendable {
+    case trusted(Trusted)
+    case traces(Traces)
+    case column(Result<PrecisionColumn, InputError>)
   }
 
   /// `deferStepLoss`: compute the loss after the step when it is first read rather than in the trusted job.
   static func plan(_ problem: Problem, deferStepLoss: Bool = false) -> Plan {
-    switch problem.precision {
-    case .float64:
-      #if arch(x86_64) || arch(i386)
-        if problem.classes <= Evaluation.wideLimit {
-          return plan(problem, Double.self, wide: Float80.self, deferStepLoss: deferStepLoss)
-        }
-      #endif
-      return plan(problem, Double.self, wide: Double.self, deferStepLoss: deferStepLoss)
-    case .float32: return plan(problem, Float.self, wide: Double.self, deferStepLoss: deferStepLoss)
-    case .bfloat16: return plan(problem, BFloat16.self, wide: Double.self, deferStepLoss: deferStepLoss)
-    case .float16: return plan(problem, Float16.self, wide: Double.self, deferStepLoss: deferStepLoss)
+    struct Body: PrecisionBody {
+      let problem: Problem
+      let deferStepLoss: Bool
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> Plan {
+        problem.classes <= Evaluation.wideLimit
+          ? Evaluation.plan(problem, T.self, wide: T.Wide.self, deferStepLoss: deferStepLoss)
+          : Evaluation.plan(problem, T.self, wide: Double.self, deferStepLoss: deferStepLoss)
+      }
     }
+    return problem.precision.open(Body(problem: problem, deferStepLoss: deferStepLoss))
   }
 
   static func plan<T: SoftmaxScalar, W: SoftmaxScalar>(
@@ -214,67 +249,42 @@ public struct Evaluation: Sendable {
     return Plan(
       trusted: {
         let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
-        return Evaluation.trusted(problem, x: x, tau: tau, yW: yW, deferStepLoss: deferStepLoss, T.self, W.self)
+        return Evaluation.trusted(problem, x: x, tau: tau, y: y, yW: yW, deferStepLoss: deferStepLoss, T.self, W.self)
       },
-      traces: { Evaluation.traces(problem, z: z, y: y) as EvaluationJob<T, W>.Traces },
-      assemble: { trusted, traces in
-        // The jobs of this plan return exactly these types.
-        Evaluation(
-          problem, z: z, y: y, trusted: trusted as! EvaluationJob<T, W>.Trusted,
-          traces: traces as! EvaluationJob<T, W>.Traces)
-      })
+      traces: { Evaluation.traces(problem, z: z, y: y) })
   }
 
-  private init<T: SoftmaxScalar, W: SoftmaxScalar>(
-    _ problem: Problem, z: [T], y: [T], trusted: EvaluationJob<T, W>.Trusted, traces: EvaluationJob<T, W>.Traces
-  ) {
+  /// Joins the results of a plan's two jobs.
+  init(_ problem: Problem, _ trusted: Trusted, _ traces: Traces) {
     self.problem = problem
-    let (stableW, lseW) = (trusted.stable, trusted.lse)
-    func narrow(_ v: W) -> Double { T(converting: v).double }
-    func narrow(_ v: [W]) -> [Double] {
-      if T.self == W.self { return v.doubles }  // nothing to round: share or widen without a second pass
-      return v.map { T(converting: $0).double }
-    }
-
-    scaled = z.doubles
-    targetDistribution = y.doubles
-    let naiveT = traces.naive
-    naive = NaiveTrace(exps: naiveT.exps.doubles, sum: Double(naiveT.sum), probabilities: naiveT.probabilities.doubles)
-    stable = StableTrace(
-      max: narrow(stableW.max), argmax: stableW.argmax, shifted: narrow(stableW.shifted), exps: narrow(stableW.exps),
-      sum: narrow(stableW.sum), probabilities: narrow(stableW.probabilities))
-    online = OnlineTrace(
-      runningMax: traces.online.runningMax.doubles, runningSum: traces.online.runningSum.doubles,
-      probabilities: traces.online.probabilities.doubles)
-    logSumExp = LogSumExp(
-      max: narrow(lseW.max), argmax: lseW.argmax, rest: narrow(lseW.rest), logSum: narrow(lseW.logSum),
-      value: narrow(lseW.value))
-    logSoftmax = narrow(Softmax.logSoftmax(trusted.zW, lse: lseW))
-    loss = narrow(trusted.loss)
+    scaled = traces.scaled
+    targetDistribution = traces.target
+    naive = traces.naive
+    stable = trusted.stable
+    online = traces.online
+    logSumExp = trusted.logSumExp
+    logSoftmax = trusted.logSoftmax
+    loss = trusted.loss
     lossNaive = traces.lossNaive
+    let z = traces.scaled
     overflow = OverflowReport(
-      traces.overflow, count: z.count, z: { z[$0].double }, precision: problem.precision,
-      exactLogSum: problem.temperature == 1 ? lseW.value.double : nil)
+      traces.scan, count: z.count, z: { z[$0] }, precision: problem.precision,
+      exactLogSum: problem.temperature == 1 ? trusted.exactLogSum : nil)
     overflow.judgeAccuracy(naiveLoss: lossNaive, loss: loss)
-    var lossStable: T = 0
-    for i in y.indices where y[i] != 0 {
-      // −Σ y_i log s_i with s_i the stable softmax as shown (rounded once into T).
-      lossStable -= y[i] * T.log(T(converting: stableW.probabilities[i]))
-    }
-    lossFromStableSoftmax = Double(lossStable)
-    lossNote = y.indices.first(where: { y[$0] != 0 && z[$0] == -.infinity }).map { Evaluation.maskedTargetNote($0) }
-    gradient = trusted.gradient.doubles
-    stepRefusal = trusted.stepRefusal
-    updatedLogits = trusted.stepped.doubles
-    stepLoss = trusted.updatedLoss
+    lossFromStableSoftmax = trusted.lossFromStableSoftmax
+    maskedTarget = traces.maskedTarget
+    gradient = trusted.gradient
+    refusal = trusted.refusal
+    updatedLogits = trusted.stepped
+    stepLoss = trusted.stepLoss
   }
 
   /// The trusted quantities: max-subtracted softmax, log-sum-exp, loss and gradient in the wider W, the gradient
   /// rounded once into T, and one step `x − η·∇` with that gradient, rounded once into T (a finite logit must stay
   /// finite), with the loss after it.
   private static func trusted<T: SoftmaxScalar, W: SoftmaxScalar>(
-    _ problem: Problem, x: [T], tau: T, yW: [W], deferStepLoss: Bool, _: T.Type, _: W.Type
-  ) -> EvaluationJob<T, W>.Trusted {
+    _ problem: Problem, x: [T], tau: T, y: [T], yW: [W], deferStepLoss: Bool, _: T.Type, _: W.Type
+  ) -> Trusted {
     let tauW = W(rounding: problem.temperature)
     let zW = problem.logits.map { W(rounding: $0) / tauW }
     let stableW = Softmax.stable(zW)
@@ -286,15 +296,15 @@ public struct Evaluation: Sendable {
 
     let eta = W(rounding: problem.learningRate)
     var stepped = x
-    var refusal: String? = nil
+    var refusal: StepRefusal? = nil
     for n in x.indices {
       stepped[n] = T(converting: W(converting: x[n]) - eta * W(converting: grad[n]))
       if x[n].isFinite && !stepped[n].isFinite && refusal == nil {
-        refusal = refusalMessage(logit: n, x: x[n].double, gradient: grad[n].double, precision: problem.precision)
+        refusal = .logit(n, x: x[n].double, gradient: grad[n].double, precision: problem.precision)
       }
     }
     if refusal == nil, stepped.contains(where: { ($0 / tau) == .infinity }) {
-      refusal = scaledRefusalMessage(problem.precision)
+      refusal = .scaled(problem.precision)
     }
     let updatedLoss: StepLoss
     if refusal == nil {
@@ -310,36 +320,41 @@ public struct Evaluation: Sendable {
     } else {
       updatedLoss = .value(.nan)
     }
-    return .init(
-      zW: zW, stable: stableW, lse: lseW, loss: lossW, gradient: grad, stepped: stepped, stepRefusal: refusal,
-      updatedLoss: updatedLoss)
-  }
-
-  /// Why a step is refused: logit `n` would leave the precision's range.
-  static func refusalMessage(logit n: Int, x: Double, gradient: Double, precision: Precision) -> String {
-    "the step would make logit \(n) non-finite in \(precision.rawValue) "
-      + "(\(DecimalFormat.compact(x)) − η·\(DecimalFormat.compact(gradient)))"
-  }
-
-  /// Why a step is refused: a stepped logit divided by τ would leave the precision's range.
-  static func scaledRefusalMessage(_ precision: Precision) -> String {
-    "after the step some x/τ is not finite in \(precision.rawValue)"
-  }
-
-  /// Why the loss is infinite: the target class `i` is masked.
-  static func maskedTargetNote(_ i: Int) -> String {
-    "target class \(i) is masked (-inf): s_\(i) = 0 exactly, so c = -log 0 = +inf"
+    func narrow(_ v: W) -> Double { T(converting: v).double }
+    func narrow(_ v: [W]) -> [Double] {
+      if T.self == W.self { return v.doubles }  // nothing to round: share or widen without a second pass
+      return v.map { T(converting: $0).double }
+    }
+    var lossStable: T = 0
+    for i in y.indices where y[i] != 0 {
+      // −Σ y_i log s_i with s_i the stable softmax as shown (rounded once into T).
+      lossStable -= y[i] * T.log(T(converting: stableW.probabilities[i]))
+    }
+    return Trusted(
+      stable: StableTrace(
+        max: narrow(stableW.max), argmax: stableW.argmax, shifted: narrow(stableW.shifted), exps: narrow(stableW.exps),
+        sum: narrow(stableW.sum), probabilities: narrow(stableW.probabilities)),
+      logSumExp: LogSumExp(
+        max: narrow(lseW.max), argmax: lseW.argmax, rest: narrow(lseW.rest), logSum: narrow(lseW.logSum),
+        value: narrow(lseW.value)),
+      exactLogSum: lseW.value.double, logSoftmax: narrow(Softmax.logSoftmax(zW, lse: lseW)), loss: narrow(lossW),
+      lossFromStableSoftmax: Double(lossStable), gradient: grad.doubles, stepped: stepped.doubles, refusal: refusal,
+      stepLoss: updatedLoss)
   }
 
   /// The naive and online traces step by step in T, with what naive softmax does to the loss and its overflow report.
-  private static func traces<T: SoftmaxScalar, W: SoftmaxScalar>(_ problem: Problem, z: [T], y: [T])
-    -> EvaluationJob<T, W>.Traces
-  {
+  private static func traces<T: SoftmaxScalar>(_ problem: Problem, z: [T], y: [T]) -> Traces {
     let naive = Softmax.naive(z)
-    return .init(
-      naive: naive, online: Softmax.online(z),
+    let online = Softmax.online(z)
+    return Traces(
+      scaled: z.doubles, target: y.doubles,
+      naive: NaiveTrace(exps: naive.exps.doubles, sum: Double(naive.sum), probabilities: naive.probabilities.doubles),
+      online: OnlineTrace(
+        runningMax: online.runningMax.doubles, runningSum: online.runningSum.doubles,
+        probabilities: online.probabilities.doubles),
       lossNaive: Double(CrossEntropy.lossFromProbabilities(naive.probabilities, target: y)),
-      overflow: OverflowReport.Scan(z: z, naive: naive, precision: problem.precision))
+      maskedTarget: y.indices.first(where: { y[$0] != 0 && z[$0] == -.infinity }),
+      scan: OverflowReport.Scan(z: z, naive: naive, precision: problem.precision))
   }
 
   /// The largest vector for which float64's trusted path runs in `Float80`.
@@ -350,7 +365,7 @@ public struct Evaluation: Sendable {
 
   /// The stable loss of `problem` in `T` with logit `n` moved to `moved`: `CrossEntropy.stableLoss` of
   /// `Softmax.logSumExp`, operation for operation, but reading the logits and the target where they are instead of
-  /// building the rounded vectors (the Derivation screen takes two of these per frame, and a frame allocates nothing).
+  /// building the rounded vectors (so that a caller can take it repeatedly without allocating).
   static func loss<T: SoftmaxScalar>(_ problem: Problem, moving n: Int, to moved: T, tau: T) -> T {
     problem.logits.withUnsafeBufferPointer { logits in
       let y = TargetEntries<T>(problem.targetSpec, classes: logits.count)
@@ -364,7 +379,7 @@ public struct Evaluation: Sendable {
   }
 
   /// The loss of `p`'s inputs (validated in its precision, so already rounded into it) computed in `Float80` where
-  /// the platform has it (`Double` otherwise): the reference the Stability lab measures each precision's loss against.
+  /// the platform has it (`Double` otherwise): the reference each precision's loss is measured against.
   /// Streams over the logits (no array is built).
   public static func referenceLoss(_ p: Problem) -> Double { referenceLoss(p, moving: -1, to: 0) }
 
@@ -438,17 +453,15 @@ public struct Evaluation: Sendable {
   /// other `1 − s_i` is at least 1/2 and exact enough as it is. Each entry is computed in the trusted path's wide format
   /// and rounded once.
   public func jacobian(_ i: Int, _ n: Int) -> Double {
-    switch problem.precision {
-    case .float64:
-      #if arch(x86_64) || arch(i386)
-        return jacobianEntry(i, n, Double.self, wide: Float80.self)
-      #else
-        return jacobianEntry(i, n, Double.self, wide: Double.self)
-      #endif
-    case .float32: return jacobianEntry(i, n, Float.self, wide: Double.self)
-    case .bfloat16: return jacobianEntry(i, n, BFloat16.self, wide: Double.self)
-    case .float16: return jacobianEntry(i, n, Float16.self, wide: Double.self)
+    struct Entry: PrecisionBody {
+      let evaluation: Evaluation
+      let i: Int
+      let n: Int
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> Double {
+        evaluation.jacobianEntry(i, n, T.self, wide: T.Wide.self)
+      }
     }
+    return problem.precision.open(Entry(evaluation: self, i: i, n: n))
   }
 
   /// Whether ``jacobian(_:_:)`` computes `1 − s_i` as `Σ_{j≠i} s_j` for this diagonal entry (the largest class).
@@ -498,17 +511,17 @@ public struct Evaluation: Sendable {
 
   /// `J v` (equal to `vᵀ J`, as `J` is symmetric), in the problem's precision.
   public func jacobianVectorProduct(_ v: [Double]) -> [Double] {
-    func product<T: SoftmaxScalar>(_: T.Type) -> [Double] {
-      CrossEntropy.jacobianVectorProduct(
-        softmax.map { T(rounding: $0) }, v.map { T(rounding: $0) }, temperature: T(rounding: problem.temperature)
-      ).doubles
+    struct Product: PrecisionBody {
+      let softmax: [Double]
+      let v: [Double]
+      let temperature: Double
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> [Double] {
+        CrossEntropy.jacobianVectorProduct(
+          softmax.map { T(rounding: $0) }, v.map { T(rounding: $0) }, temperature: T(rounding: temperature)
+        ).doubles
+      }
     }
-    switch problem.precision {
-    case .float64: return product(Double.self)
-    case .float32: return product(Float.self)
-    case .bfloat16: return product(BFloat16.self)
-    case .float16: return product(Float16.self)
-    }
+    return problem.precision.open(Product(softmax: softmax, v: v, temperature: problem.temperature))
   }
 
   /// The chain rule by numbers for class `n`: `g·Σ_i (−y_i/s_i)·∂s_i/∂x_n` (one-hot: row `T` of `J` times `−1/s_T`).
@@ -516,36 +529,39 @@ public struct Evaluation: Sendable {
 
   /// The chain rule for class `n`, the sum of its terms' magnitudes, and a bound on its rounding error.
   func chainRuleTerms(_ n: Int) -> (value: Double, magnitude: Double, bound: Double) {
-    func product<T: SoftmaxScalar>(_: T.Type) -> (Double, Double, Double) {
-      var total: T = 0
-      var magnitude = 0.0
-      var bound = 0.0
-      var terms = 0
-      let s = softmax
-      let g = T(rounding: problem.upstream)
-      let eps = Double(T.ulpOfOne)
-      let tiny = Double(T.leastNonzeroMagnitude)
-      for i in s.indices where targetDistribution[i] != 0 {
-        let weight = -T(rounding: targetDistribution[i]) / T(rounding: s[i])
-        let term = weight * T(rounding: jacobian(i, n))
-        total += term
-        let size = abs((g * term).double)
-        magnitude += size
-        // About six roundings of ε each (y_i/s_i, the entry, the product, g); a subnormal s_i or entry is off by up to
-        // half the least subnormal, which y_i/s_i then magnifies.
-        let si = Swift.max(abs(s[i]), tiny)
-        bound += size * (6 * eps + 2 * tiny / si) + abs((g * weight).double) * tiny
-        terms += 1
+    struct Terms: PrecisionBody {
+      let evaluation: Evaluation
+      let n: Int
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> (Double, Double, Double) {
+        evaluation.chainRuleTerms(n, T.self)
       }
-      bound += eps * Double(terms) * magnitude
-      return ((g * total).double, magnitude, bound)
     }
-    switch problem.precision {
-    case .float64: return product(Double.self)
-    case .float32: return product(Float.self)
-    case .bfloat16: return product(BFloat16.self)
-    case .float16: return product(Float16.self)
+    return problem.precision.open(Terms(evaluation: self, n: n))
+  }
+
+  private func chainRuleTerms<T: SoftmaxScalar>(_ n: Int, _: T.Type) -> (Double, Double, Double) {
+    var total: T = 0
+    var magnitude = 0.0
+    var bound = 0.0
+    var terms = 0
+    let s = softmax
+    let g = T(rounding: problem.upstream)
+    let eps = Double(T.ulpOfOne)
+    let tiny = Double(T.leastNonzeroMagnitude)
+    for i in s.indices where targetDistribution[i] != 0 {
+      let weight = -T(rounding: targetDistribution[i]) / T(rounding: s[i])
+      let term = weight * T(rounding: jacobian(i, n))
+      total += term
+      let size = abs((g * term).double)
+      magnitude += size
+      // About six roundings of ε each (y_i/s_i, the entry, the product, g); a subnormal s_i or entry is off by up to
+      // half the least subnormal, which y_i/s_i then magnifies.
+      let si = Swift.max(abs(s[i]), tiny)
+      bound += size * (6 * eps + 2 * tiny / si) + abs((g * weight).double) * tiny
+      terms += 1
     }
+    bound += eps * Double(terms) * magnitude
+    return ((g * total).double, magnitude, bound)
   }
 
   /// The three-way gradient check for class `n` (see ``GradientCheck``).
@@ -564,46 +580,47 @@ public struct Evaluation: Sendable {
   /// Returns nil for a masked logit (no neighbourhood to difference over).
   public func finiteDifference(_ n: Int) -> FiniteDifference? {
     guard problem.logits[n].isFinite else { return nil }
-    func estimate<T: SoftmaxScalar>(_: T.Type) -> FiniteDifference {
-      let xn = T(rounding: problem.logits[n])
-      let scale = Swift.max(1, abs(Double(xn)))
-      let h = T(Double.root(Double(T.ulpOfOne), 3) * scale)
-      // Each loss is the lab's reference loss at the moved logit, rounded once into the precision: the difference
-      // then sees the precision's step and rounding, not the accumulated error of one particular loss kernel.
-      func loss(_ moved: T) -> T { T(rounding: Evaluation.referenceLoss(problem, moving: n, to: Double(moved))) }
-      let up = xn + h
-      let down = xn - h
-      let plus = loss(up)
-      let minus = loss(down)
-      let g = T(rounding: problem.upstream)
-      let est = g * (plus - minus) / (up - down)
-      let eps = Double(T.ulpOfOne)
-      let step = Double((up - down) / 2)
-      let tauD = problem.temperature
-      let gAbs = abs(problem.upstream)
-      // Taylor remainder of a central difference: h²|c‴(ξ)|/6, with c‴ = s(1 − s)(1 − 2s)/τ³, and s(1 − s) changing
-      // by at most a factor e^{h/τ} over the step (its log-derivative in z is 1 − 2s, within [−1, 1]).
-      // In logs, so that an s_n that underflowed here still bounds what the step can reach.
-      let growth = Swift.min(0.25, Double.exp(Swift.min(0, logCurvature(n) + 2 * step / tauD)))
-      let truncation = step * step / 6 * growth / (tauD * tauD * tauD)
-      // Each loss is within half an ulp (ε/2 relative) of its value, so their difference within ε·max|c|, divided by
-      // 2h (twice that, for headroom); z_n = (x_n ± h)/τ is rounded, which moves the loss by about ε|z_n|·|s_n − y_n|.
-      let lossRounding = eps * Swift.max(abs(Double(plus)), abs(Double(minus))) / step
-      let slope = gAbs == 0 ? 0 : abs(gradient[n]) / gAbs * tauD
-      let zRounding = 2 * eps * abs(Double(xn)) / tauD * slope / step
-      let tolerance =
-        gAbs * 2 * (truncation + lossRounding + zRounding) + 4 * eps * (abs(gradient[n]) + abs(Double(est)))
-        + 8 * Double(T.leastNonzeroMagnitude)
-      return FiniteDifference(
-        index: n, step: Double((up - down) / 2), lossPlus: Double(plus), lossMinus: Double(minus),
-        estimate: Double(est), analytic: gradient[n], tolerance: tolerance)
+    struct Estimate: PrecisionBody {
+      let evaluation: Evaluation
+      let n: Int
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> FiniteDifference { evaluation.finiteDifference(n, T.self) }
     }
-    switch problem.precision {
-    case .float64: return estimate(Double.self)
-    case .float32: return estimate(Float.self)
-    case .bfloat16: return estimate(BFloat16.self)
-    case .float16: return estimate(Float16.self)
-    }
+    return problem.precision.open(Estimate(evaluation: self, n: n))
+  }
+
+  private func finiteDifference<T: SoftmaxScalar>(_ n: Int, _: T.Type) -> FiniteDifference {
+    let xn = T(rounding: problem.logits[n])
+    let scale = Swift.max(1, abs(Double(xn)))
+    let h = T(Double.root(Double(T.ulpOfOne), 3) * scale)
+    // Each loss is the lab's reference loss at the moved logit, rounded once into the precision: the difference
+    // then sees the precision's step and rounding, not the accumulated error of one particular loss kernel.
+    func loss(_ moved: T) -> T { T(rounding: Evaluation.referenceLoss(problem, moving: n, to: Double(moved))) }
+    let up = xn + h
+    let down = xn - h
+    let plus = loss(up)
+    let minus = loss(down)
+    let g = T(rounding: problem.upstream)
+    let est = g * (plus - minus) / (up - down)
+    let eps = Double(T.ulpOfOne)
+    let step = Double((up - down) / 2)
+    let tauD = problem.temperature
+    let gAbs = abs(problem.upstream)
+    // Taylor remainder of a central difference: h²|c‴(ξ)|/6, with c‴ = s(1 − s)(1 − 2s)/τ³, and s(1 − s) changing
+    // by at most a factor e^{h/τ} over the step (its log-derivative in z is 1 − 2s, within [−1, 1]).
+    // In logs, so that an s_n that underflowed here still bounds what the step can reach.
+    let growth = Swift.min(0.25, Double.exp(Swift.min(0, logCurvature(n) + 2 * step / tauD)))
+    let truncation = step * step / 6 * growth / (tauD * tauD * tauD)
+    // Each loss is within half an ulp (ε/2 relative) of its value, so their difference within ε·max|c|, divided by
+    // 2h (twice that, for headroom); z_n = (x_n ± h)/τ is rounded, which moves the loss by about ε|z_n|·|s_n − y_n|.
+    let lossRounding = eps * Swift.max(abs(Double(plus)), abs(Double(minus))) / step
+    let slope = gAbs == 0 ? 0 : abs(gradient[n]) / gAbs * tauD
+    let zRounding = 2 * eps * abs(Double(xn)) / tauD * slope / step
+    let tolerance =
+      gAbs * 2 * (truncation + lossRounding + zRounding) + 4 * eps * (abs(gradient[n]) + abs(Double(est)))
+      + 8 * Double(T.leastNonzeroMagnitude)
+    return FiniteDifference(
+      index: n, step: Double((up - down) / 2), lossPlus: Double(plus), lossMinus: Double(minus),
+      estimate: Double(est), analytic: gradient[n], tolerance: tolerance)
   }
 
   /// `ln(s_n(1 − s_n))` from the trusted log-softmax (finite unless every other class is masked).
@@ -617,82 +634,66 @@ public struct Evaluation: Sendable {
 
   /// The problem after one gradient step (same target and knobs), or nil when the step is refused.
   public var stepped: Problem? {
-    guard stepRefusal == nil else { return nil }
+    guard refusal == nil else { return nil }
     var p = problem
     p.logits = updatedLogits
     return p
   }
 }
 
-/// The loss after the gradient step: computed with the rest, or (the Stability lab, which does not show it) when first
-/// read.
+/// The loss after the gradient step: computed with the rest, or (when deferred) when first read.
 enum StepLoss: Sendable {
   case value(Double)
   case deferred(Deferred<Double>)
 }
 
-/// The results of ``Evaluation``'s two jobs.
-enum EvaluationJob<T: SoftmaxScalar, W: SoftmaxScalar>: Sendable {
-  struct Trusted: Sendable {
-    var zW: [W]
-    var stable: StableTrace<W>
-    var lse: LogSumExp<W>
-    var loss: W
-    var gradient: [T]
-    var stepped: [T]
-    var stepRefusal: String?
-    var updatedLoss: StepLoss
-  }
-  struct Traces: Sendable {
-    var naive: NaiveTrace<T>
-    var online: OnlineTrace<T>
-    var lossNaive: Double
-    /// What the overflow report needs of the naive trace (the report itself also needs the trusted log-sum-exp).
-    var overflow: OverflowReport.Scan
-  }
-  case trusted(Trusted)
-  case traces(Traces)
-}
-
 extension Evaluation {
-  /// The evaluation of `problem` and its columns in other precisions (the Stability lab), computed as independent
+  /// The evaluation of `problem` and its columns in other precisions, computed as independent
   /// jobs: from ``parallelThreshold`` classes on the available cores, the longest first; one after the other below.
   public static func withColumns(_ problem: Problem, precisions: [Precision]) -> (
     Evaluation, [Result<PrecisionColumn, InputError>]
   ) {
-    // The Stability lab does not show the loss after the step: it is computed only if something reads it.
+    // The columns' comparison has no use for the loss after the step: it is computed only if something reads it.
     let plan = Evaluation.plan(problem, deferStepLoss: true)
     // Job 0: trusted path; 1: traces; 2…: columns. Started longest first (float16 is the slowest column).
     let columns = precisions.sorted { $0 == .float16 && $1 != .float16 }
-    enum Job {
+    enum Kind {
       case trusted, traces
       case column(Precision)
     }
-    var jobs: [Job] = [.trusted]
-    jobs += columns.prefix(1).map(Job.column)
-    jobs.append(.traces)
-    jobs += columns.dropFirst().map(Job.column)
-    let order = jobs
-    let results = Parallel.map(order.count, concurrently: problem.classes >= parallelThreshold) {
-      k -> any Sendable in
+    var kinds: [Kind] = [.trusted]
+    kinds += columns.prefix(1).map(Kind.column)
+    kinds.append(.traces)
+    kinds += columns.dropFirst().map(Kind.column)
+    let order = kinds
+    let results = Parallel.map(order.count, concurrently: problem.classes >= parallelThreshold) { k -> Job in
       switch order[k] {
-      case .trusted: return plan.trusted()
-      case .traces: return plan.traces()
-      case .column(let precision): return PrecisionColumn.validating(problem, in: precision)
+      case .trusted: .trusted(plan.trusted())
+      case .traces: .traces(plan.traces())
+      case .column(let precision): .column(PrecisionColumn.validating(problem, in: precision))
       }
     }
-    var trusted: (any Sendable)?
-    var traces: (any Sendable)?
+    var trusted: Trusted?
+    var traces: Traces?
     var byPrecision: [Precision: Result<PrecisionColumn, InputError>] = [:]
-    for (job, result) in zip(order, results) {
-      switch job {
-      case .trusted: trusted = result
-      case .traces: traces = result
-      case .column(let precision): byPrecision[precision] = result as? Result<PrecisionColumn, InputError>
+    for (kind, result) in zip(order, results) {
+      switch (kind, result) {
+      case (_, .trusted(let t)): trusted = t
+      case (_, .traces(let t)): traces = t
+      case (.column(let precision), .column(let column)): byPrecision[precision] = column
+      case (.trusted, _), (.traces, _): break
       }
     }
     guard let trusted, let traces else { preconditionFailure("both evaluation jobs have run") }
-    let evaluation = plan.assemble(trusted, traces)
+    let evaluation = Evaluation(problem, trusted, traces)
     return (evaluation, precisions.compactMap { byPrecision[$0] })
   }
+}
+
+/// Why a gradient step is refused.
+public enum StepRefusal: Sendable, Equatable {
+  /// Logit `n` (finite, `x`) would leave the precision's range: `x − η·gradient` is not finite in it.
+  case logit(Int, x: Double, gradient: Double, precision: Precision)
+  /// A stepped logit divided by τ would leave the precision's range.
+  case scaled(Precision)
 }

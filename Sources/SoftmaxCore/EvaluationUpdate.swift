@@ -2,7 +2,7 @@ import RealModule
 
 extension Evaluation {
   /// Makes this the evaluation of `newProblem` (validated, with the same number of classes and precision), writing
-  /// every number into the arrays this evaluation already holds, so that an edit in the explorer allocates nothing.
+  /// every number into the arrays this evaluation already holds, so that an update allocates nothing.
   ///
   /// The numbers are bit for bit those of `Evaluation(newProblem)`: each is computed by the same operations in the same
   /// order (the tests compare every field after chains of random edits). The step loss is always computed (never
@@ -39,19 +39,20 @@ extension Evaluation {
 
   /// Recomputes every number for `problem` (whose logits have been written) in place.
   private mutating func recompute() {
-    switch problem.precision {
-    case .float64:
-      #if arch(x86_64) || arch(i386)
-        if problem.classes <= Evaluation.wideLimit {
-          recompute(Double.self, Float80.self)
-          return
+    /// Takes the evaluation over for the recomputation, so that its arrays are held once.
+    struct Recompute: PrecisionBody {
+      let evaluation: UnsafeMutablePointer<Evaluation>
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) {
+        if evaluation.pointee.problem.classes <= Evaluation.wideLimit {
+          evaluation.pointee.recompute(T.self, T.Wide.self)
+        } else {
+          evaluation.pointee.recompute(T.self, Double.self)
         }
-      #endif
-      recompute(Double.self, Double.self)
-    case .float32: recompute(Float.self, Double.self)
-    case .bfloat16: recompute(BFloat16.self, Double.self)
-    case .float16: recompute(Float16.self, Double.self)
+      }
     }
+    let precision = problem.precision
+    // Through a pointer: a copy of the evaluation would make every array it holds be copied on its first write.
+    withUnsafeMutablePointer(to: &self) { precision.open(Recompute(evaluation: $0)) }
   }
 
   /// ``init(_:)``'s trusted path and traces, one class at a time, into the existing storage; side by side from
@@ -90,7 +91,7 @@ extension Evaluation {
     loss = narrow(trusted.loss)
     gradient = trusted.gradient
     updatedLogits = trusted.stepped
-    stepRefusal = trusted.refusal
+    refusal = trusted.refusal
     stepLoss = .value(trusted.stepLoss)
 
     // `CrossEntropy.lossFromProbabilities` with the stable softmax rounded into T (needs both passes).
@@ -107,9 +108,9 @@ extension Evaluation {
     overflow = OverflowReport(
       traces.scan, count: c, z: { z[$0] }, precision: p.precision,
       exactLogSum: p.temperature == 1 ? trusted.lseValue.double : nil)
-    lossNote = nil
+    maskedTarget = nil
     for i in 0..<c where y[i] != 0 && z[i] == -.infinity {
-      lossNote = Evaluation.maskedTargetNote(i)
+      maskedTarget = i
       break
     }
     naive = NaiveTrace(exps: traces.naiveExps, sum: Double(traces.naiveSum), probabilities: traces.naiveProbabilities)
@@ -146,7 +147,7 @@ private struct TrustedPass<T: SoftmaxScalar, W: WideScalar>: ParallelJob {
   var logSum: W = 0
   var lseValue: W = 0
   var loss: W = 0
-  var refusal: String? = nil
+  var refusal: StepRefusal? = nil
   var stepLoss = Double.nan
 
   mutating func run() {
@@ -213,11 +214,11 @@ private struct TrustedPass<T: SoftmaxScalar, W: WideScalar>: ParallelJob {
         let next = T(converting: W(converting: xn) - eta * W(converting: gn))
         stepped[n] = next.double
         if xn.isFinite && !next.isFinite && refusal == nil {
-          refusal = Evaluation.refusalMessage(logit: n, x: xn.double, gradient: gn.double, precision: p.precision)
+          refusal = .logit(n, x: xn.double, gradient: gn.double, precision: p.precision)
         }
       }
       if refusal == nil, (0..<c).contains(where: { T(rounding: stepped[$0]) / tau == .infinity }) {
-        refusal = Evaluation.scaledRefusalMessage(p.precision)
+        refusal = .scaled(p.precision)
       }
       if refusal == nil {
         let after = Evaluation.streamingLoss(count: c) {

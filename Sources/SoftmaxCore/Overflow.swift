@@ -36,20 +36,44 @@ public struct OverflowReport: Sendable, Equatable {
   }
   /// The verdict.
   public var outcome: Outcome
-  /// A short label for a status line: `ok`, `overflow`, `sum overflow`, `underflow`, `subnormal`, `sum error`.
-  public var label: String
-  /// What the diagnosis quotes: the precision, the class count, the largest overflowing `z`, the largest `z` and its
-  /// `e^z`, the naive `σ`, the exact `log σ` (when given), and the `z` of the first underflowing and first subnormal
-  /// term. The sentence is written when read (a report stays small, and rebuilding one allocates nothing).
-  private var precision: Precision
-  private var count: Int
-  private var largestOverflow: Double
-  private var largestZ: Double
-  private var largestExp: Double
-  private var sum: Double
-  private var exactLogSum: Double?
-  private var firstUnderflowZ: Double
-  private var firstSubnormalZ: Double
+  /// What went wrong first, in the order a diagnosis names it.
+  public var kind: Kind
+  /// The facts a diagnosis quotes.
+  public private(set) var precision: Precision
+  /// The number of classes.
+  public private(set) var count: Int
+  /// The largest `z` whose `e^z` overflows (`-inf` when none does).
+  public private(set) var largestOverflow: Double
+  /// The largest `z` (first on ties) and its naive `e^z`.
+  public private(set) var largestZ: Double
+  public private(set) var largestExp: Double
+  /// The naive `σ`.
+  public private(set) var sum: Double
+  /// The exact `log Σ e^{z_i}`, when the report was given it.
+  public private(set) var exactLogSum: Double?
+  /// The `z` of the first underflowing and of the first subnormal term (0 when there is none).
+  public private(set) var firstUnderflowZ: Double
+  public private(set) var firstSubnormalZ: Double
+
+  /// What the report found first: the cause of a NaN, then of zeros, then of inaccuracy.
+  public enum Kind: Sendable, Equatable, CaseIterable {
+    /// Nothing: every term and σ are in range and accurate, and so is the naive loss.
+    case ok
+    /// Some `e^{z_i}` is `+inf`.
+    case overflow
+    /// `σ` is `+inf` although every term is finite.
+    case sumOverflow
+    /// Some `e^{z_i}` (or every one, when `sumIsZero`) rounds to 0.
+    case underflow
+    /// Some `e^{z_i}` is subnormal.
+    case subnormal
+    /// `σ` summed left to right drifted from the exact sum by more than `max(16ε, 10^−3)`.
+    case sumError
+    /// `σ` is off by less, but by more than the naive probabilities can carry and stay within ``fineUlps``.
+    case rounding
+    /// The naive loss is more than ``fineUlps`` from the accurate one.
+    case lossError
+  }
 
   /// Reads the report off a naive trace computed in precision `T`; `exactLogSum`, `log Σ e^{z_i}` computed
   /// accurately, lets it also judge the naive sum itself.
@@ -151,26 +175,26 @@ public struct OverflowReport: Sendable, Equatable {
       sumRelativeError = nil
     }
     if !overflowing.isEmpty {
-      (outcome, label) = (.nan, "overflow")
+      (outcome, kind) = (.nan, .overflow)
     } else if sumOverflowsWithFiniteTerms {
-      (outcome, label) = (.zeros, "sum overflow")
+      (outcome, kind) = (.zeros, .sumOverflow)
     } else if sumIsZero {
-      (outcome, label) = (.nan, "underflow")
+      (outcome, kind) = (.nan, .underflow)
     } else if let error = sumRelativeError, error > Swift.max(16 * facts.ulpOfOne, 1e-3), exactLogSum != nil {
       // The sum, rounded into the precision term by term, has drifted from the exact one. This comes before
       // underflow and subnormal terms: it skews every probability, not a few small ones.
-      (outcome, label) = (.inaccurate, "sum error")
+      (outcome, kind) = (.inaccurate, .sumError)
     } else if let error = sumRelativeError, let exact = exactLogSum,
       error > Self.fineSumError * facts.ulpOfOne + Self.logSumNoise(exact)
     {
       // Smaller, but still more than the naive s_i = e^{z_i}/σ can carry and stay within `fineUlps` of exact.
-      (outcome, label) = (.inaccurate, "rounding")
+      (outcome, kind) = (.inaccurate, .rounding)
     } else if !underflowing.isEmpty {
-      (outcome, label) = (.inaccurate, "underflow")
+      (outcome, kind) = (.inaccurate, .underflow)
     } else if !subnormal.isEmpty {
-      (outcome, label) = (.inaccurate, "subnormal")
+      (outcome, kind) = (.inaccurate, .subnormal)
     } else {
-      (outcome, label) = (.fine, "ok")
+      (outcome, kind) = (.fine, .ok)
     }
   }
 
@@ -200,7 +224,7 @@ public struct OverflowReport: Sendable, Equatable {
     guard outcome == .fine else { return }
     let lossUlps = naiveLoss == loss ? 0 : abs(naiveLoss - loss) / Self.ulp(of: loss, in: precision)
     if !(lossUlps <= Self.fineUlps) {
-      (outcome, label) = (.inaccurate, "loss error")
+      (outcome, kind) = (.inaccurate, .lossError)
       inaccuracy = Inaccuracy(ulps: lossUlps, index: -1, naive: naiveLoss, accurate: loss)
     }
   }
@@ -218,72 +242,4 @@ public struct OverflowReport: Sendable, Equatable {
     public var accurate: Double
   }
 
-  /// One sentence saying what happens and why, with the numbers in their shortest exact digits (for reports).
-  public var diagnosis: TextLine { diagnosis(significantDigits: nil) }
-
-  /// The same sentence for a screen: a number whose exact digits are short (`709.78`, `11`) as it is, any other with
-  /// `significantDigits` digits (`2.943`, not `2.9425903007032304`); nil for every number's exact digits.
-  public func diagnosis(significantDigits digits: Int?) -> TextLine {
-    let facts = precision.facts
-    let name = precision.rawValue
-    func fmt(_ x: Double) -> TextLine {
-      let exact = TextLine(compact: x)
-      guard let digits, exact.scalarCount > 6 else { return exact }
-      return "\(x, digits: digits)"
-    }
-    switch label {
-    case "overflow":
-      return
-        "e^{\(fmt(largestOverflow))} overflows \(name) above \(fmt(Self.rounded(facts.expOverflow))): "
-        + "σ = inf, so inf/inf = NaN" + (overflowing.count < count ? " and finite/inf = 0 elsewhere" : "")
-    case "sum overflow":
-      return
-        "every e^{z_i} is finite (e^{\(fmt(largestZ))} = \(fmt(largestExp))) but σ overflows \(name)'s "
-        + "max \(fmt(facts.maxFinite)): s = finite/inf = 0 everywhere"
-    case "underflow" where sumIsZero:
-      return
-        "every e^{z_i} underflows to 0 in \(name) (below \(fmt(Self.rounded(facts.expZero)))): σ = 0, so 0/0 = NaN"
-    case "sum error":
-      let exact = exactLogSum ?? .nan
-      let error = sumRelativeError ?? .nan
-      let ratio = Double.exp(Double.log(sum) - exact)
-      let off: TextLine =
-        ratio < 0.5
-        ? "\(1 / ratio, digits: 3)× too small"
-        : ratio > 2
-          ? "\(ratio, digits: 3)× too large"
-          : "\(error * 100, digits: 2)% too \(ratio < 1 ? "small" : "large")"
-      return
-        "σ = Σ e^{z_j} summed left to right in \(name) is \(fmt(sum)) against the exact "
-        + "\(Double.exp(exact), digits: 4), \(off): each addition rounds the running sum to its "
-        + "spacing, so small terms are dropped or counted in whole steps; every naive s_i inherits the error"
-    case "underflow":
-      return
-        "e^{\(fmt(firstUnderflowZ))} underflows to 0 in \(name) (below \(fmt(Self.rounded(facts.expZero)))): "
-        + "\(underflowing.count) naive s_i \(underflowing.count == 1 ? "is" : "are") exactly 0"
-    case "subnormal":
-      return
-        "e^{\(fmt(firstSubnormalZ))} is subnormal in \(name) (below \(fmt(Self.rounded(facts.expSubnormal)))): "
-        + "it keeps fewer than \(facts.significandBits) bits, so naive s_\(subnormal[0]) loses accuracy"
-    case "loss error":
-      let w = inaccuracy ?? Inaccuracy(ulps: 0, index: -1, naive: .nan, accurate: .nan)
-      return
-        "every e^{z_i} is in range, but the naive loss −log s_T is \(fmt(w.naive)) against the accurate "
-        + "\(fmt(w.accurate)) (\(w.ulps, digits: 2) ulps off): s_T rounds close to 1 and −log of it keeps only the "
-        + "digits s_T has; log-sum-exp computes c = log(1 + Σ_{j≠T} e^{z_j − z_T}) with log1p instead"
-    case "rounding":
-      let error = sumRelativeError ?? .nan
-      return
-        "every e^{z_i} is in range, but σ = Σ e^{z_j} summed left to right in \(name) is off by "
-        + "\(error, digits: 2) relative (\(error / facts.ulpOfOne, digits: 2) ulps): every naive s_i inherits it, "
-        + "more than the \(Int(Self.fineUlps)) ulps called fine"
-    default:
-      return
-        "naive softmax is fine here (σ, c within \(Int(Self.fineUlps)) ulps): largest z = \(fmt(largestZ)) < \(fmt(Self.rounded(facts.expOverflow))) "
-        + "and no e^{z_i} underflows"
-    }
-  }
-
-  /// Thresholds are shown to 2 decimals (709.78, −745.13, 11.09).
-  private static func rounded(_ x: Double) -> Double { (x * 100).rounded() / 100 }
 }

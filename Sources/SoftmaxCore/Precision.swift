@@ -7,7 +7,7 @@ import RealModule
 public enum Precision: String, CaseIterable, Sendable, Codable {
   case float64, float32, bfloat16, float16
 
-  /// The next format in the explorer's cycle: float64 → float32 → bfloat16 → float16 → float64.
+  /// The next format in the cycle float64 → float32 → bfloat16 → float16 → float64.
   public var next: Precision {
     switch self {
     case .float64: .float32
@@ -66,14 +66,9 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
     return Double(bitPattern: r | sign)
   }
 
-  /// The shortest decimal that reads back to the same value in this format (e.g. `0.6652` in float16).
-  public func roundTrip(_ x: Double) -> String {
-    let text = shortest(x)
-    NumberRecorder.current?.record(x, text, .shortest(self))
-    return text
-  }
-
-  private func shortest(_ x: Double) -> String {
+  /// The shortest decimal that reads back to the same value in this format (`0.6652` in float16): the digits of
+  /// the format's own `description` (NaN is `nan`).
+  public func shortest(_ x: Double) -> String {
     switch self {
     case .float64: x.description
     case .float32: Float(x).description
@@ -82,11 +77,10 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
     }
   }
 
-  /// Writes ``roundTrip(_:)`` into `target`. The standard library hands the digits of `Double`, `Float` and
-  /// `Float16` to the stream's `_writeASCII`, so a stream that takes bytes in place builds no `String` on the way (a
-  /// float64's 17 digits would not fit a small one).
-  public func writeRoundTrip(_ x: Double, to target: inout some TextOutputStream) {
-    if let recorder = NumberRecorder.current { recorder.record(x, x.isNaN ? "nan" : shortest(x), .shortest(self)) }
+  /// Writes ``shortest(_:)`` into `target` without building a `String` where the standard library allows it: it hands
+  /// the digits of `Double`, `Float` and `Float16` to the stream's `_writeASCII`, so a stream that takes bytes in place
+  /// builds none (a float64's 17 digits would not fit a small string).
+  public func writeShortest(_ x: Double, to target: inout some TextOutputStream) {
     // `write(to:)` spells NaN as `debugDescription` does (`-nan`, `snan`); `description` says `nan`.
     if x.isNaN { return target.write("nan") }
     switch self {
@@ -140,4 +134,60 @@ public struct PrecisionFacts: Sendable, Equatable {
     // Half the least subnormal is a tie that rounds to the even neighbour, zero; anything above rounds up to it.
     expZero = Double.log(leastNonzero) - Double.log(2)
   }
+}
+
+// MARK: - The one place a precision becomes a type
+
+/// A computation written once, generically, for the scalar type of any precision: ``Precision/open(_:)`` calls it with
+/// the precision's type. Everything below that call is generic code.
+protocol PrecisionBody {
+  associatedtype Output
+  func callAsFunction<T: PrecisionScalar>(_: T.Type) -> Output
+}
+
+/// A scalar type that is a ``Precision``'s: the formats its trusted path computes in and how a lean pass carries its
+/// arithmetic.
+protocol PrecisionScalar: SoftmaxScalar {
+  /// The widest format the trusted path uses (up to ``Evaluation/wideLimit`` classes): `Float80` for float64 where the
+  /// platform has it, `Double` for the others.
+  associatedtype Wide: WideScalar
+  /// The arithmetic of a lean column (``LeanArithmetic``): the type's own, or float16 carried in `Float`.
+  associatedtype Lean: LeanArithmetic
+}
+
+extension Precision {
+  /// Calls `body` with this precision's scalar type: the only `switch` from a precision to a type.
+  @inline(__always)
+  func open<B: PrecisionBody>(_ body: B) -> B.Output {
+    switch self {
+    case .float64: body(Double.self)
+    case .float32: body(Float.self)
+    case .bfloat16: body(BFloat16.self)
+    case .float16: body(Float16.self)
+    }
+  }
+}
+
+#if arch(x86_64) || arch(i386)
+  extension Double: PrecisionScalar {
+    typealias Wide = Float80
+    typealias Lean = NativeArithmetic<Double>
+  }
+#else
+  extension Double: PrecisionScalar {
+    typealias Wide = Double
+    typealias Lean = NativeArithmetic<Double>
+  }
+#endif
+extension Float: PrecisionScalar {
+  typealias Wide = Double
+  typealias Lean = NativeArithmetic<Float>
+}
+extension BFloat16: PrecisionScalar {
+  typealias Wide = Double
+  typealias Lean = NativeArithmetic<BFloat16>
+}
+extension Float16: PrecisionScalar {
+  typealias Wide = Double
+  typealias Lean = HalfInFloat
 }

@@ -1,6 +1,6 @@
 import RealModule
 
-/// One precision's view of a problem as the Stability lab shows it: naive, max-subtracted and online softmax value by
+/// One precision's account of a problem, for comparing precisions: naive, max-subtracted and online softmax value by
 /// value, their sums and maxima, the three losses and the overflow report.
 ///
 /// Up to ``Evaluation/wideLimit`` classes a column is a full ``Evaluation``. Above that it is *lean*: one pass keeps
@@ -74,7 +74,7 @@ public struct PrecisionColumn: Sendable {
   /// Elements between two saved states of the online recurrence: a running value costs at most this many steps.
   public static let checkpointStride = 128  // a power of two (the lean pass tests `i & (stride − 1)`)
 
-  /// A column read off a full evaluation (the explorer's own precision, or small problems).
+  /// A column read off a full evaluation (the problem's own precision, or small problems).
   public init(_ evaluation: Evaluation) {
     problem = evaluation.problem
     overflow = evaluation.overflow
@@ -202,11 +202,19 @@ public struct PrecisionColumn: Sendable {
   /// `taken` are still valid (none without it). The terms are moved out of `taken`, so that their storage is
   /// overwritten in place when nothing else holds it.
   private init(lean problem: Problem, previous: inout Previous?, terms taken: inout LeanTerms) {
-    switch problem.precision {
-    case .float64: self.init(lean: problem, &previous, &taken, Double.self, NativeArithmetic<Double>.self)
-    case .float32: self.init(lean: problem, &previous, &taken, Float.self, NativeArithmetic<Float>.self)
-    case .bfloat16: self.init(lean: problem, &previous, &taken, BFloat16.self, NativeArithmetic<BFloat16>.self)
-    case .float16: self.init(lean: problem, &previous, &taken, Float16.self, HalfInFloat.self)
+    /// Through pointers, so that the previous column and the terms are moved, not copied.
+    struct LeanColumn: PrecisionBody {
+      let problem: Problem
+      let previous: UnsafeMutablePointer<Previous?>
+      let taken: UnsafeMutablePointer<LeanTerms>
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> PrecisionColumn {
+        PrecisionColumn(lean: problem, &previous.pointee, &taken.pointee, T.self, T.Lean.self)
+      }
+    }
+    self = withUnsafeMutablePointer(to: &previous) { previous in
+      withUnsafeMutablePointer(to: &taken) { taken in
+        problem.precision.open(LeanColumn(problem: problem, previous: previous, taken: taken))
+      }
     }
   }
 
@@ -700,12 +708,15 @@ public struct PrecisionColumn: Sendable {
     switch storage {
     case .full(let e): return (e.online.runningMax[i], e.online.runningSum[i])
     case .lean(let l):
-      switch problem.precision {
-      case .float64: return replay(i, l, Double.self)
-      case .float32: return replay(i, l, Float.self)
-      case .bfloat16: return replay(i, l, BFloat16.self)
-      case .float16: return replay(i, l, Float16.self)
+      struct Replay: PrecisionBody {
+        let column: PrecisionColumn
+        let i: Int
+        let lean: Lean
+        func callAsFunction<T: PrecisionScalar>(_: T.Type) -> (max: Double, sum: Double) {
+          column.replay(i, lean, T.self)
+        }
       }
+      return problem.precision.open(Replay(column: self, i: i, lean: l))
     }
   }
 
@@ -727,12 +738,14 @@ public struct PrecisionColumn: Sendable {
 
   private func value(_ kind: Value, _ i: Int) -> Double {
     guard case .lean(let l) = storage else { return .nan }
-    switch problem.precision {
-    case .float64: return value(kind, i, l, Double.self)
-    case .float32: return value(kind, i, l, Float.self)
-    case .bfloat16: return value(kind, i, l, BFloat16.self)
-    case .float16: return value(kind, i, l, Float16.self)
+    struct PerClass: PrecisionBody {
+      let column: PrecisionColumn
+      let kind: Value
+      let i: Int
+      let lean: Lean
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> Double { column.value(kind, i, lean, T.self) }
     }
+    return problem.precision.open(PerClass(column: self, kind: kind, i: i, lean: l))
   }
 
   /// One per-class value of a lean column, by the operations ``Evaluation`` uses for its arrays.

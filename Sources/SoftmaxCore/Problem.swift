@@ -59,8 +59,8 @@ public struct Problem: Sendable, Equatable {
     if x == .infinity { throw InputError("\(name) is +inf: only -inf (a masked class) is allowed") }
     if rounded.isInfinite && x.isFinite {
       throw InputError(
-        "\(name) = \(DecimalFormat.compact(x)) is not finite in \(precision.rawValue) "
-          + "(largest finite value \(precision.roundTrip(precision.facts.maxFinite)))")
+        "\(name) = \(compact(x)) is not finite in \(precision.rawValue) "
+          + "(largest finite value \(precision.shortest(precision.facts.maxFinite)))")
     }
     return rounded
   }
@@ -69,7 +69,7 @@ public struct Problem: Sendable, Equatable {
   public func validated() throws(InputError) -> Problem { try validated(roundedFrom: nil) }
 
   /// ``validated()`` for a problem whose values were already rounded into `source` and are now taken into this
-  /// problem's precision (a Stability lab column): a soft target is allowed the sum error of `source`'s rounding too,
+  /// problem's precision (a comparison across precisions): a soft target is allowed the sum error of `source`'s rounding too,
   /// so `[0.2, 0.3, 0.5]` rounded into bfloat16 (summing to 1.0009765625) is still a target in float64.
   public func validated(roundedFrom source: Precision?) throws(InputError) -> Problem {
     var p = self
@@ -111,24 +111,24 @@ public struct Problem: Sendable, Equatable {
       throw InputError("target \(target) is out of range for \(c) classes (expected 0...\(c - 1))")
     }
     guard temperature.isFinite, temperature > 0 else {
-      throw InputError("temperature \(DecimalFormat.compact(temperature)) must be a finite number > 0")
+      throw InputError("temperature \(compact(temperature)) must be a finite number > 0")
     }
     self.temperature = precision.round(temperature)
     if self.temperature == 0 || self.temperature.isInfinite {
       throw InputError(
-        "temperature \(DecimalFormat.compact(temperature)) is not a positive finite number in \(precision.rawValue)")
+        "temperature \(compact(temperature)) is not a positive finite number in \(precision.rawValue)")
     }
     // With τ = 1, z = x, which the loop above already checked.
     for i in logits.indices where self.temperature != 1 && logits[i].isFinite {
       let z = precision.round(logits[i] / self.temperature)
       if !z.isFinite {
         throw InputError(
-          "logit \(i) / temperature = \(DecimalFormat.compact(logits[i] / self.temperature)) is not finite in "
-            + "\(precision.rawValue) (largest finite value \(precision.roundTrip(precision.facts.maxFinite)))")
+          "logit \(i) / temperature = \(compact(logits[i] / self.temperature)) is not finite in "
+            + "\(precision.rawValue) (largest finite value \(precision.shortest(precision.facts.maxFinite)))")
       }
     }
     guard labelSmoothing.isFinite, (0...1).contains(labelSmoothing) else {
-      throw InputError("label smoothing \(DecimalFormat.compact(labelSmoothing)) must be in [0, 1]")
+      throw InputError("label smoothing \(compact(labelSmoothing)) must be in [0, 1]")
     }
     self.labelSmoothing = precision.round(labelSmoothing)
     if let q = softTarget {
@@ -139,7 +139,7 @@ public struct Problem: Sendable, Equatable {
         throw InputError("soft target has \(q.count) values but there are \(c) classes")
       }
       for (i, v) in q.enumerated() where !(v.isFinite && v >= 0) {
-        throw InputError("soft target \(i) = \(DecimalFormat.compact(v)) must be a finite number >= 0")
+        throw InputError("soft target \(i) = \(compact(v)) must be a finite number >= 0")
       }
       let sum = q.reduce(0, +)
       // Rounding each entry into the precision moves the sum by at most half an ulp of 1 (each by half an ulp of
@@ -151,24 +151,24 @@ public struct Problem: Sendable, Equatable {
       }
       if abs(sum - 1) > tolerance {
         throw InputError(
-          "soft target sums to \(DecimalFormat.compact(sum)), not 1 (tolerance \(DecimalFormat.significant(tolerance, digits: 2)))"
+          "soft target sums to \(compact(sum)), not 1 (tolerance \(compact(twoDigits(tolerance))))"
         )
       }
       self.softTarget = q.map(precision.round)
     }
     guard upstream.isFinite else {
-      throw InputError("upstream gradient \(DecimalFormat.compact(upstream)) must be finite")
+      throw InputError("upstream gradient \(compact(upstream)) must be finite")
     }
     self.upstream = precision.round(upstream)
     if !self.upstream.isFinite {
-      throw InputError("upstream gradient \(DecimalFormat.compact(upstream)) is not finite in \(precision.rawValue)")
+      throw InputError("upstream gradient \(compact(upstream)) is not finite in \(precision.rawValue)")
     }
     guard learningRate.isFinite else {
-      throw InputError("learning rate \(DecimalFormat.compact(learningRate)) must be finite")
+      throw InputError("learning rate \(compact(learningRate)) must be finite")
     }
     self.learningRate = precision.round(learningRate)
     if !self.learningRate.isFinite {
-      throw InputError("learning rate \(DecimalFormat.compact(learningRate)) is not finite in \(precision.rawValue)")
+      throw InputError("learning rate \(compact(learningRate)) is not finite in \(precision.rawValue)")
     }
   }
 
@@ -181,9 +181,26 @@ public struct Problem: Sendable, Equatable {
     }
     if temperature != 1 && v.isFinite && !precision.round(v / temperature).isFinite {
       throw InputError(
-        "logit \(i) / temperature = \(DecimalFormat.compact(v / temperature)) is not finite in "
-          + "\(precision.rawValue) (largest finite value \(precision.roundTrip(precision.facts.maxFinite)))")
+        "logit \(i) / temperature = \(compact(v / temperature)) is not finite in "
+          + "\(precision.rawValue) (largest finite value \(precision.shortest(precision.facts.maxFinite)))")
     }
     return v
   }
+}
+
+/// A number in an input error: the shortest round-trip digits, without a trailing `.0` (`1002`, `709.78`).
+func compact(_ x: Double) -> String {
+  var s = x.description
+  if s.hasSuffix(".0") { s.removeLast(2) }
+  return s
+}
+
+/// `x` rounded to two significant digits (for a tolerance quoted in a message).
+func twoDigits(_ x: Double) -> Double {
+  guard x.isFinite, x > 0 else { return x }
+  // Powers of ten up to 10^22 are exact, so the division or product rounds once to the nearest double.
+  let k = Int(Double.log10(x).rounded(.down)) - 1
+  guard abs(k) <= 22 else { return x }
+  let p = Double.pow(10, Double(abs(k)))
+  return k < 0 ? (x * p).rounded() / p : (x / p).rounded() * p
 }

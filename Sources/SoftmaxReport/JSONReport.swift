@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// The JSON contract: one object with a fixed set of keys, in this order.
 ///

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// The plain-text report: a header, an aligned per-class table, the loss, the naive-softmax diagnosis, the
 /// precision's thresholds and the gradient checks.

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// The worked example behind the Markdown and LaTeX reports: every quantity of one evaluation, and the derivation of
 /// the gradient with this example's numbers put into each step.

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// A terminal colour: the terminal's default, or an index into the 256-colour palette (0–7 are the basic eight).
 public enum TerminalColor: Equatable, Hashable, Sendable {

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 extension RenderContext {
   /// `text(_:)` plus the symbols these screens use that it does not know (`²`, `Δ`, `▲`, `▼`, `•`, curly quotes).

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// The Descent screen: gradient descent on the logits, from the current problem, with the loss plotted per step,
 /// `s_T` climbing towards its optimum (1 for a one-hot target, `y_T` for a smoothed or soft one), the logits drifting, `Σx` held constant by a gradient that sums to zero, and the last

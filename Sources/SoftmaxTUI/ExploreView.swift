@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// Where the Explore screen's panels sit for a given state and size; shared by rendering and mouse hit-testing.
 struct ExploreLayout {

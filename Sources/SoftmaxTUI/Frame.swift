@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// The whole screen: top bar, the current view, status line, and overlays (help, too-small message).
 public enum Frame {

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// The parts of the Stability lab's table; `v` picks which one is shown first (the others follow while they fit).
 public enum StabilitySection: Int, CaseIterable, Sendable {

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// The four screens of the explorer.
 public enum Screen: Int, CaseIterable, Sendable {

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// Lines drawn top to bottom inside a rectangle (a panel's text); lines past the bottom are dropped.
 struct PanelText {

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// The terminal background the colours are chosen for: a dark one (the default) or a light one (a lecture hall's
 /// projector on white). Both keep the same distinctions (target, selection, negative and positive, errors); the light

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// A guided lesson in the explorer, like vimtutor: each step sets up a state and says what to look at.
 public enum Tour {

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 
 /// The explorer's transition function: a new state from the old one and an action. Pure: no I/O, no clock.
 ///

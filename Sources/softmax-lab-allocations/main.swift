@@ -9,6 +9,7 @@
 
 import CAllocationCounter
 import SoftmaxCore
+import SoftmaxText
 import SoftmaxTUI
 
 #if canImport(Glibc)

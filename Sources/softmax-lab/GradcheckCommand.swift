@@ -1,5 +1,6 @@
 import ArgumentParser
 import SoftmaxCore
+import SoftmaxText
 
 /// `softmax-lab gradcheck`: the fused batch kernel's gradient against the exact gradient on a random batch.
 struct GradcheckCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SoftmaxCore
+import SoftmaxText
 
 #if canImport(Glibc)
   import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import SoftmaxCore
+import SoftmaxText
 import Testing
 
 /// 4 significant digits, as the explorer shows numbers by default.

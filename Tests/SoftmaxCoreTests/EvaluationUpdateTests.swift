@@ -2,6 +2,7 @@ import RealModule
 import Testing
 
 @testable import SoftmaxCore
+import SoftmaxText
 
 /// `Evaluation.update(to:)` against a fresh `Evaluation` of the same problem, bit for bit, over chains of random edits.
 @Suite("Evaluation updated in place")

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SoftmaxCore
+import SoftmaxText
 
 // MARK: - Helpers
 

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SoftmaxCore
+import SoftmaxText
 
 /// The lean column recomputes per-class values on demand; every one must be bit for bit the full evaluation's.
 @Suite struct PrecisionColumnTests {

@@ -2,6 +2,7 @@ import RealModule
 import Testing
 
 @testable import SoftmaxCore
+import SoftmaxText
 
 /// The property tests' own seeded generator (SplitMix64), so every run sees the same vectors.
 struct PropRNG: RandomNumberGenerator {

@@ -2,6 +2,7 @@ import RealModule
 import Testing
 
 @testable import SoftmaxCore
+import SoftmaxText
 
 /// Evaluates a problem after validation (tests fail loudly on a validation error).
 func evaluate(_ p: Problem) throws -> Evaluation { Evaluation(try p.validated()) }

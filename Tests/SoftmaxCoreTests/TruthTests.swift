@@ -2,6 +2,7 @@ import RealModule
 import Testing
 
 @testable import SoftmaxCore
+import SoftmaxText
 
 /// The exact softmax quantities of a validated problem, computed in `Float80` from its (already rounded) inputs:
 /// the reference that "within k ulps of exact" is measured against.

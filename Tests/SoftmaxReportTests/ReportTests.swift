@@ -1,5 +1,6 @@
 import Foundation
 import SoftmaxCore
+import SoftmaxText
 import Testing
 
 @testable import SoftmaxReport

@@ -1,4 +1,5 @@
 import SoftmaxCore
+import SoftmaxText
 import Testing
 
 @testable import SoftmaxTUI

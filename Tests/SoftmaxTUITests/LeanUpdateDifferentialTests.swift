@@ -1,6 +1,7 @@
 import Testing
 
 @testable import SoftmaxCore
+import SoftmaxText
 @testable import SoftmaxTUI
 
 /// Randomized differential tests of the incremental lean-column update (`PrecisionColumn.update(to:)`) and of

@@ -1,3 +1,5 @@
+import SoftmaxCore
+
 /// A line of screen text held inline, in a fixed block of UTF-8 bytes, so that building one never touches the heap.
 ///
 /// The views build their text with string interpolation; with `String` every line longer than 15 bytes is a heap

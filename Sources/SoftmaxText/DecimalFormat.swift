@@ -1,4 +1,5 @@
 import RealModule
+import SoftmaxCore
 
 /// Decimal formatting for the lab's numbers, without Foundation and without `String(format:)`.
 ///

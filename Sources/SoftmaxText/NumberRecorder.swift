@@ -1,4 +1,5 @@
 import Dispatch
+import SoftmaxCore
 
 /// Collects every number formatted for display, with the value it was formatted from, and the logical text lines the
 /// views wrap, while one is bound to ``current`` (the screen-truth test binds one around a render). When none is bound
