@@ -1,4 +1,5 @@
 import ArgumentParser
+import SoftmaxBench
 import SoftmaxCore
 
 /// `softmax-lab gradcheck`: the fused batch kernel's gradient against the exact gradient on a random batch.
