@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// SoftmaxCore's batch kernels, compiled twice from the same source: the baseline x86-64 copy and, on x86-64 hosts,
+/// The bench's batch kernels (used only by `SoftmaxBench`, which only the `softmax-lab` executable links), compiled twice from the same source: the baseline x86-64 copy and, on x86-64 hosts,
 /// an x86-64-v3 copy (AVX2 + FMA + F16C) that `BatchSoftmax` calls only when cpuid says the CPU supports it.
 /// `Sources/SoftmaxKernelsV3` is a symlink to `Sources/SoftmaxKernels`. swiftc 6.3 rejects `-target-cpu x86-64-v3`
 /// (the clang importer does not know the name), so `haswell` is used: its feature set is the x86-64-v3 set (plus
@@ -13,7 +13,7 @@ var kernelTargets: [Target] = [
     dependencies: [.product(name: "RealModule", package: "swift-numerics")]
   )
 ]
-var kernelDependencies: [Target.Dependency] = ["SoftmaxKernels"]
+var kernelDependencies: [Target.Dependency] = ["SoftmaxKernels", "CCPUID", "SoftmaxCore"]
 #if arch(x86_64)
   kernelTargets.append(
     .target(
@@ -54,7 +54,13 @@ let package = Package(
     // Pure math: softmax, log-sum-exp, losses, Jacobian, gradient, precision facts. No I/O.
     .target(
       name: "SoftmaxCore",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics"), "CCPUID"] + kernelDependencies
+      dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+    ),
+    // The batch kernels' dispatch (`BatchSoftmax`, `KernelISA`) and the batch gradient check: what `bench` and
+    // `gradcheck` time and check. Not part of any library product, so its unsafeFlags never reach a dependent.
+    .target(
+      name: "SoftmaxBench",
+      dependencies: [.product(name: "RealModule", package: "swift-numerics")] + kernelDependencies
     ),
     // cpuid/xgetbv detection of the x86-64-v3 feature set, and the SOFTMAX_LAB_ISA override, for `KernelISA`.
     .target(name: "CCPUID"),
@@ -79,6 +85,7 @@ let package = Package(
       name: "softmax-lab",
       dependencies: [
         "SoftmaxCore",
+        "SoftmaxBench",
         "CBaseline",
         "SoftmaxTUI",
         "SoftmaxText",
@@ -88,6 +95,7 @@ let package = Package(
       ]
     ),
     .testTarget(name: "SoftmaxCoreTests", dependencies: ["SoftmaxCore", "SoftmaxText"]),
+    .testTarget(name: "SoftmaxBenchTests", dependencies: ["SoftmaxBench", "SoftmaxCore"]),
     .testTarget(name: "SoftmaxReportTests", dependencies: ["SoftmaxReport", "SoftmaxCore", "SoftmaxText"]),
     .testTarget(
       name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore", "SoftmaxText"], exclude: ["Snapshots"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CBaseline
 import Foundation
+import SoftmaxBench
 import SoftmaxCore
 
 /// One UI frame measurement, as `softmax-lab bench --ui --json` reports it in its `frames` array.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SoftmaxBench
 import SoftmaxCore
 import SoftmaxText
 

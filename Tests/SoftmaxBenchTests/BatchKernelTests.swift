@@ -1,8 +1,9 @@
 import Foundation
 import RealModule
+import SoftmaxCore
 import Testing
 
-@testable import SoftmaxCore
+@testable import SoftmaxBench
 
 // Correctness of the batch kernels (BatchSoftmax) against the generic core (`Softmax.stable`, `Softmax.logSumExp`)
 // evaluated in Float80, for every kernel and precision, in both compiled copies (baseline x86-64 and x86-64-v3; the

@@ -1,4 +1,5 @@
 import RealModule
+import SoftmaxCore
 
 /// `softmax-lab gradcheck`: the fused batch kernel's gradient against the exact gradient, element by element.
 ///
@@ -338,4 +339,10 @@ public struct BatchGradientCheck: Sendable {
         workspace: workspace, isa: isa)
     }
   }
+}
+
+/// `x / |reference|`, with `0/0 = 0` and `x/0 = inf` (as core's evaluation measures it).
+private func relative(_ x: Double, to reference: Double) -> Double {
+  if x == 0 { return 0 }
+  return reference == 0 ? .infinity : x / abs(reference)
 }

@@ -1,6 +1,7 @@
+import SoftmaxCore
 import Testing
 
-@testable import SoftmaxCore
+@testable import SoftmaxBench
 
 // The fused kernel on float16 and bfloat16 rows converts inside its passes (the logits are widened as they are
 // loaded, the gradient rounded as it is stored). These tests pin it, for both kernel copies, to the plain route —

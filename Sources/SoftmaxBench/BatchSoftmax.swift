@@ -1,3 +1,5 @@
+import SoftmaxCore
+
 /// Batched softmax and cross-entropy kernels over row-major `rows × classes` buffers.
 ///
 /// These are the fast counterparts of the teaching formulas in ``Softmax`` and ``CrossEntropy``: the same math, but

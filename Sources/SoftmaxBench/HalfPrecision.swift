@@ -1,3 +1,4 @@
+import SoftmaxCore
 internal import SoftmaxKernels
 
 // Float16 and bfloat16 batch kernels: for naive, stable and online, rows are widened to Float a chunk at a time, run

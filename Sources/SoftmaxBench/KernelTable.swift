@@ -1,3 +1,4 @@
+import SoftmaxCore
 internal import SoftmaxKernels
 
 #if canImport(SoftmaxKernelsV3)

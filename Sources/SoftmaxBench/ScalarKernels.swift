@@ -1,4 +1,5 @@
 import RealModule
+import SoftmaxCore
 
 extension BatchSoftmax {
   /// The plain scalar baseline: stable softmax + cross-entropy gradient with one `expf` call per element, in three

@@ -1,6 +1,7 @@
+import SoftmaxCore
 import Testing
 
-@testable import SoftmaxCore
+@testable import SoftmaxBench
 
 @Suite("gradcheck: the batch kernel's gradient against the exact gradient")
 struct BatchGradientCheckTests {

@@ -1,4 +1,5 @@
 internal import CCPUID
+import SoftmaxCore
 
 /// The instruction sets the batch kernels are compiled for, and the run-time choice between them.
 ///
