@@ -15,12 +15,15 @@ struct TargetEntries<T: SoftmaxScalar> {
   private let share: T
   private let top: T
   private let soft: [Double]?
+  /// The target of a one-hot distribution (no smoothing): the only class with `y ≠ 0`.
+  let oneHot: Int?
 
   init(_ spec: TargetSpec, classes c: Int) {
     switch spec {
     case .index(let t, let eps):
       target = t
       soft = nil
+      oneHot = eps == 0 ? t : nil
       if eps == 0 {
         (share, top) = (0, 1)
       } else {
@@ -29,7 +32,7 @@ struct TargetEntries<T: SoftmaxScalar> {
         top = (1 - e) + share
       }
     case .distribution(let q):
-      (target, share, top, soft) = (0, 0, 0, q)
+      (target, share, top, soft, oneHot) = (0, 0, 0, q, nil)
     }
   }
 
@@ -38,6 +41,27 @@ struct TargetEntries<T: SoftmaxScalar> {
     if let soft { return T(rounding: soft[i]) }
     return i == target ? top : share
   }
+}
+
+/// The stable loss `Σ_i y_i (M − z_i) + (Σ_i y_i)·log(1 + rest)` summed class by class (see
+/// ``CrossEntropy/stableLoss(_:target:lse:)``), each sum compensated and `M − z_i` taken exactly.
+public struct StableLossSum<T: SoftmaxScalar>: Sendable {
+  @usableFromInline var gap = CompensatedSum<T>()
+  @usableFromInline var mass = CompensatedSum<T>()
+
+  @inlinable public init() {}
+
+  /// Adds class `i`'s share: `y_i (M − z_i)` and `y_i`.
+  @inlinable @inline(__always)
+  public mutating func add(_ y: T, max m: T, z: T) {
+    let (d, err) = twoSum(m, -z)
+    gap.add(y * d)
+    gap.add(y * err)
+    mass.add(y)
+  }
+
+  /// The loss, given `log(1 + rest)`.
+  @inlinable public func loss(logSum: T) -> T { gap.high + (gap.low + mass.value * logSum) }
 }
 
 /// Cross-entropy, its gradient and the softmax Jacobian, generic over the precision.
@@ -78,15 +102,9 @@ public enum CrossEntropy {
   /// where `LSE − z_T` would round to 0. A masked target (`z_T = −∞`) gives `+inf`.
   @inlinable
   public static func stableLoss<T: SoftmaxScalar>(_ z: [T], target y: [T], lse: LogSumExp<T>) -> T {
-    var gap = CompensatedSum<T>()
-    var mass = CompensatedSum<T>()
-    for i in z.indices where y[i] != 0 {
-      let (d, err) = twoSum(lse.max, -z[i])
-      gap.add(y[i] * d)
-      gap.add(y[i] * err)
-      mass.add(y[i])
-    }
-    return gap.high + (gap.low + mass.value * lse.logSum)
+    var sum = StableLossSum<T>()
+    for i in z.indices where y[i] != 0 { sum.add(y[i], max: lse.max, z: z[i]) }
+    return sum.loss(logSum: lse.logSum)
   }
 
   /// `∂l/∂x_n = g·(s_n − y_n)/τ`.
@@ -106,16 +124,19 @@ public enum CrossEntropy {
     probabilities s: [T], target y: [T], temperature tau: T, upstream g: T
   ) -> [T] {
     var grad = [T](repeating: 0, count: s.count)
-    for n in s.indices {
-      var diff = s[n] - y[n]
-      if y[n] >= 0.5 {
-        var others = CompensatedSum<T>()
-        for j in s.indices where j != n { others.add(s[j]) }
-        diff = (1 - y[n]) - others.value
-      }
-      grad[n] = g * diff / tau
+    s.withUnsafeBufferPointer { s in
+      for n in s.indices { grad[n] = g * difference(s, y[n], at: n) / tau }
     }
     return grad
+  }
+
+  /// `s_n − y_n`, as `(1 − y_n) − Σ_{j≠n} s_j` for a dominant target (`y_n ≥ 1/2`) so that it does not cancel.
+  @inlinable @inline(__always)
+  static func difference<T: SoftmaxScalar>(_ s: UnsafeBufferPointer<T>, _ yn: T, at n: Int) -> T {
+    guard yn >= 0.5 else { return s[n] - yn }
+    var others = CompensatedSum<T>()
+    for j in s.indices where j != n { others.add(s[j]) }
+    return (1 - yn) - others.value
   }
 
   /// One Jacobian entry `∂s_i/∂x_n = (s_i δ_in − s_i s_n)/τ`: `s_i(1 − s_i)/τ` on the diagonal, `−s_i s_n/τ` off it.

@@ -155,8 +155,8 @@ public struct Evaluation: Sendable {
   public internal(set) var refusal: StepRefusal?
   /// How naive softmax fares on this vector.
   public internal(set) var overflow: OverflowReport
-  /// The trusted path's per-class values in its wide format, kept by ``update(to:)`` for the next update.
-  var wide = WideScratch.none
+  /// The engine's terms and saved states, kept for the next update.
+  var memory = EngineMemory()
 
   /// The softmax the lab trusts (max-subtracted).
   public var softmax: [Double] { stable.probabilities }
@@ -168,193 +168,20 @@ public struct Evaluation: Sendable {
   /// (`Float80` for float64 where the platform has it, `Double` otherwise) and rounded once, so each is the
   /// precision's best answer, correct to the last digit in all but near-tie cases. Above `wideLimit` classes, float64
   /// skips `Float80` (about 8× slower per exponential) and relies on its compensated sums alone: within about an ulp.
-  public init(_ problem: Problem) {
-    let plan = Evaluation.plan(problem)
-    if problem.classes >= Evaluation.parallelThreshold {
-      let results = Parallel.map(2) { k in k == 0 ? Job.trusted(plan.trusted()) : Job.traces(plan.traces()) }
-      guard case .trusted(let trusted) = results[0], case .traces(let traces) = results[1] else {
-        preconditionFailure("job 0 is the trusted path, job 1 the traces")
-      }
-      self.init(problem, trusted, traces)
-    } else {
-      self.init(problem, plan.trusted(), plan.traces())
-    }
-  }
+  public init(_ problem: Problem) { self.init(problem, deferStepLoss: false) }
 
-  /// An evaluation as two independent jobs, so that a caller can run them side by side with other work (see
-  /// ``withColumns(_:precisions:)``); ``init(_:_:_:)`` joins their results.
-  struct Plan: Sendable {
-    /// The trusted path in the wide format, rounded once into the precision, with the gradient step it leads to.
-    var trusted: @Sendable () -> Trusted
-    /// The naive and online traces step by step in the precision, with what the overflow report needs of them.
-    var traces: @Sendable () -> Traces
-  }
-
-  /// What the trusted job gives: every value already rounded into the precision (and held as `Double`).
-  struct Trusted: Sendable {
-    var stable: StableTrace<Double>
-    var logSumExp: LogSumExp<Double>
-    /// `LSE(z)` in the wide format, converted to `Double` (not rounded into the precision): the exact `log σ` the
-    /// overflow report judges the naive sum against.
-    var exactLogSum: Double
-    var logSoftmax: [Double]
-    var loss: Double
-    var lossFromStableSoftmax: Double
-    var gradient: [Double]
-    var stepped: [Double]
-    var refusal: StepRefusal?
-    var stepLoss: StepLoss
-  }
-
-  /// What the traces job gives.
-  struct Traces: Sendable {
-    var scaled: [Double]
-    var target: [Double]
-    var naive: NaiveTrace<Double>
-    var online: OnlineTrace<Double>
-    var lossNaive: Double
-    var maskedTarget: Int?
-    /// What the overflow report needs of the naive trace (the report itself also needs the trusted log-sum-exp).
-    var scan: OverflowReport.Scan
-  }
-
-  /// One job's result, when jobs of different kinds run side by side.
-  enum Job: Sendable {
-    case trusted(Trusted)
-    case traces(Traces)
-    case column(Result<PrecisionColumn, InputError>)
-  }
-
-  /// `deferStepLoss`: compute the loss after the step when it is first read rather than in the trusted job.
-  static func plan(_ problem: Problem, deferStepLoss: Bool = false) -> Plan {
-    struct Body: PrecisionBody {
-      let problem: Problem
-      let deferStepLoss: Bool
-      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> Plan {
-        problem.classes <= Evaluation.wideLimit
-          ? Evaluation.plan(problem, T.self, wide: T.Wide.self, deferStepLoss: deferStepLoss)
-          : Evaluation.plan(problem, T.self, wide: Double.self, deferStepLoss: deferStepLoss)
-      }
-    }
-    return problem.precision.open(Body(problem: problem, deferStepLoss: deferStepLoss))
-  }
-
-  static func plan<T: SoftmaxScalar, W: SoftmaxScalar>(
-    _ problem: Problem, _: T.Type, wide: W.Type, deferStepLoss: Bool
-  ) -> Plan {
-    let tau = T(rounding: problem.temperature)
-    let x = problem.logits.map { T(rounding: $0) }
-    let z = Evaluation.scale(x, tau)
-    let y: [T] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
-    return Plan(
-      trusted: {
-        let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: x.count)
-        return Evaluation.trusted(problem, x: x, tau: tau, y: y, yW: yW, deferStepLoss: deferStepLoss, T.self, W.self)
-      },
-      traces: { Evaluation.traces(problem, z: z, y: y) })
-  }
-
-  /// Joins the results of a plan's two jobs.
-  init(_ problem: Problem, _ trusted: Trusted, _ traces: Traces) {
+  /// `deferStepLoss`: compute the loss after the step when it is first read rather than with the rest.
+  init(_ problem: Problem, deferStepLoss: Bool) {
     self.problem = problem
-    scaled = traces.scaled
-    targetDistribution = traces.target
-    naive = traces.naive
-    stable = trusted.stable
-    online = traces.online
-    logSumExp = trusted.logSumExp
-    logSoftmax = trusted.logSoftmax
-    loss = trusted.loss
-    lossNaive = traces.lossNaive
-    let z = traces.scaled
-    overflow = OverflowReport(
-      traces.scan, count: z.count, z: { z[$0] }, precision: problem.precision,
-      exactLogSum: problem.temperature == 1 ? trusted.exactLogSum : nil)
-    overflow.judgeAccuracy(naiveLoss: lossNaive, loss: loss)
-    lossFromStableSoftmax = trusted.lossFromStableSoftmax
-    maskedTarget = traces.maskedTarget
-    gradient = trusted.gradient
-    refusal = trusted.refusal
-    updatedLogits = trusted.stepped
-    stepLoss = trusted.stepLoss
-  }
-
-  /// The trusted quantities: max-subtracted softmax, log-sum-exp, loss and gradient in the wider W, the gradient
-  /// rounded once into T, and one step `x − η·∇` with that gradient, rounded once into T (a finite logit must stay
-  /// finite), with the loss after it.
-  private static func trusted<T: SoftmaxScalar, W: SoftmaxScalar>(
-    _ problem: Problem, x: [T], tau: T, y: [T], yW: [W], deferStepLoss: Bool, _: T.Type, _: W.Type
-  ) -> Trusted {
-    let tauW = W(rounding: problem.temperature)
-    let zW = problem.logits.map { W(rounding: $0) / tauW }
-    let stableW = Softmax.stable(zW)
-    let lseW = Softmax.logSumExp(stable: stableW)
-    let lossW = CrossEntropy.stableLoss(zW, target: yW, lse: lseW)
-    let gradW = CrossEntropy.accurateGradient(
-      probabilities: stableW.probabilities, target: yW, temperature: tauW, upstream: W(rounding: problem.upstream))
-    let grad = gradW.map { T(converting: $0) }
-
-    let eta = W(rounding: problem.learningRate)
-    var stepped = x
-    var refusal: StepRefusal? = nil
-    for n in x.indices {
-      stepped[n] = T(converting: W(converting: x[n]) - eta * W(converting: grad[n]))
-      if x[n].isFinite && !stepped[n].isFinite && refusal == nil {
-        refusal = .logit(n, x: x[n].double, gradient: grad[n].double, precision: problem.precision)
-      }
-    }
-    if refusal == nil, stepped.contains(where: { ($0 / tau) == .infinity }) {
-      refusal = .scaled(problem.precision)
-    }
-    let updatedLoss: StepLoss
-    if refusal == nil {
-      let finalStep = stepped
-      let loss: @Sendable () -> Double = {
-        // The target distribution is rebuilt here rather than captured, so a deferred loss keeps only the step alive.
-        let yW: [W] = CrossEntropy.targetDistribution(problem.targetSpec, classes: finalStep.count)
-        let steppedZ = finalStep.map { W(converting: $0) / tauW }
-        let loss = CrossEntropy.stableLoss(steppedZ, target: yW, lse: Softmax.logSumExp(steppedZ))
-        return T(converting: loss).double
-      }
-      updatedLoss = deferStepLoss ? .deferred(Deferred(now: false, loss)) : .value(loss())
-    } else {
-      updatedLoss = .value(.nan)
-    }
-    func narrow(_ v: W) -> Double { T(converting: v).double }
-    func narrow(_ v: [W]) -> [Double] {
-      if T.self == W.self { return v.doubles }  // nothing to round: share or widen without a second pass
-      return v.map { T(converting: $0).double }
-    }
-    var lossStable: T = 0
-    for i in y.indices where y[i] != 0 {
-      // −Σ y_i log s_i with s_i the stable softmax as shown (rounded once into T).
-      lossStable -= y[i] * T.log(T(converting: stableW.probabilities[i]))
-    }
-    return Trusted(
-      stable: StableTrace(
-        max: narrow(stableW.max), argmax: stableW.argmax, shifted: narrow(stableW.shifted), exps: narrow(stableW.exps),
-        sum: narrow(stableW.sum), probabilities: narrow(stableW.probabilities)),
-      logSumExp: LogSumExp(
-        max: narrow(lseW.max), argmax: lseW.argmax, rest: narrow(lseW.rest), logSum: narrow(lseW.logSum),
-        value: narrow(lseW.value)),
-      exactLogSum: lseW.value.double, logSoftmax: narrow(Softmax.logSoftmax(zW, lse: lseW)), loss: narrow(lossW),
-      lossFromStableSoftmax: Double(lossStable), gradient: grad.doubles, stepped: stepped.doubles, refusal: refusal,
-      stepLoss: updatedLoss)
-  }
-
-  /// The naive and online traces step by step in T, with what naive softmax does to the loss and its overflow report.
-  private static func traces<T: SoftmaxScalar>(_ problem: Problem, z: [T], y: [T]) -> Traces {
-    let naive = Softmax.naive(z)
-    let online = Softmax.online(z)
-    return Traces(
-      scaled: z.doubles, target: y.doubles,
-      naive: NaiveTrace(exps: naive.exps.doubles, sum: Double(naive.sum), probabilities: naive.probabilities.doubles),
-      online: OnlineTrace(
-        runningMax: online.runningMax.doubles, runningSum: online.runningSum.doubles,
-        probabilities: online.probabilities.doubles),
-      lossNaive: Double(CrossEntropy.lossFromProbabilities(naive.probabilities, target: y)),
-      maskedTarget: y.indices.first(where: { y[$0] != 0 && z[$0] == -.infinity }),
-      scan: OverflowReport.Scan(z: z, naive: naive, precision: problem.precision))
+    (scaled, targetDistribution, logSoftmax, gradient, updatedLogits) = ([], [], [], [], [])
+    naive = NaiveTrace(exps: [], sum: 0, probabilities: [])
+    stable = StableTrace(max: 0, argmax: 0, shifted: [], exps: [], sum: 0, probabilities: [])
+    online = OnlineTrace(runningMax: [], runningSum: [], probabilities: [])
+    logSumExp = LogSumExp(max: 0, argmax: 0, rest: 0, logSum: 0, value: 0)
+    (loss, lossNaive, lossFromStableSoftmax) = (0, 0, 0)
+    stepLoss = .value(.nan)
+    overflow = OverflowReport(OverflowReport.Scan(), count: 0, z: { _ in 0 }, precision: problem.precision)
+    recompute(deferStepLoss: deferStepLoss)
   }
 
   /// The largest vector for which float64's trusted path runs in `Float80`.
@@ -418,23 +245,15 @@ public struct Evaluation: Sendable {
       k = j
     }
     var rest = CompensatedSum<T>()
-    for j in 0..<c where j != k {
-      let (d, err) = twoSum(z(j), -m)
-      rest.add(expCompensated(d, err))
-    }
-    let logSum = T.log(onePlus: rest.high) + rest.low / (1 + rest.high)
+    for j in 0..<c where j != k { rest.add(Softmax.shiftedExp(z(j), m).exp) }
+    let logSum = rest.logOnePlus
     // `CrossEntropy.stableLoss`.
-    var gap = CompensatedSum<T>()
-    var mass = CompensatedSum<T>()
+    var loss = StableLossSum<T>()
     for i in 0..<c {
       let yi = y(i)
-      guard yi != 0 else { continue }
-      let (d, err) = twoSum(m, -z(i))
-      gap.add(yi * d)
-      gap.add(yi * err)
-      mass.add(yi)
+      if yi != 0 { loss.add(yi, max: m, z: z(i)) }
     }
-    return gap.high + (gap.low + mass.value * logSum)
+    return loss.loss(logSum: logSum)
   }
 
   /// `z = x/τ`, skipping the division when `τ = 1` so the logits are used exactly.
@@ -648,44 +467,32 @@ enum StepLoss: Sendable {
 }
 
 extension Evaluation {
-  /// The evaluation of `problem` and its columns in other precisions, computed as independent
-  /// jobs: from ``parallelThreshold`` classes on the available cores, the longest first; one after the other below.
+  /// The evaluation of `problem` and its columns in other precisions, computed as independent jobs: from
+  /// ``parallelThreshold`` classes on the available cores, the longest first; one after the other below.
   public static func withColumns(_ problem: Problem, precisions: [Precision]) -> (
     Evaluation, [Result<PrecisionColumn, InputError>]
   ) {
-    // The columns' comparison has no use for the loss after the step: it is computed only if something reads it.
-    let plan = Evaluation.plan(problem, deferStepLoss: true)
-    // Job 0: trusted path; 1: traces; 2…: columns. Started longest first (float16 is the slowest column).
+    enum Job: Sendable {
+      case evaluation(Evaluation)
+      case column(Result<PrecisionColumn, InputError>)
+    }
+    // Job 0: the evaluation; 1…: columns, float16 (the slowest) first.
     let columns = precisions.sorted { $0 == .float16 && $1 != .float16 }
-    enum Kind {
-      case trusted, traces
-      case column(Precision)
+    let results = Parallel.map(columns.count + 1, concurrently: problem.classes >= parallelThreshold) { k -> Job in
+      // The columns' comparison has no use for the loss after the step: it is computed only if something reads it.
+      k == 0
+        ? .evaluation(Evaluation(problem, deferStepLoss: true))
+        : .column(PrecisionColumn.validating(problem, in: columns[k - 1]))
     }
-    var kinds: [Kind] = [.trusted]
-    kinds += columns.prefix(1).map(Kind.column)
-    kinds.append(.traces)
-    kinds += columns.dropFirst().map(Kind.column)
-    let order = kinds
-    let results = Parallel.map(order.count, concurrently: problem.classes >= parallelThreshold) { k -> Job in
-      switch order[k] {
-      case .trusted: .trusted(plan.trusted())
-      case .traces: .traces(plan.traces())
-      case .column(let precision): .column(PrecisionColumn.validating(problem, in: precision))
-      }
-    }
-    var trusted: Trusted?
-    var traces: Traces?
+    var evaluation: Evaluation?
     var byPrecision: [Precision: Result<PrecisionColumn, InputError>] = [:]
-    for (kind, result) in zip(order, results) {
-      switch (kind, result) {
-      case (_, .trusted(let t)): trusted = t
-      case (_, .traces(let t)): traces = t
-      case (.column(let precision), .column(let column)): byPrecision[precision] = column
-      case (.trusted, _), (.traces, _): break
+    for (k, result) in results.enumerated() {
+      switch result {
+      case .evaluation(let e): evaluation = e
+      case .column(let column): byPrecision[columns[k - 1]] = column
       }
     }
-    guard let trusted, let traces else { preconditionFailure("both evaluation jobs have run") }
-    let evaluation = Evaluation(problem, trusted, traces)
+    guard let evaluation else { preconditionFailure("job 0 is the evaluation") }
     return (evaluation, precisions.compactMap { byPrecision[$0] })
   }
 }

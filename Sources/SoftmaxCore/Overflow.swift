@@ -93,17 +93,6 @@ public struct OverflowReport: Sendable, Equatable {
 
     public init() {}
 
-    /// An empty scan that takes over the index arrays of `old`, emptied with their capacity kept, so that rebuilding
-    /// the report after an edit allocates nothing.
-    init(reusing old: inout OverflowReport) {
-      swap(&overflowing, &old.overflowing)
-      swap(&underflowing, &old.underflowing)
-      swap(&subnormal, &old.subnormal)
-      overflowing.removeAll(keepingCapacity: true)
-      underflowing.removeAll(keepingCapacity: true)
-      subnormal.removeAll(keepingCapacity: true)
-    }
-
     /// A scan holding the index lists of `old` as they are (`old` keeps empty ones), for an update that keeps part
     /// of them.
     init(lists old: inout OverflowReport) {

@@ -93,12 +93,23 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
 
   /// Facts about this format, computed from the type itself.
   public var facts: PrecisionFacts {
-    switch self {
-    case .float64: PrecisionFacts(Double.self, precision: self)
-    case .float32: PrecisionFacts(Float.self, precision: self)
-    case .bfloat16: PrecisionFacts(BFloat16.self, precision: self)
-    case .float16: PrecisionFacts(Float16.self, precision: self)
+    struct Facts: PrecisionBody {
+      let precision: Precision
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> PrecisionFacts {
+        PrecisionFacts(T.self, precision: precision)
+      }
     }
+    return open(Facts(precision: self))
+  }
+
+  /// The gap between `x` rounded into this precision and the next value of larger magnitude (`ulp` of that value;
+  /// infinite when `x` rounds to infinity).
+  public func ulp(of x: Double) -> Double {
+    struct Ulp: PrecisionBody {
+      let x: Double
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> Double { T(rounding: x).ulp.double }
+    }
+    return open(Ulp(x: x))
   }
 }
 
@@ -107,6 +118,8 @@ public struct PrecisionFacts: Sendable, Equatable {
   public var precision: Precision
   /// Bits of significand precision, counting the implicit bit (53 for float64).
   public var significandBits: Int
+  /// Bytes a value takes in memory.
+  public var byteWidth: Int
   /// The largest finite value.
   public var maxFinite: Double
   /// The gap between 1 and the next larger value (machine epsilon).
@@ -125,6 +138,7 @@ public struct PrecisionFacts: Sendable, Equatable {
   init<T: SoftmaxScalar>(_: T.Type, precision: Precision) {
     self.precision = precision
     significandBits = T.significandBitCount + 1
+    byteWidth = MemoryLayout<T>.size
     maxFinite = Double(T.greatestFiniteMagnitude)
     ulpOfOne = Double(T.ulpOfOne)
     leastNormal = Double(T.leastNormalMagnitude)

@@ -124,8 +124,7 @@ public enum Softmax {
       exps = [T](unsafeUninitializedCapacity: z.count) { expsBuffer, expsCount in
         for i in z.indices {
           // A masked class (−∞) stays −∞ after the shift and contributes exactly 0.
-          let (d, err) = twoSum(z[i], -m)
-          let e = expCompensated(d, err)
+          let (d, e) = shiftedExp(z[i], m)
           shiftedBuffer.initializeElement(at: i, to: d)
           expsBuffer.initializeElement(at: i, to: e)
           sum.add(e)
@@ -148,14 +147,7 @@ public enum Softmax {
     let runningMax = [T](unsafeUninitializedCapacity: z.count) { maxBuffer, maxCount in
       runningSum = [T](unsafeUninitializedCapacity: z.count) { sumBuffer, sumCount in
         for j in z.indices {
-          let zj = z[j]
-          if zj > m {
-            // The old sum was relative to the old maximum: rescale it by e^{m − m'} (0 when nothing was seen yet).
-            d = (m == -T.infinity ? 0 : d * T.exp(m - zj)) + 1
-            m = zj
-          } else if zj != -T.infinity {
-            d += T.exp(zj - m)
-          }
+          onlineStep(z[j], &m, &d)
           maxBuffer.initializeElement(at: j, to: m)
           sumBuffer.initializeElement(at: j, to: d)
         }
@@ -167,17 +159,25 @@ public enum Softmax {
     return OnlineTrace(runningMax: runningMax, runningSum: runningSum, probabilities: probabilities)
   }
 
+  /// One step of the online recurrence: `m ← max(m, z_j)`, `d ← d·e^{m_old − m} + e^{z_j − m}`.
+  @inlinable @inline(__always)
+  public static func onlineStep<T: SoftmaxScalar>(_ zj: T, _ m: inout T, _ d: inout T) {
+    if zj > m {
+      // The old sum was relative to the old maximum: rescale it by e^{m − m'} (0 when nothing was seen yet).
+      d = (m == -T.infinity ? 0 : d * T.exp(m - zj)) + 1
+      m = zj
+    } else if zj != -T.infinity {
+      d += T.exp(zj - m)
+    }
+  }
+
   /// Computes `log Σ_j e^{z_j}` without overflow, keeping `log Σ e^{z_j − M}` accurate when it is tiny.
   @inlinable
   public static func logSumExp<T: SoftmaxScalar>(_ z: [T]) -> LogSumExp<T> {
     let (k, m) = argmax(z)
     var rest = CompensatedSum<T>()
-    for j in z.indices where j != k {
-      let (d, err) = twoSum(z[j], -m)
-      rest.add(expCompensated(d, err))
-    }
-    // log(1 + hi + lo) = log1p(hi) + lo/(1 + hi) to first order in lo.
-    let logSum = T.log(onePlus: rest.high) + rest.low / (1 + rest.high)
+    for j in z.indices where j != k { rest.add(shiftedExp(z[j], m).exp) }
+    let logSum = rest.logOnePlus
     return LogSumExp(max: m, argmax: k, rest: rest.value, logSum: logSum, value: m + logSum)
   }
 
@@ -186,7 +186,7 @@ public enum Softmax {
   public static func logSumExp<T: SoftmaxScalar>(stable: StableTrace<T>) -> LogSumExp<T> {
     var rest = CompensatedSum<T>()
     for j in stable.exps.indices where j != stable.argmax { rest.add(stable.exps[j]) }
-    let logSum = T.log(onePlus: rest.high) + rest.low / (1 + rest.high)
+    let logSum = rest.logOnePlus
     return LogSumExp(
       max: stable.max, argmax: stable.argmax, rest: rest.value, logSum: logSum, value: stable.max + logSum)
   }
@@ -196,6 +196,16 @@ public enum Softmax {
   public static func logSoftmax<T: SoftmaxScalar>(_ z: [T], lse: LogSumExp<T>) -> [T] {
     // (z_i − M) − log Σ: the subtraction of M first keeps the large parts from cancelling.
     z.map { ($0 - lse.max) - lse.logSum }
+  }
+}
+
+extension Softmax {
+  /// The max-subtracted softmax's term: `z − M` and `e^{z − M}` for the exact difference (the rounding error of
+  /// `z − M`, which `e^x` amplifies by `|z − M|`, is folded back in).
+  @inlinable @inline(__always)
+  public static func shiftedExp<T: SoftmaxScalar>(_ z: T, _ m: T) -> (shifted: T, exp: T) {
+    let (d, err) = twoSum(z, -m)
+    return (d, expCompensated(d, err))
   }
 }
 
@@ -234,6 +244,10 @@ public struct CompensatedSum<T: SoftmaxScalar>: Sendable {
 
   /// The sum rounded once.
   @inlinable public var value: T { high + low }
+
+  /// `log(1 + high + low) = log1p(high) + low/(1 + high)` to first order in `low`: accurate when the sum is far below
+  /// ε (log-sum-exp's `log(1 + rest)`).
+  @inlinable public var logOnePlus: T { T.log(onePlus: high) + low / (1 + high) }
 
   /// `x / (high + low)`, correcting the quotient by the low part: `q − q·low/high`.
   @inlinable public func divide(_ x: T) -> T {

@@ -540,13 +540,7 @@ enum StabilityView {
   static func ulps(_ v: Double, exact: Double, precision: Precision) -> Double {
     if v == exact { return 0 }
     guard v.isFinite, exact.isFinite else { return v.isNaN || exact.isNaN ? .nan : .infinity }
-    var u: Double
-    switch precision {
-    case .float64: u = exact.ulp
-    case .float32: u = Double(Float(exact).ulp)
-    case .bfloat16: u = Double(BFloat16(exact).ulp)
-    case .float16: u = Double(Float16(exact).ulp)
-    }
+    var u = precision.ulp(of: exact)
     if !u.isFinite {
       // The exact value is beyond the format's range: measure in the ulp of its largest finite value.
       let m = precision.facts.maxFinite

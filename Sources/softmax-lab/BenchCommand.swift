@@ -201,13 +201,7 @@ extension Duration {
 }
 
 extension Precision {
-  var byteWidth: Int {
-    switch self {
-    case .float64: 8
-    case .float32: 4
-    case .bfloat16, .float16: 2
-    }
-  }
+  var byteWidth: Int { facts.byteWidth }
 }
 
 /// What the benchmark can run: the four batch kernels and the two scalar baselines.

@@ -1,7 +1,7 @@
+import SoftmaxText
 import Testing
 
 @testable import SoftmaxCore
-import SoftmaxText
 @testable import SoftmaxTUI
 
 /// Randomized differential tests of the incremental lean-column update (`PrecisionColumn.update(to:)`) and of
@@ -254,7 +254,7 @@ struct Editor {
             given.logits = problem.logits
             continue
           }
-          let address = column.terms?.stable.withUnsafeBufferPointer { $0.baseAddress }
+          let address = column.stableTermsAddress
           column.update(to: validated)
           problem = validated
           cases += 1
@@ -263,7 +263,7 @@ struct Editor {
           } else {
             failures.append("\(precision) C=\(c) v\(variant) s\(step): not an update")
           }
-          if column.terms?.stable.withUnsafeBufferPointer({ $0.baseAddress }) != address {
+          if column.stableTermsAddress != address {
             failures.append("\(precision) C=\(c) v\(variant) s\(step): storage not reused")
           }
           let fresh = PrecisionColumn(validated)
@@ -569,7 +569,7 @@ struct Editor {
     func addresses(_ p: PrecisionComparison) -> [UnsafeRawPointer?] {
       p.columns.map { col -> UnsafeRawPointer? in
         guard case .success(let column) = col.result else { return nil }
-        return column.terms?.stable.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+        return column.stableTermsAddress
       }
     }
     for _ in 0..<5 {
