@@ -140,20 +140,6 @@ struct EvalCLITests {
     #expect(fromNPY.stdout.contains("0.6652409557748219"))
   }
 
-  /// Help is wrapped by the argument parser at 80 columns (no TTY), not by hand: no line but the usage line is wider,
-  /// and an example stays on one line.
-  @Test(arguments: ["", "eval", "gradcheck", "explore", "tour", "bench"])
-  func helpIsWrappedByTheParser(command: String) throws {
-    let result = try run((command.isEmpty ? [] : [command]) + ["--help"])
-    #expect(result.status == 0)
-    for line in result.stdout.split(separator: "\n") where !line.hasPrefix("USAGE:") {
-      #expect(line.unicodeScalars.count <= 80, "too wide: \(line)")
-    }
-    if command == "eval" {
-      #expect(result.stdout.contains("softmax-lab eval --random 1000 --format markdown > handout.md\n"))
-    }
-  }
-
   /// `--logits-file -` reads standard input, as text or as `.npy`; an empty input is one clear error.
   @Test func standardInputIsAFile() throws {
     let text = try run(
