@@ -229,6 +229,18 @@ scene_light() {
   shoot explore-light --light
 }
 
+# The Stability lab's overflow preset in the light theme: the naive column's inf/NaN and the status bar's marker on
+# white (not in all_scenes yet: run `screenshots/make-screenshots.sh stability_light`).
+scene_stability_light() {
+  start --logits 1,2,3 --target 0 --theme light
+  wait_for "Cell i=0, n=0"
+  keys 3
+  wait_for "Stability lab"
+  keys P
+  wait_for "overflow"
+  shoot stability-light --light
+}
+
 all_scenes=(explore derivation stability descent tour light)
 scenes=("$@")
 [ "${#scenes[@]}" -gt 0 ] || scenes=("${all_scenes[@]}")

@@ -120,12 +120,7 @@ public enum Frame {
     text += "  ±\(fmt(state.nudgeStep))  │ naive: "
     var x = buf.write(ctx.text(text), x: 0, y: y, style: ctx.statusBar)
     let naive = overflow.label
-    let naiveStyle =
-      overflow.outcome == .fine
-      ? ctx.statusBar
-      : (ctx.colorMode == .none
-        ? Style(attributes: [.reverse, .bold])
-        : Style(foreground: .indexed(231), background: .red, attributes: [.bold]))
+    let naiveStyle = overflow.outcome == .fine ? ctx.statusBar : ctx.overflowMarker
     let naiveText: TextLine = naive == "ok" ? "ok" : "⚠ \(naive)"
     x = buf.write(ctx.text(naiveText), x: x, y: y, style: naiveStyle)
     x = buf.write(ctx.text(" │ "), x: x, y: y, style: ctx.statusBar)

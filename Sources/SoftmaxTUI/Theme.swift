@@ -8,9 +8,8 @@ import SoftmaxText
 public enum Theme: String, CaseIterable, Sendable {
   case dark, light
 
-  /// The theme `name` asks for (`dark`, `light` or `auto`), nil when `name` is none of them. `auto` reads
-  /// `COLORFGBG` (`fg;bg`, set by rxvt, Konsole and others): a background of 7 or 15 (white) is light, any other is
-  /// dark, and a missing or unreadable one keeps dark.
+  /// The theme `name` asks for (`dark`, `light` or `auto`, in any case), nil when `name` is none of them. `auto`
+  /// reads `COLORFGBG` (see ``fromColorFGBG(_:)``).
   public static func named(_ name: String, environment: [String: String]) -> Theme? {
     switch name.lowercased() {
     case "dark": return .dark
@@ -20,10 +19,15 @@ public enum Theme: String, CaseIterable, Sendable {
     }
   }
 
-  /// The theme a `COLORFGBG` value implies (see ``named(_:environment:)``).
+  /// The theme a `COLORFGBG` value implies. The variable (set by rxvt, Konsole, iTerm2 and others) is `fg;bg` or
+  /// `fg;xpm;bg`, each a number of the 16 system colours; its last field is the background: 0–6 and 8 (black, the
+  /// dark colours and dark grey) are dark, 7 and 9–15 (light grey, the bright colours and white) are light. A value
+  /// that is missing, empty, not a number (`default`) or beyond 15 keeps dark.
   public static func fromColorFGBG(_ value: String?) -> Theme {
-    guard let value, let last = value.split(separator: ";").last, let bg = Int(last) else { return .dark }
-    return bg == 7 || bg == 15 ? .light : .dark
+    guard let value, let last = value.split(separator: ";", omittingEmptySubsequences: false).last,
+      let bg = Int(last), (0...15).contains(bg)
+    else { return .dark }
+    return bg == 7 || bg >= 9 ? .light : .dark
   }
 }
 
@@ -173,7 +177,7 @@ public struct RenderContext: Sendable {
   var error: Style {
     colorMode == .none
       ? Style(attributes: [.bold, .reverse])
-      : Style(foreground: pick(1, 124, basic: .red, basicLight: .red), attributes: .bold)
+      : Style(foreground: pick(1, 88, basic: .red, basicLight: .red), attributes: .bold)
   }
   var good: Style {
     colorMode == .none
@@ -192,11 +196,21 @@ public struct RenderContext: Sendable {
   var positiveBar: Style {
     colorMode == .none ? .plain : Style(foreground: pick(33, 26, basic: .blue, basicLight: .blue))
   }
+  /// Negative bars and numbers: a lighter red than ``error`` in both themes (203 against 1; 124 against 88 on white,
+  /// where a lighter red than 124 would fall below 4.5:1 on the selected row's grey).
   var negativeBar: Style {
     colorMode == .none ? .plain : Style(foreground: pick(203, 124, basic: .red, basicLight: .red))
   }
   var probabilityBar: Style {
     colorMode == .none ? .plain : Style(foreground: pick(78, 28, basic: .green, basicLight: .magenta))
+  }
+  /// The status bar's marker of a naive softmax that overflowed (`⚠ inf/inf`): white on red in both themes.
+  var overflowMarker: Style {
+    switch colorMode {
+    case .none: Style(attributes: [.reverse, .bold])
+    case .basic: Style(foreground: .white, background: .red, attributes: .bold)
+    case .extended: Style(foreground: .indexed(231), background: .red, attributes: .bold)
+    }
   }
   var editing: Style { Style(attributes: [.reverse, .bold]) }
   var statusBar: Style { Style(attributes: .reverse) }

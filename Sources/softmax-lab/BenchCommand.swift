@@ -25,6 +25,12 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract:
       "Measure the batch softmax kernels: ns per element, GB/s and accuracy against a Float80 reference.",
+    // The parser never wraps a usage line: wrapped here to 80 columns (a test checks it names every option).
+    usage: """
+      softmax-lab bench [--kernel <kernel>] [--precision <precision>]
+                        [--shape <shape> ...] [--isa <isa>] [--quick] [--json]
+                        [--ui] [--repeat <repeat>]
+      """,
     discussion: """
       Kernels: naive, stable (3-pass), online (2-pass), fused (stable softmax + cross-entropy gradient), in float16, \
       bfloat16, float32 and float64, plus two baselines (float32 unless noted): scalar-swift (a plain Swift loop \
@@ -34,6 +40,12 @@ struct BenchCommand: ParsableCommand {
       The batch kernels exist in two copies, baseline x86-64 (SSE2) and x86-64-v3 (AVX2 + FMA + F16C), chosen at run \
       time by cpuid (or the SOFTMAX_LAB_ISA=baseline|v3 environment variable); --isa picks one or both. The scalar \
       baselines are compiled for the baseline ISA only.
+
+      Examples:
+        swift run -c release softmax-lab bench
+        softmax-lab bench --quick --kernel fused,scalar-c --precision float32
+        softmax-lab bench --shape 64x32768 --isa both --json
+        softmax-lab bench --ui --kernel none
       """
   )
 

@@ -8,12 +8,6 @@ struct EvalCommand: ParsableCommand {
     commandName: "eval",
     abstract: "Evaluate softmax, loss, gradient and Jacobian for one vector and print a report.",
     discussion: """
-      Examples:
-        softmax-lab eval --logits 1,2,3 --target 2
-        softmax-lab eval --logits=-1,0,1 --format json
-        softmax-lab eval --random 1000 --format markdown > handout.md
-        python3 make_logits.py | softmax-lab eval --logits-file -
-
       Numbers: decimals, exponents, hex floats (0x1p-3), a leading + or −, and inf/∞. -inf (or −∞) masks a \
       class; NaN and +inf are refused. Every value is rounded to the nearest value of --precision: -0 stays -0, \
       a denormal is kept where the precision has it and otherwise rounds to 0 (1e-400 reads as 0), and a value \
@@ -24,7 +18,15 @@ struct EvalCommand: ParsableCommand {
       one line, one number per line, or a list wrapped once; several lines of several numbers (a batch) are \
       refused, as batches are not supported yet.
 
-      Limits: at most 1048576 (2^20) classes; --logits-file reads at most 128 MiB.
+      Limits: at most 1048576 (2^20) classes; --logits-file reads at most 128 MiB, a file or standard input (-).
+
+      Examples:
+        softmax-lab eval --logits 1,2,3 --target 2
+        softmax-lab eval --logits=-1,0,1 --format json
+        softmax-lab eval --logits 1000,1001,1002 --target 2 --precision float16
+        softmax-lab eval --random 1000 --seed 3 --format markdown > handout.md
+        softmax-lab eval --logits-file examples/logits.npy --format latex > ex.tex
+        python3 make_logits.py | softmax-lab eval --logits-file -
       """
   )
 

@@ -15,7 +15,8 @@ struct DisplayOptions: ParsableArguments {
     help: ArgumentHelp(
       "Colours for a dark or a light terminal background: dark, light or auto (reads COLORFGBG; dark when it is "
         + "unset). Default: SOFTMAX_LAB_THEME, or dark.",
-      valueName: "theme"))
+      valueName: "theme"),
+    completion: .list(Theme.allCases.map(\.rawValue) + ["auto"]))
   var theme: String?
 
   /// The theme the option or `SOFTMAX_LAB_THEME` names (dark when neither is given).
@@ -36,8 +37,15 @@ struct ExploreCommand: ParsableCommand {
     commandName: "explore",
     abstract: "The interactive explorer (the default when no subcommand is given).",
     discussion: """
-      Starts on [1, 2, 3] with target 0 unless logits are given. Press ? inside for every key.
-      Needs a terminal: with stdin or stdout redirected it says so and exits 1 (use `softmax-lab eval`).
+      Starts on [1, 2, 3] with target 0 unless logits are given; press ? inside for every key. It needs a terminal: \
+      with standard output redirected, or standard input redirected from anything but --logits-file -, it says so \
+      and exits 1 (use `softmax-lab eval`). With --logits-file - the logits come from standard input and the keys \
+      from the controlling terminal.
+
+      Examples:
+        softmax-lab explore --logits 1000,1001,1002 --target 2 --precision float32
+        softmax-lab explore --random 10 --seed 3 --theme light
+        python3 make_logits.py | softmax-lab explore --logits-file -
       """)
 
   @OptionGroup var input: InputOptions
@@ -67,7 +75,15 @@ struct ExploreCommand: ParsableCommand {
 struct TourCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tour",
-    abstract: "A guided lesson in the explorer: N next, B back, q leaves.")
+    abstract: "A guided lesson in the explorer: N next, B back, q leaves.",
+    discussion: """
+      Eleven short lessons, from what softmax does to the log-sum-exp fix; each sets up a state and says what to \
+      look at and which key to press.
+
+      Examples:
+        softmax-lab tour
+        softmax-lab tour --theme light --ascii
+      """)
 
   @OptionGroup var display: DisplayOptions
 

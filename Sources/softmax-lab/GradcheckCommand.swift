@@ -8,6 +8,11 @@ struct GradcheckCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gradcheck",
     abstract: "Check the batch kernel's gradient against the exact gradient on a random batch.",
+    // The parser never wraps a usage line: wrapped here to 80 columns (a test checks it names every option).
+    usage: """
+      softmax-lab gradcheck [--batch <N>] [--classes <C>] [--seed <S>]
+                            [--precision <name>] [--sample <K>]
+      """,
     discussion: """
       Each row has normally distributed logits, a random target T and a random upstream gradient g in (0, 1], \
       rounded into the chosen precision (the article's PyTorch check: --batch 128 --classes 256). The gradient of \
@@ -20,6 +25,10 @@ struct GradcheckCommand: ParsableCommand {
 
       Every element is checked up to \(BatchGradientCheck.fullCheckLimit) elements; above that a seeded sample \
       is (--sample K sets its size; only the rows holding checked elements are computed, so no batch is too big).
+
+      Examples:
+        softmax-lab gradcheck --batch 128 --classes 256 --precision bfloat16
+        softmax-lab gradcheck --batch 4096 --classes 32768 --sample 100000
       """
   )
 
@@ -32,7 +41,9 @@ struct GradcheckCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Seed of the random batch and of the sample.", valueName: "S"))
   var seed: UInt64 = 0
 
-  @Option(help: ArgumentHelp("float16, bfloat16, float32 or float64.", valueName: "name"))
+  @Option(
+    help: ArgumentHelp("float16, bfloat16, float32 or float64.", valueName: "name"),
+    completion: .list(Precision.allCases.map(\.rawValue)))
   var precision: String = "float64"
 
   @Option(

@@ -43,7 +43,8 @@ struct InputOptions: ParsableArguments {
 
   @Option(
     help: ArgumentHelp(
-      "The precision everything is computed in: float16, bfloat16, float32 or float64.", valueName: "name"))
+      "The precision everything is computed in: float16, bfloat16, float32 or float64.", valueName: "name"),
+    completion: .list(Precision.allCases.map(\.rawValue)))
   var precision: String = "float64"
 
   @Option(parsing: .unconditional, help: ArgumentHelp("Temperature τ > 0: softmax of x/τ.", valueName: "τ"))

@@ -40,11 +40,17 @@ struct RunResult {
   var stderr: String
 }
 
-/// Runs the binary with `arguments` (and `input` on its standard input) and collects its output.
-func run(_ arguments: [String], input: [UInt8]? = nil) throws -> RunResult {
+/// Runs the binary with `arguments` (and `input` on its standard input) and collects its output. `environment`
+/// entries are added to (or, with an empty value, removed from) the test's own environment.
+func run(_ arguments: [String], input: [UInt8]? = nil, environment: [String: String] = [:]) throws -> RunResult {
   let process = Process()
   process.executableURL = try labBinary()
   process.arguments = arguments
+  if !environment.isEmpty {
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value.isEmpty ? nil : value }
+    process.environment = env
+  }
   let out = Pipe()
   let err = Pipe()
   process.standardOutput = out
@@ -134,20 +140,6 @@ struct EvalCLITests {
     #expect(fromNPY.stdout.contains("0.6652409557748219"))
   }
 
-  /// Help is wrapped by the argument parser at 80 columns (no TTY), not by hand: no line but the usage line is wider,
-  /// and an example stays on one line.
-  @Test(arguments: ["", "eval", "gradcheck", "explore", "tour", "bench"])
-  func helpIsWrappedByTheParser(command: String) throws {
-    let result = try run((command.isEmpty ? [] : [command]) + ["--help"])
-    #expect(result.status == 0)
-    for line in result.stdout.split(separator: "\n") where !line.hasPrefix("USAGE:") {
-      #expect(line.unicodeScalars.count <= 80, "too wide: \(line)")
-    }
-    if command == "eval" {
-      #expect(result.stdout.contains("softmax-lab eval --random 1000 --format markdown > handout.md\n"))
-    }
-  }
-
   /// `--logits-file -` reads standard input, as text or as `.npy`; an empty input is one clear error.
   @Test func standardInputIsAFile() throws {
     let text = try run(
@@ -161,6 +153,59 @@ struct EvalCLITests {
     let empty = try run(["eval", "--logits-file", "-", "--format", "json"], input: [])
     #expect(empty.status != 0)
     #expect(empty.stderr.contains("standard input"), "\(empty.stderr)")
+  }
+
+  /// A pipe into `--logits-file -` gives exactly the report the same bytes give from a file, as text and as `.npy`
+  /// (float32 here, so the `.npy` path is not only float64), and a bad value is named as coming from standard input.
+  @Test func standardInputReadsLikeTheSameFile() throws {
+    let npyBytes = npy(
+      header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
+      body: [Float(1000), 1001, -2.5, 0.125].flatMap { v in
+        (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32($0))) }
+      })
+    let inputs: [(String, [UInt8])] = [
+      ("logits.txt", Array("# a comment\n1000, 1001\n-2.5\n0.125\n".utf8)), ("logits32.npy", npyBytes),
+    ]
+    for (name, bytes) in inputs {
+      let path = try temporaryFile(name, bytes)
+      let arguments = ["eval", "--target", "1", "--precision", "float32", "--format", "json", "--logits-file"]
+      let fromFile = try run(arguments + [path])
+      let fromPipe = try run(arguments + ["-"], input: bytes)
+      #expect(fromFile.status == 0, "\(name): \(fromFile.stderr)")
+      #expect(fromPipe.status == 0, "\(name): \(fromPipe.stderr)")
+      #expect(fromPipe.stdout == fromFile.stdout, "\(name)")
+      #expect(fromPipe.stdout.contains(#""classes": 4"#), "\(name)")
+      #expect(fromPipe.stdout.contains(#""logits": [1000.0, 1001.0, -2.5, 0.125]"#), "\(name): \(fromPipe.stdout)")
+    }
+    let bad = try run(["eval", "--logits-file", "-"], input: Array("1 2 abc\n".utf8))
+    try expectCleanFailure(bad, naming: "standard input")
+    #expect(bad.stderr.contains("logit 2: \"abc\""), "\(bad.stderr)")
+  }
+
+  /// Standard input has the file size limit and says so in the same words as a file: an endless pipe and an endless
+  /// file (`/dev/zero`) get the same message but for the name.
+  @Test func anOversizeStandardInputIsRefusedLikeAFile() throws {
+    let binary = try labBinary().path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    // cat dies of SIGPIPE once softmax-lab stops reading; the pipeline's status is softmax-lab's.
+    process.arguments = ["-c", "cat /dev/zero | \"$0\" eval --logits-file -", binary]
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let pipedOut = out.fileHandleForReading.readDataToEndOfFile()
+    let pipedErr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let piped = RunResult(
+      status: process.terminationStatus, stdout: String(decoding: pipedOut, as: UTF8.self), stderr: pipedErr)
+    try expectCleanFailure(piped, naming: "cannot read standard input: larger than 128 MiB")
+    let file = try run(["eval", "--logits-file", "/dev/zero"])
+    try expectCleanFailure(file, naming: "cannot read /dev/zero: larger than 128 MiB")
+    #expect(piped.status == file.status)
+    #expect(piped.stderr.replacingOccurrences(of: "standard input", with: "/dev/zero") == file.stderr)
   }
 
   /// A 128 × 256 text file is a batch, not a 32,768-class vector: one error line naming the line count.

@@ -98,6 +98,11 @@ struct ThemeTests {
           // Blank cells have no glyph to read; dim text depends on the terminal's dimming, not on a colour.
           guard cell.scalar != " ", !cell.style.attributes.contains(.dim) else { continue }
           cells += 1
+          if mode == .basic {
+            for color in [cell.style.foreground, cell.style.background] {
+              if case .indexed(let n) = color { #expect(n < 8, "a 256-colour index in 8-colour mode: \(cell.style)") }
+            }
+          }
           let (fg, bg) = Self.shown(cell.style)
           let ratio = Self.contrast(fg, bg)
           let need = Self.isGraphic(cell.scalar) ? 3.0 : 4.5
@@ -155,15 +160,81 @@ struct ThemeTests {
     }
   }
 
-  @Test func themeNamesAndColorFGBG() {
-    #expect(Theme.named("dark", environment: [:]) == .dark)
+  @Test func themeNames() {
+    #expect(Theme.named("dark", environment: ["COLORFGBG": "0;15"]) == .dark)
     #expect(Theme.named("Light", environment: [:]) == .light)
+    #expect(Theme.named("AUTO", environment: ["COLORFGBG": "0;15"]) == .light)
     #expect(Theme.named("auto", environment: [:]) == .dark)
-    #expect(Theme.named("auto", environment: ["COLORFGBG": "0;15"]) == .light)
-    #expect(Theme.named("auto", environment: ["COLORFGBG": "0;default;7"]) == .light)
-    #expect(Theme.named("auto", environment: ["COLORFGBG": "15;0"]) == .dark)
-    #expect(Theme.named("auto", environment: ["COLORFGBG": "garbage"]) == .dark)
     #expect(Theme.named("purple", environment: [:]) == nil)
+    #expect(Theme.named("", environment: [:]) == nil)
+  }
+
+  /// `COLORFGBG`'s last field is the background: 0–6 and 8 are dark, 7 and 9–15 light; anything else keeps dark.
+  @Test func colorFGBGNamesTheBackground() {
+    for bg in 0...15 {
+      let expected: Theme = (0...6).contains(bg) || bg == 8 ? .dark : .light
+      #expect(Theme.fromColorFGBG("0;\(bg)") == expected, "background \(bg)")
+      #expect(Theme.fromColorFGBG("15;default;\(bg)") == expected, "rxvt's three fields, background \(bg)")
+    }
+    for value in [nil, "", "garbage", "0;", "0;default", "0;16", "0;255", "0;-1", "7; 15", "15;0"] {
+      #expect(Theme.fromColorFGBG(value) == .dark, "\(value ?? "unset")")
+    }
+    #expect(Theme.fromColorFGBG("15") == .light)
+  }
+
+  /// Every role that has a colour (or background, or attributes) of its own in the dark theme has one in the light
+  /// theme too, in 256 colours: no two things the dark theme tells apart look the same on white.
+  @Test func theLightThemeKeepsEveryDistinctionOfTheDarkOne() {
+    func roles(_ ctx: RenderContext) -> [(String, Style)] {
+      var selected = Style.plain
+      ctx.highlightRow(&selected)
+      var selectedTarget = ctx.target
+      ctx.highlightRow(&selectedTarget)
+      var out: [(String, Style)] = [
+        ("frame", ctx.frame), ("muted", ctx.muted), ("target", ctx.target), ("error", ctx.error), ("good", ctx.good),
+        ("numbers", ctx.numbers), ("warning", ctx.warning), ("positive bar", ctx.positiveBar),
+        ("negative bar", ctx.negativeBar), ("probability bar", ctx.probabilityBar),
+        ("overflow marker", ctx.overflowMarker), ("status bar", ctx.statusBar), ("selected row", selected),
+        ("selected target", selectedTarget), ("plain", .plain),
+      ]
+      for v in [-1.0, -0.7, -0.5, -0.3, -0.1, 0, 0.1, 0.3, 0.5, 0.7, 1] {
+        out.append(("heat \(v)", ctx.heat(v, scale: 1)))
+      }
+      return out
+    }
+    let dark = roles(RenderContext(colorMode: .extended, theme: .dark))
+    let light = roles(RenderContext(colorMode: .extended, theme: .light))
+    func colors(_ s: Style) -> [TerminalColor] { [s.foreground, s.background] }
+    var pairs = 0
+    for i in dark.indices {
+      for j in dark.indices where j > i {
+        let (a, b) = (dark[i], dark[j])
+        if colors(a.1) != colors(b.1) {
+          pairs += 1
+          #expect(colors(light[i].1) != colors(light[j].1), "\(a.0) and \(b.0): different colours only in the dark")
+        } else if a.1 != b.1 {
+          #expect(light[i].1 != light[j].1, "\(a.0) and \(b.0) differ in the dark theme, not in the light")
+        }
+      }
+    }
+    #expect(pairs > 200)
+    // Roles with a background of their own (the overflow marker, the heat cells, the selected row) are AA in both
+    // themes, with the terminal's own text colour (white on a dark terminal, black on a light one) where they keep it.
+    for (roles, text) in [(dark, Self.white), (light, Self.black)] {
+      for (name, style) in roles where style.background != .default {
+        let (fg, bg) = (Self.rgb(style.foreground, default: text), Self.rgb(style.background, default: Self.white))
+        #expect(Self.contrast(fg, bg) >= 4.5, "\(name): \(style)")
+      }
+    }
+    // Negative and positive stay red and blue (the heatmap's and the bars' convention).
+    for ctx in [RenderContext(colorMode: .extended, theme: .light), RenderContext(colorMode: .extended, theme: .dark)] {
+      let negative = Self.rgb(ctx.negativeBar.foreground, default: Self.black)
+      let positive = Self.rgb(ctx.positiveBar.foreground, default: Self.black)
+      #expect(negative.0 > negative.2 && positive.2 > positive.0)
+      let cold = Self.rgb(ctx.heat(0.8, scale: 1).background, default: Self.white)
+      let hot = Self.rgb(ctx.heat(-0.8, scale: 1).background, default: Self.white)
+      #expect(hot.0 > hot.2 && cold.2 > cold.0)
+    }
   }
 
   /// The dark theme is what it was: the light theme changes nothing without colour.
