@@ -4,7 +4,7 @@ import SoftmaxCore
 import SoftmaxTUI
 
 /// Times what one keystroke costs in the explorer: `update` (with the evaluation it triggers), rendering the whole
-/// screen into a buffer, and the diff against the previous frame that decides which cells go to the terminal.
+/// screen into a buffer, and the run loop's `FrameSender` sending the changed cells (to a terminal in memory).
 ///
 /// The keystroke alternates `+` and `-` on the selected logit, so every frame recomputes the evaluation — the most
 /// expensive kind of key (cursor moves only re-render). At 131,072 classes the Stability lab is also timed with the
@@ -46,18 +46,21 @@ enum FrameBenchmark {
     explorer.perform(.showScreen(screen))
     if onMaximum { explorer.perform(.selectRow(0)) }
     let context = RenderContext(colorMode: .extended, unicode: true)
-    var previous = Buffer(width: width, height: height)
+    // The run loop's own frame sender, to a terminal in memory: the diff and the cells it sends are the real ones.
+    let terminal = HeadlessTerminal(width: width, height: height, script: [])
+    var sender = FrameSender()
     var current = Buffer(width: width, height: height)
-    explorer.render(into: &previous, width: width, height: height, context: context)
+    explorer.render(into: &current, width: width, height: height, context: context)
+    sender.send(current, to: terminal)
     var times: [Double] = []
     times.reserveCapacity(frames)
     var changedCells = 0
     for k in 0..<frames {
       let start = DispatchTime.now().uptimeNanoseconds
       explorer.handle(.key(.character(k % 2 == 0 ? "+" : "-")))
+      current.clear(width: width, height: height)
       explorer.render(into: &current, width: width, height: height, context: context)
-      changedCells &+= diff(previous, current)
-      swap(&previous, &current)
+      changedCells &+= sender.send(current, to: terminal)
       times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
     }
     times.sort()
@@ -69,14 +72,6 @@ enum FrameBenchmark {
       view: screen.title.lowercased() + (onMaximum ? ", M moves" : ""), width: width, height: height,
       classes: problem.classes, msMedian: median,
       msP99: p99)
-  }
-
-  /// Cells that differ between two frames (what the ncurses backend would send).
-  static func diff(_ a: Buffer, _ b: Buffer) -> Int {
-    guard a.width == b.width, a.height == b.height else { return b.cells.count }
-    var n = 0
-    for i in b.cells.indices where a.cells[i] != b.cells[i] { n += 1 }
-    return n
   }
 
   /// The process's peak resident memory so far, for the report.
