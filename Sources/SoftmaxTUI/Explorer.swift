@@ -49,7 +49,12 @@ public struct Explorer: Sendable {
   /// are of ``state``'s problem.
   mutating func follow(_ change: ProblemChange) {
     if change != .none { reevaluate(change) }
-    if state.screen != .stability, current == nil { current = Evaluation(state.problem) }
+    if state.screen != .stability, current == nil {
+      // Above `wideLimit` the lab's lean columns go first, so that they and a full evaluation are never held together
+      // (at 1,048,576 classes each is over 100 MB); the lab builds them again when it is shown.
+      if state.problem.classes > Evaluation.wideLimit { comparison = nil }
+      current = Evaluation(state.problem)
+    }
     refreshComparison()
   }
 
@@ -121,7 +126,14 @@ public struct Explorer: Sendable {
   mutating func refreshComparison() {
     guard state.screen == .stability else { return }
     if comparison == nil {
-      comparison = PrecisionComparison(state.problem, own: current)
+      if state.problem.classes > Evaluation.wideLimit {
+        // Above `wideLimit` all four columns are lean, the own precision's too: the full evaluation goes first (as
+        // `follow` drops the columns before building it), so that the two are never held together.
+        current = nil
+        comparison = PrecisionComparison(state.problem)
+      } else {
+        comparison = PrecisionComparison(state.problem, own: current)
+      }
     }
     // Above that size the per-class sections fill the table, so the loss section shows only when it is first or
     // follows the limits (which have no per-class rows).

@@ -12,17 +12,19 @@ import SoftmaxTUI
 /// trusted exponential must be taken again, and so must every online term after it — the worst case of an update.
 enum FrameBenchmark {
   static let sizes: [(Int, Int)] = [(80, 24), (120, 40), (200, 60)]
-  static let classCounts = [3, 64, 131_072]
+  /// The largest (the explorer's limit) is left out of `--quick`.
+  static let classCounts = [3, 64, 131_072, 1_048_576]
 
   static func run(quick: Bool) -> [FrameResult] {
     sml_tune_malloc()  // as the explorer does
     var results: [FrameResult] = []
-    for c in classCounts {
+    for c in classCounts where !quick || c < 1_000_000 {
       let logits = c == 3 ? [1.0, 2, 3] : SeededRandom.logits(count: c, seed: 11, scale: 2)
       guard let problem = try? Problem(logits: logits, target: c / 2).validated() else { continue }
+      if c > 1000 { results.append(firstFrame(problem)) }
       for screen in Screen.allCases {
         for (w, h) in sizes {
-          let frames = quick ? (c > 1000 ? 5 : 40) : (c > 1000 ? 21 : 301)
+          let frames = quick ? (c > 1000 ? 5 : 40) : (c > 1_000_000 ? 7 : c > 1000 ? 21 : 301)
           results.append(measure(problem, screen: screen, width: w, height: h, frames: frames))
         }
       }
@@ -31,11 +33,24 @@ enum FrameBenchmark {
         first.logits.swapAt(0, k)
         for (w, h) in sizes {
           results.append(
-            measure(first, screen: .stability, width: w, height: h, frames: quick ? 5 : 21, onMaximum: true))
+            measure(
+              first, screen: .stability, width: w, height: h, frames: quick ? 5 : c > 1_000_000 ? 7 : 21,
+              onMaximum: true))
         }
       }
     }
     return results
+  }
+
+  /// The explorer's start: the first evaluation and the first frame of the Explore screen at 120×40 (one sample).
+  static func firstFrame(_ problem: Problem) -> FrameResult {
+    let start = DispatchTime.now().uptimeNanoseconds
+    var explorer = Explorer(problem: problem)
+    explorer.handle(.resize(width: 120, height: 40))
+    var buffer = Buffer(width: 120, height: 40)
+    explorer.render(into: &buffer, width: 120, height: 40, context: RenderContext(colorMode: .extended, unicode: true))
+    let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    return FrameResult(view: "first frame", width: 120, height: 40, classes: problem.classes, msMedian: ms, msP99: ms)
   }
 
   static func measure(
