@@ -154,12 +154,7 @@ enum DerivationView {
     var terms = TextLine()
     var values = TextLine()
     // An e^{z} that overflows or underflows even in float64 is not the exact value: it is written after →, not =.
-    var exact = true
-    for k in 0..<c where ev.scaled[k] != -.infinity {
-      let x = sigma.exp(ev, k)
-      if !x.isFinite || x == 0 { exact = false }
-    }
-    let rel: TextLine = exact ? "=" : "→"
+    let rel: TextLine = sigma.everyTermRepresentable ? "=" : "→"
     if c <= 5 {
       for k in 0..<c {
         if k > 0 {
@@ -473,11 +468,19 @@ enum DerivationView {
     var shifted: Double
     /// `e^{M}·Σ_j e^{z_j − M}` (inf when `e^{M}` overflows float64).
     var value: Double
+    /// Whether every finite `e^{z_j}` is finite and nonzero in float64: by the monotonicity of `exp`, whether the
+    /// largest and the smallest finite `z` are.
+    var everyTermRepresentable: Bool
 
     init(_ ev: Evaluation) {
       let z = ev.scaled
       var m = -Double.infinity
-      for v in z where v > m { m = v }
+      var least = Double.infinity
+      for v in z {
+        if v > m { m = v }
+        if v < least, v != -.infinity { least = v }
+      }
+      everyTermRepresentable = !m.isFinite || (Double.exp(m).isFinite && Double.exp(least) != 0)
       var sum = 0.0
       if m.isFinite {
         for v in z { sum += Double.exp(v - m) }

@@ -162,6 +162,22 @@ struct DerivationTests {
     #expect(text.contains("Σ_j e^{z_j − M} = 0.1353 + 0.3679 + 1.000 = 1.503"))
   }
 
+  /// Step 1 writes σ's terms with `=` when every e^{z_j} is exact in float64, and with `→` when one overflows or
+  /// underflows there (it is then not the exact value).
+  @Test func normaliserTermsSayWhenTheyAreNotExact() throws {
+    for (logits, exact) in [
+      ([1.0, 2, 3], true), ([1000, 1001, 1002], false), ([-800, 0, 1], false), ([-700, 0], true),
+    ] {
+      let e = try explorer(Problem(logits: logits, target: 1), screen: .derivation)
+      let text = screen(e, 120, 40).text
+      guard let line = text.split(separator: "\n").first(where: { $0.contains("     = e^{") }) else {
+        Issue.record("no σ line for \(logits)")
+        continue
+      }
+      #expect(line.contains(" → ") != exact, "\(logits): \(line)")
+    }
+  }
+
   @Test func scrollIsClamped() throws {
     var e = try explorer(Problem(logits: [1, 2, 3], target: 2), screen: .derivation)
     for _ in 0..<20 { e.handle(.key(.pageDown)) }
