@@ -195,7 +195,11 @@ struct WorkedExample {
       "Online result: $s = \(vec(ev.online.probabilities))$. Largest difference from the stable softmax: "
         + "$\(n(maxDifference(ev.online.probabilities, s)))$; for the naive one: "
         + "$\(n(maxDifference(ev.naive.probabilities, s)))$.")
+    logSoftmaxAndLoss(&d)
+  }
 
+  /// The forward pass's last part: log-sum-exp, log-softmax and the loss (naive and stable).
+  func logSoftmaxAndLoss(_ d: inout Document) {
     d.heading(3, "Log-softmax and the loss")
     let lse = ev.logSumExp
     d.math(
@@ -287,6 +291,16 @@ struct WorkedExample {
   }
 
   func derivation(_ d: inout Document) {
+    derivationIntro(&d)
+    let (e, sigma) = normaliserStep(&d)
+    quotientRuleStep(&d, e: e, sigma: sigma)
+    let dcds = lossStep(&d)
+    chainRuleStep(&d, dcds: dcds)
+    backpropagationStep(&d)
+    checks(&d)
+  }
+
+  func derivationIntro(_ d: inout Document) {
     d.heading(2, "The gradient, derived with these numbers")
     if p.temperature == 1 {
       d.paragraph(
@@ -298,6 +312,11 @@ struct WorkedExample {
           + "$z = x/\\tau$, so the steps differentiate with respect to $z$; by the chain rule, "
           + "$\\partial/\\partial x_n = (1/\\tau)\\,\\partial/\\partial z_n$.")
     }
+  }
+
+  /// Step 1; returns the `e^{v_j}` and `σ` the later steps use: exact in float64, or the shifted ones when `σ` does
+  /// not fit float64.
+  func normaliserStep(_ d: inout Document) -> (e: [Double], sigma: Double) {
     // σ and the e^{z_j} exact to the digits shown (in float64, over the precision's z_j), or the shifted ones when
     // σ is too large (or too small) for float64. The naive left-to-right sum is shown beside it when it differs.
     let exact = ev.scaled.map { Double.exp($0) }
@@ -305,7 +324,6 @@ struct WorkedExample {
     let raw = exactSum.isFinite && exactSum > 0 && exact.allSatisfy(\.isFinite)
     let e = raw ? exact : ev.stable.exps
     let sigma = raw ? exactSum : ev.stable.sum
-    let other = ev.otherClass
 
     d.heading(3, "Step 1: the normaliser")
     d.math(
@@ -358,6 +376,11 @@ struct WorkedExample {
           + "$e^{z_j - M}$ and $\\sum_j e^{z_j - M}$: the common factor $e^M$ cancels in every quotient below.")
     }
 
+    return (e, sigma)
+  }
+
+  func quotientRuleStep(_ d: inout Document, e: [Double], sigma: Double) {
+    let other = ev.otherClass
     d.heading(3, "Step 2: the quotient rule")
     d.math(
       "\\frac{\\partial s_i}{\\partial \(v)_n} "
@@ -402,6 +425,10 @@ struct WorkedExample {
     }
     jacobian(&d)
 
+  }
+
+  /// Step 3; returns `∂c/∂s_i` for every class.
+  func lossStep(_ d: inout Document) -> [Double] {
     d.heading(3, "Step 3: the loss as a function of the probabilities")
     let dcds = r(-1 / s[t])
     let y = ev.targetDistribution
@@ -419,6 +446,12 @@ struct WorkedExample {
       d.paragraph("Here $\\partial c/\\partial s = \(vec(dcdsAll))$.")
     }
 
+    return dcdsAll
+  }
+
+  func chainRuleStep(_ d: inout Document, dcds dcdsAll: [Double]) {
+    let other = ev.otherClass
+    let y = ev.targetDistribution
     d.heading(3, "Step 4: the chain rule")
     let shown = [t] + (other.map { [$0] } ?? [])
     // The chain-rule sum Σ_i (∂c/∂s_i)(∂s_i/∂v_k), written out with the numbers of steps 2 and 3.
@@ -485,6 +518,9 @@ struct WorkedExample {
     caseForm(&d)
     d.paragraph("Every logit gets a gradient, not only the target's: the normaliser $\\sigma$ couples them all.")
 
+  }
+
+  func backpropagationStep(_ d: inout Document) {
     d.heading(3, "Step 5: backpropagation")
     let tauPart = p.temperature == 1 ? "" : "\\,/\\,\\tau"
     let yn = p.isOneHot ? "\\delta_{Tn}" : "y_n"
@@ -508,7 +544,6 @@ struct WorkedExample {
           + "arithmetic).")
     }
 
-    checks(&d)
   }
 
   /// Step 4 when a class with target mass has probability 0 (it is masked): the general form, and why the numbers
