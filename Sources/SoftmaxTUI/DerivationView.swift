@@ -110,242 +110,12 @@ enum DerivationView {
     _ ev: Evaluation, n: Int, i: Int, sigma: Normaliser, fmt: MathFormat, context ctx: RenderContext,
     _ emit: (ProseLine) -> Void
   ) {
-    let p = ev.problem
-    let c = p.classes
-    let t = p.target
-    let s = ev.softmax
-    let tau = p.temperature
-    let hasTau = tau != 1
-    let oneHot = p.isOneHot
-    let head = ctx.label
-    let eq = Style.plain
-    let num = ctx.numbers
-    let note = ctx.muted
-    // With temperature the exponent is z = x/τ; without, z = x and we write x.
-    let v: TextLine = hasTau ? "z" : "x"
-    let slashTau: TextLine = hasTau ? "/τ" : ""
-    let tauNum: TextLine = hasTau ? " / \(fmt.short(tau))" : ""
-    func paren(_ x: TextLine) -> TextLine { hasTau ? "(\(x))" : x }
-    func e(_ k: Int) -> TextLine { "e^{\(fmt.short(ev.scaled[k]))}" }
-
-    // Context line.
-    var context: TextLine = "class n = \(n), output i = \(i), "
-    if oneHot {
-      context += "target T = \(t) (y = e_T, one-hot)"
-    } else if p.softTarget != nil {
-      context += "soft target y given (T = \(t) only names a row)"
-    } else {
-      context +=
-        "target T = \(t), label smoothing ε = \(fmt(p.labelSmoothing)): y = (1 − ε)e_T + ε/C"
-    }
-    if hasTau { context += ", temperature τ = \(fmt(tau))" }
-    if p.upstream != 1 { context += ", upstream g = ∂l/∂c = \(fmt(p.upstream))" }
-    emit(ProseLine(context, note, indent: 2))
-    emit(.blank)
-
-    // 1. The normaliser, in index notation: σ = 1_j e^{v_j} (a repeated index is summed; 1 is the all-ones vector).
-    // Its numbers are exact to the digits shown (summed in float64, see `Normaliser`); the naive left-to-right sum in
-    // the precision is shown beside it, labelled, when it says something else.
-    emit(ProseLine("1. The normaliser σ and its derivative", head))
-    emit(
-      ProseLine(
-        "   σ = Σ_j e^{\(v)_j} = 1_j e^{\(v)_j}\(hasTau ? "  with  z_j = x_j/τ" : "")   (repeated j summed; "
-          + "1 = all-ones vector; \(c) classes)", eq, indent: 5))
-    var terms = TextLine()
-    var values = TextLine()
-    // An e^{z} that overflows or underflows even in float64 is not the exact value: it is written after →, not =.
-    let rel: TextLine = sigma.everyTermRepresentable ? "=" : "→"
-    if c <= 5 {
-      for k in 0..<c {
-        if k > 0 {
-          terms += " + "
-          values += " + "
-        }
-        terms += e(k)
-        values += fmt(sigma.exp(ev, k))
-      }
-    } else {
-      terms = "\(e(0)) + \(e(1)) + … + \(e(c - 1))"
-      values =
-        "\(fmt(sigma.exp(ev, 0))) + \(fmt(sigma.exp(ev, 1))) + … + \(fmt(sigma.exp(ev, c - 1)))"
-    }
-    emit(ProseLine("     = \(terms) \(rel) \(values) \(rel) \(sigma.text(fmt))", num, indent: 7))
-    if p.precision != .float64 {
-      emit(
-        ProseLine(
-          "     (e^{\(v)_j} and σ computed in float64, wider than \(p.precision.rawValue): exact to the digits shown)",
-          note, indent: 7))
-    }
-    if sigma.naiveDiffers(ev, fmt) {
-      emit(
-        ProseLine(
-          "   σ (naive left-to-right, \(p.precision.rawValue)) = \(fmt(ev.naive.sum)) — \(sigma.naiveError(ev)); "
-            + "σ used below = \(sigma.text(fmt))", ctx.warning, indent: 5))
-    }
-    let overTau: TextLine = hasTau ? "/τ" : ""
-    emit(
-      ProseLine(
-        "   ∂σ/∂x_n = 1_j ∂e^{\(v)_j}/∂x_n = 1_j (∂e^{\(v)_j}/∂\(v)_j)(∂\(v)_j/∂x_n) = 1_j e^{\(v)_j} δ_jn\(overTau)"
-          + "  (δ_jn: 1 if j = n, else 0)", eq, indent: 5))
-    emit(
-      ProseLine(
-        "           = Σ_j e^{\(v)_j} δ_jn\(overTau) = e^{\(v)_n}\(overTau)   (δ_jn keeps j = n; 1_n = 1 dropped)",
-        eq, indent: 5))
-    var expanded = TextLine()
-    if c <= 4 {
-      for k in 0..<c {
-        if k > 0 { expanded += " + " }
-        expanded += "1·\(e(k))·\(k == n ? "1" : "0")"
-      }
-    } else {
-      expanded = "1·\(e(n))·1 + (the \(c - 1) terms j ≠ \(n), each × 0)"
-    }
-    emit(
-      ProseLine(
-        "   ∂σ/∂x_\(n) = (\(expanded))\(tauNum) = \(e(n))\(tauNum) \(rel) \(fmt(sigma.exp(ev, n) / tau))", num,
-        indent: 5))
-    overflowNote(ev, n: n, fmt: fmt, context: ctx, emit)
-    emit(.blank)
-
-    // 2. The quotient rule.
-    emit(ProseLine("2. The quotient rule on s_i = e^{\(v)_i}/σ", head))
-    emit(
-      ProseLine("   ∂s_i/∂x_n = (∂e^{\(v)_i}/∂x_n · σ − e^{\(v)_i} · ∂σ/∂x_n) / σ²", eq, indent: 5))
-    emit(
-      ProseLine(
-        "             = (e^{\(v)_i} δ_in σ − e^{\(v)_i} e^{\(v)_n}) / \(hasTau ? "(τσ²)" : "σ²")",
-        eq, indent: 5))
-    emit(ProseLine("             = \(paren("s_i δ_in − s_i s_n"))\(slashTau)", eq, indent: 5))
-    if sigma.naiveDiffers(ev, fmt) {
-      emit(
-        ProseLine(
-          "   (every s_i here is e^{\(v)_i}/σ with σ = \(sigma.text(fmt)) of step 1, rounded into "
-            + "\(p.precision.rawValue); not the naive \(fmt(ev.naive.sum)))", note, indent: 5))
-    }
-    // The two cases; the one under the cursor is marked. For i = n the off-diagonal example uses another class.
-    let other = i != n ? i : (t != n ? t : (n + 1) % Swift.max(1, c))
-    let diagMark = i == n ? "▸" : " "
-    let offMark = i != n ? "▸" : " "
-    let diagValue = ev.jacobian(n, n)
-    let diagCancels = complementCancels(ev, n)
-    // Where 1 − s_n would cancel (s_n rounds to about 1), the complement is shown as the core computes it.
-    let oneMinus: TextLine =
-      diagCancels ? fmt(p.precision.round(ev.complement(n))) : "(1 − \(fmt(s[n])))"
-    emit(
-      ProseLine(
-        " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau)   ∂s_\(n)/∂x_\(n) = \(fmt(s[n])) × \(oneMinus)"
-          + "\(tauNum) = \(fmt(diagValue))", i == n ? ctx.label : eq, indent: 12))
-    if diagCancels {
-      emit(
-        ProseLine(
-          "             1 − s_\(n) = Σ_{j≠\(n)} s_j = \(oneMinus)   (computed without cancellation: 1 − \(fmt(s[n])) "
-            + "would lose its digits)", note, indent: 14))
-    }
-    if c > 1 {
-      emit(
-        ProseLine(
-          " \(offMark) i ≠ n:  ∂s_i/∂x_n = −s_i s_n\(slashTau)      "
-            + "∂s_\(other)/∂x_\(n) = −\(fmt(s[other])) × \(fmt(s[n]))\(tauNum) = \(fmt(ev.jacobian(other, n)))",
-          i != n ? ctx.label : eq, indent: 12))
-    } else {
-      emit(ProseLine("   i ≠ n: does not occur with a single class", note, indent: 5))
-    }
-    emit(.blank)
-
-    // 3. The loss as a function of s.
-    emit(ProseLine("3. The loss as a function of the probabilities", head))
-    if oneHot {
-      emit(
-        ProseLine(
-          "   c = −log s_T   (T = \(t) is the label: a fixed index chosen by the data, not an index summed over)",
-          eq, indent: 5))
-      emit(ProseLine("   ∂c/∂s_i = −δ_iT / s_T   (zero for every i except T)", eq, indent: 5))
-      var line: TextLine = "   ∂c/∂s_\(t) = −1/\(fmt(s[t])) = \(fmt(-1 / s[t]))"
-      if i != t { line += ";  ∂c/∂s_\(i) = 0 since \(i) ≠ T" }
-      emit(ProseLine(line, num, indent: 5))
-    } else {
-      let yDef: TextLine = p.softTarget != nil ? "y is the soft target" : "y_i = (1 − ε)δ_iT + ε/C"
-      emit(ProseLine("   c = −Σ_i y_i log s_i   (\(yDef); Σ_i y_i = 1)", eq, indent: 5))
-      emit(
-        ProseLine("   ∂c/∂s_i = −y_i / s_i   (every class with y_i > 0 contributes)", eq, indent: 5)
-      )
-      let y = ev.targetDistribution
-      var line: TextLine = "   ∂c/∂s_\(i) = −\(fmt(y[i]))/\(fmt(s[i])) = \(fmt(-y[i] / s[i]))"
-      if let k = t != i ? t : (n != i ? n : nil) {
-        line += ";  ∂c/∂s_\(k) = −\(fmt(y[k]))/\(fmt(s[k])) = \(fmt(-y[k] / s[k]))"
-      }
-      emit(ProseLine(line, num, indent: 5))
-    }
-    emit(.blank)
-
-    // 4. The chain rule.
-    emit(ProseLine("4. The chain rule: x_n reaches c through every s_i (they share σ)", head))
-    let g = p.upstream
-    let y = ev.targetDistribution
-    emit(ProseLine("   ∂c/∂x_n = Σ_i (∂c/∂s_i)(∂s_i/∂x_n)", eq, indent: 5))
-    chainSumLine(ev, n: n, fmt: fmt, context: ctx, emit)
-    if oneHot {
-      emit(
-        ProseLine(
-          "           = Σ_i (−δ_iT/s_T)(s_i δ_in − s_i s_n)\(slashTau)"
-            + " = −(1/s_T)(s_T δ_Tn − s_T s_n)\(slashTau)   (δ_iT keeps only the term i = T)",
-          eq, indent: 5))
-      emit(ProseLine("           = \(paren("s_n − δ_Tn"))\(slashTau)", ctx.label, indent: 5))
-    } else {
-      emit(
-        ProseLine(
-          "           = Σ_i (−y_i/s_i)(s_i δ_in − s_i s_n)\(slashTau) = Σ_i y_i (s_n − δ_in)\(slashTau)",
-          eq, indent: 5))
-      emit(
-        ProseLine(
-          "           = \(paren("s_n Σ_i y_i − y_n"))\(slashTau) = \(paren("s_n − y_n"))\(slashTau)   (Σ_i y_i = 1)",
-          ctx.label, indent: 5))
-    }
-    let yn: TextLine = oneHot ? "δ_T\(n)" : "y_\(n)"
-    let dc = derivative(ev, n)
-    let dcShown = fmt(dc)
-    if differenceCancels(ev, n, fmt) {
-      // s_n − y_n with s_n ≈ y_n ≈ 1: written as (1 − y_n) − Σ_{j≠n} s_j, which has no cancellation.
-      let free: TextLine =
-        oneHot ? "−Σ_{j≠\(n)} s_j" : "(1 − y_\(n)) − Σ_{j≠\(n)} s_j"
-      emit(
-        ProseLine(
-          "   ∂c/∂x_\(n) = \(paren("s_\(n) − \(yn)"))\(slashTau) = \(paren(free))\(slashTau) = \(dcShown)", num,
-          indent: 5))
-      emit(
-        ProseLine(
-          "     naive: \(paren("\(fmt(s[n])) − \(fmt.short(y[n]))"))\(tauNum) = "
-            + "\(fmt(naiveDerivative(ev, n)))   cancellation-free: "
-            + (oneHot && !hasTau
-              ? "−Σ_{j≠\(n)} s_j = \(dcShown)"
-              : "\(paren(oneHot ? "−\(fmt(p.precision.round(ev.complement(n))))" : "\(fmt(p.precision.round(1 - y[n]))) − \(fmt(p.precision.round(ev.complement(n))))"))\(tauNum) = \(dcShown)"),
-          num, indent: 7))
-      emit(
-        ProseLine(
-          "     why: s_\(n) rounds to \(fmt(s[n])), so the subtraction keeps none of its digits; 1 − s_\(n) = "
-            + "Σ_{j≠\(n)} s_j adds positive terms and loses nothing", note, indent: 7))
-    } else {
-      emit(
-        ProseLine(
-          "   ∂c/∂x_\(n) = \(paren("s_\(n) − \(yn)"))\(slashTau) = "
-            + "\(paren("\(fmt(s[n])) − \(fmt.short(y[n]))"))\(tauNum) = \(dcShown)",
-          num, indent: 5))
-    }
-    caseFormLines(ev, n: n, dc: dc, fmt: fmt, context: ctx, emit)
-    emit(
-      ProseLine(
-        "   backprop:  ∂l/∂x_n = (∂l/∂c)(∂c/∂x_n) = g·(s_n − \(oneHot ? "δ_Tn" : "y_n"))\(slashTau)",
-        eq, indent: 5))
-    emit(
-      ProseLine(
-        "   ∂l/∂x_\(n) = \(fmt.short(g)) × \(dc < 0 || dc.sign == .minus ? "(\(dcShown))" : dcShown) = "
-          + "\(fmt(ev.gradient[n]))", num, indent: 5))
-    if p.logits[n] == -.infinity {
-      emit(
-        ProseLine(
-          "   x_\(n) is masked (−∞): s_\(n) = 0 exactly, so its gradient is −y_\(n)\(slashTau)",
-          note, indent: 5))
-    }
+    let steps = DerivationSteps(ev, n: n, i: i, sigma: sigma, fmt: fmt, context: ctx)
+    steps.context(emit)
+    steps.normaliser(emit)
+    steps.quotientRule(emit)
+    steps.lossOfProbabilities(emit)
+    steps.chainRule(emit)
   }
 
   /// Whether `1 − s_n` written with the rounded `s_n` loses digits: `s_n` is the largest class and above 0.9, so
@@ -666,6 +436,283 @@ enum DerivationView {
       } else {
         return "they differ"
       }
+    }
+  }
+}
+
+/// What steps 1–4 of the derivation share: the evaluation, the class and output shown, and the notation.
+struct DerivationSteps {
+  let ev: Evaluation
+  let n: Int
+  let i: Int
+  let sigma: DerivationView.Normaliser
+  let fmt: MathFormat
+  let ctx: RenderContext
+  let p: Problem
+  let c: Int
+  let t: Int
+  let s: [Double]
+  let tau: Double
+  let hasTau: Bool
+  let oneHot: Bool
+  let head: Style
+  let eq = Style.plain
+  let num: Style
+  let note: Style
+  /// With temperature the exponent is z = x/τ; without, z = x and we write x.
+  let v: TextLine
+  let slashTau: TextLine
+  let tauNum: TextLine
+
+  init(
+    _ ev: Evaluation, n: Int, i: Int, sigma: DerivationView.Normaliser, fmt: MathFormat, context ctx: RenderContext
+  ) {
+    (self.ev, self.n, self.i, self.sigma, self.fmt, self.ctx) = (ev, n, i, sigma, fmt, ctx)
+    p = ev.problem
+    c = p.classes
+    t = p.target
+    s = ev.softmax
+    tau = p.temperature
+    hasTau = tau != 1
+    oneHot = p.isOneHot
+    (head, num, note) = (ctx.label, ctx.numbers, ctx.muted)
+    v = hasTau ? "z" : "x"
+    slashTau = hasTau ? "/τ" : ""
+    tauNum = hasTau ? " / \(fmt.short(tau))" : ""
+  }
+
+  func paren(_ x: TextLine) -> TextLine { hasTau ? "(\(x))" : x }
+  func e(_ k: Int) -> TextLine { "e^{\(fmt.short(ev.scaled[k]))}" }
+}
+
+extension DerivationSteps {
+  /// The line naming the class, output, target and knobs.
+  func context(_ emit: (ProseLine) -> Void) {
+    // Context line.
+    var context: TextLine = "class n = \(n), output i = \(i), "
+    if oneHot {
+      context += "target T = \(t) (y = e_T, one-hot)"
+    } else if p.softTarget != nil {
+      context += "soft target y given (T = \(t) only names a row)"
+    } else {
+      context +=
+        "target T = \(t), label smoothing ε = \(fmt(p.labelSmoothing)): y = (1 − ε)e_T + ε/C"
+    }
+    if hasTau { context += ", temperature τ = \(fmt(tau))" }
+    if p.upstream != 1 { context += ", upstream g = ∂l/∂c = \(fmt(p.upstream))" }
+    emit(ProseLine(context, note, indent: 2))
+    emit(.blank)
+  }
+
+  func normaliser(_ emit: (ProseLine) -> Void) {
+    // 1. The normaliser, in index notation: σ = 1_j e^{v_j} (a repeated index is summed; 1 is the all-ones vector).
+    // Its numbers are exact to the digits shown (summed in float64, see `Normaliser`); the naive left-to-right sum in
+    // the precision is shown beside it, labelled, when it says something else.
+    emit(ProseLine("1. The normaliser σ and its derivative", head))
+    emit(
+      ProseLine(
+        "   σ = Σ_j e^{\(v)_j} = 1_j e^{\(v)_j}\(hasTau ? "  with  z_j = x_j/τ" : "")   (repeated j summed; "
+          + "1 = all-ones vector; \(c) classes)", eq, indent: 5))
+    var terms = TextLine()
+    var values = TextLine()
+    // An e^{z} that overflows or underflows even in float64 is not the exact value: it is written after →, not =.
+    let rel: TextLine = sigma.everyTermRepresentable ? "=" : "→"
+    if c <= 5 {
+      for k in 0..<c {
+        if k > 0 {
+          terms += " + "
+          values += " + "
+        }
+        terms += e(k)
+        values += fmt(sigma.exp(ev, k))
+      }
+    } else {
+      terms = "\(e(0)) + \(e(1)) + … + \(e(c - 1))"
+      values =
+        "\(fmt(sigma.exp(ev, 0))) + \(fmt(sigma.exp(ev, 1))) + … + \(fmt(sigma.exp(ev, c - 1)))"
+    }
+    emit(ProseLine("     = \(terms) \(rel) \(values) \(rel) \(sigma.text(fmt))", num, indent: 7))
+    if p.precision != .float64 {
+      emit(
+        ProseLine(
+          "     (e^{\(v)_j} and σ computed in float64, wider than \(p.precision.rawValue): exact to the digits shown)",
+          note, indent: 7))
+    }
+    if sigma.naiveDiffers(ev, fmt) {
+      emit(
+        ProseLine(
+          "   σ (naive left-to-right, \(p.precision.rawValue)) = \(fmt(ev.naive.sum)) — \(sigma.naiveError(ev)); "
+            + "σ used below = \(sigma.text(fmt))", ctx.warning, indent: 5))
+    }
+    let overTau: TextLine = hasTau ? "/τ" : ""
+    emit(
+      ProseLine(
+        "   ∂σ/∂x_n = 1_j ∂e^{\(v)_j}/∂x_n = 1_j (∂e^{\(v)_j}/∂\(v)_j)(∂\(v)_j/∂x_n) = 1_j e^{\(v)_j} δ_jn\(overTau)"
+          + "  (δ_jn: 1 if j = n, else 0)", eq, indent: 5))
+    emit(
+      ProseLine(
+        "           = Σ_j e^{\(v)_j} δ_jn\(overTau) = e^{\(v)_n}\(overTau)   (δ_jn keeps j = n; 1_n = 1 dropped)",
+        eq, indent: 5))
+    var expanded = TextLine()
+    if c <= 4 {
+      for k in 0..<c {
+        if k > 0 { expanded += " + " }
+        expanded += "1·\(e(k))·\(k == n ? "1" : "0")"
+      }
+    } else {
+      expanded = "1·\(e(n))·1 + (the \(c - 1) terms j ≠ \(n), each × 0)"
+    }
+    emit(
+      ProseLine(
+        "   ∂σ/∂x_\(n) = (\(expanded))\(tauNum) = \(e(n))\(tauNum) \(rel) \(fmt(sigma.exp(ev, n) / tau))", num,
+        indent: 5))
+    DerivationView.overflowNote(ev, n: n, fmt: fmt, context: ctx, emit)
+    emit(.blank)
+  }
+
+  func quotientRule(_ emit: (ProseLine) -> Void) {
+    // 2. The quotient rule.
+    emit(ProseLine("2. The quotient rule on s_i = e^{\(v)_i}/σ", head))
+    emit(
+      ProseLine("   ∂s_i/∂x_n = (∂e^{\(v)_i}/∂x_n · σ − e^{\(v)_i} · ∂σ/∂x_n) / σ²", eq, indent: 5))
+    emit(
+      ProseLine(
+        "             = (e^{\(v)_i} δ_in σ − e^{\(v)_i} e^{\(v)_n}) / \(hasTau ? "(τσ²)" : "σ²")",
+        eq, indent: 5))
+    emit(ProseLine("             = \(paren("s_i δ_in − s_i s_n"))\(slashTau)", eq, indent: 5))
+    if sigma.naiveDiffers(ev, fmt) {
+      emit(
+        ProseLine(
+          "   (every s_i here is e^{\(v)_i}/σ with σ = \(sigma.text(fmt)) of step 1, rounded into "
+            + "\(p.precision.rawValue); not the naive \(fmt(ev.naive.sum)))", note, indent: 5))
+    }
+    // The two cases; the one under the cursor is marked. For i = n the off-diagonal example uses another class.
+    let other = i != n ? i : (t != n ? t : (n + 1) % Swift.max(1, c))
+    let diagMark = i == n ? "▸" : " "
+    let offMark = i != n ? "▸" : " "
+    let diagValue = ev.jacobian(n, n)
+    let diagCancels = DerivationView.complementCancels(ev, n)
+    // Where 1 − s_n would cancel (s_n rounds to about 1), the complement is shown as the core computes it.
+    let oneMinus: TextLine =
+      diagCancels ? fmt(p.precision.round(ev.complement(n))) : "(1 − \(fmt(s[n])))"
+    emit(
+      ProseLine(
+        " \(diagMark) i = n:  ∂s_n/∂x_n = s_n(1 − s_n)\(slashTau)   ∂s_\(n)/∂x_\(n) = \(fmt(s[n])) × \(oneMinus)"
+          + "\(tauNum) = \(fmt(diagValue))", i == n ? ctx.label : eq, indent: 12))
+    if diagCancels {
+      emit(
+        ProseLine(
+          "             1 − s_\(n) = Σ_{j≠\(n)} s_j = \(oneMinus)   (computed without cancellation: 1 − \(fmt(s[n])) "
+            + "would lose its digits)", note, indent: 14))
+    }
+    if c > 1 {
+      emit(
+        ProseLine(
+          " \(offMark) i ≠ n:  ∂s_i/∂x_n = −s_i s_n\(slashTau)      "
+            + "∂s_\(other)/∂x_\(n) = −\(fmt(s[other])) × \(fmt(s[n]))\(tauNum) = \(fmt(ev.jacobian(other, n)))",
+          i != n ? ctx.label : eq, indent: 12))
+    } else {
+      emit(ProseLine("   i ≠ n: does not occur with a single class", note, indent: 5))
+    }
+    emit(.blank)
+  }
+
+  func lossOfProbabilities(_ emit: (ProseLine) -> Void) {
+    // 3. The loss as a function of s.
+    emit(ProseLine("3. The loss as a function of the probabilities", head))
+    if oneHot {
+      emit(
+        ProseLine(
+          "   c = −log s_T   (T = \(t) is the label: a fixed index chosen by the data, not an index summed over)",
+          eq, indent: 5))
+      emit(ProseLine("   ∂c/∂s_i = −δ_iT / s_T   (zero for every i except T)", eq, indent: 5))
+      var line: TextLine = "   ∂c/∂s_\(t) = −1/\(fmt(s[t])) = \(fmt(-1 / s[t]))"
+      if i != t { line += ";  ∂c/∂s_\(i) = 0 since \(i) ≠ T" }
+      emit(ProseLine(line, num, indent: 5))
+    } else {
+      let yDef: TextLine = p.softTarget != nil ? "y is the soft target" : "y_i = (1 − ε)δ_iT + ε/C"
+      emit(ProseLine("   c = −Σ_i y_i log s_i   (\(yDef); Σ_i y_i = 1)", eq, indent: 5))
+      emit(
+        ProseLine("   ∂c/∂s_i = −y_i / s_i   (every class with y_i > 0 contributes)", eq, indent: 5)
+      )
+      let y = ev.targetDistribution
+      var line: TextLine = "   ∂c/∂s_\(i) = −\(fmt(y[i]))/\(fmt(s[i])) = \(fmt(-y[i] / s[i]))"
+      if let k = t != i ? t : (n != i ? n : nil) {
+        line += ";  ∂c/∂s_\(k) = −\(fmt(y[k]))/\(fmt(s[k])) = \(fmt(-y[k] / s[k]))"
+      }
+      emit(ProseLine(line, num, indent: 5))
+    }
+    emit(.blank)
+  }
+
+  func chainRule(_ emit: (ProseLine) -> Void) {
+    // 4. The chain rule.
+    emit(ProseLine("4. The chain rule: x_n reaches c through every s_i (they share σ)", head))
+    let g = p.upstream
+    let y = ev.targetDistribution
+    emit(ProseLine("   ∂c/∂x_n = Σ_i (∂c/∂s_i)(∂s_i/∂x_n)", eq, indent: 5))
+    DerivationView.chainSumLine(ev, n: n, fmt: fmt, context: ctx, emit)
+    if oneHot {
+      emit(
+        ProseLine(
+          "           = Σ_i (−δ_iT/s_T)(s_i δ_in − s_i s_n)\(slashTau)"
+            + " = −(1/s_T)(s_T δ_Tn − s_T s_n)\(slashTau)   (δ_iT keeps only the term i = T)",
+          eq, indent: 5))
+      emit(ProseLine("           = \(paren("s_n − δ_Tn"))\(slashTau)", ctx.label, indent: 5))
+    } else {
+      emit(
+        ProseLine(
+          "           = Σ_i (−y_i/s_i)(s_i δ_in − s_i s_n)\(slashTau) = Σ_i y_i (s_n − δ_in)\(slashTau)",
+          eq, indent: 5))
+      emit(
+        ProseLine(
+          "           = \(paren("s_n Σ_i y_i − y_n"))\(slashTau) = \(paren("s_n − y_n"))\(slashTau)   (Σ_i y_i = 1)",
+          ctx.label, indent: 5))
+    }
+    let yn: TextLine = oneHot ? "δ_T\(n)" : "y_\(n)"
+    let dc = DerivationView.derivative(ev, n)
+    let dcShown = fmt(dc)
+    if DerivationView.differenceCancels(ev, n, fmt) {
+      // s_n − y_n with s_n ≈ y_n ≈ 1: written as (1 − y_n) − Σ_{j≠n} s_j, which has no cancellation.
+      let free: TextLine =
+        oneHot ? "−Σ_{j≠\(n)} s_j" : "(1 − y_\(n)) − Σ_{j≠\(n)} s_j"
+      emit(
+        ProseLine(
+          "   ∂c/∂x_\(n) = \(paren("s_\(n) − \(yn)"))\(slashTau) = \(paren(free))\(slashTau) = \(dcShown)", num,
+          indent: 5))
+      emit(
+        ProseLine(
+          "     naive: \(paren("\(fmt(s[n])) − \(fmt.short(y[n]))"))\(tauNum) = "
+            + "\(fmt(DerivationView.naiveDerivative(ev, n)))   cancellation-free: "
+            + (oneHot && !hasTau
+              ? "−Σ_{j≠\(n)} s_j = \(dcShown)"
+              : "\(paren(oneHot ? "−\(fmt(p.precision.round(ev.complement(n))))" : "\(fmt(p.precision.round(1 - y[n]))) − \(fmt(p.precision.round(ev.complement(n))))"))\(tauNum) = \(dcShown)"),
+          num, indent: 7))
+      emit(
+        ProseLine(
+          "     why: s_\(n) rounds to \(fmt(s[n])), so the subtraction keeps none of its digits; 1 − s_\(n) = "
+            + "Σ_{j≠\(n)} s_j adds positive terms and loses nothing", note, indent: 7))
+    } else {
+      emit(
+        ProseLine(
+          "   ∂c/∂x_\(n) = \(paren("s_\(n) − \(yn)"))\(slashTau) = "
+            + "\(paren("\(fmt(s[n])) − \(fmt.short(y[n]))"))\(tauNum) = \(dcShown)",
+          num, indent: 5))
+    }
+    DerivationView.caseFormLines(ev, n: n, dc: dc, fmt: fmt, context: ctx, emit)
+    emit(
+      ProseLine(
+        "   backprop:  ∂l/∂x_n = (∂l/∂c)(∂c/∂x_n) = g·(s_n − \(oneHot ? "δ_Tn" : "y_n"))\(slashTau)",
+        eq, indent: 5))
+    emit(
+      ProseLine(
+        "   ∂l/∂x_\(n) = \(fmt.short(g)) × \(dc < 0 || dc.sign == .minus ? "(\(dcShown))" : dcShown) = "
+          + "\(fmt(ev.gradient[n]))", num, indent: 5))
+    if p.logits[n] == -.infinity {
+      emit(
+        ProseLine(
+          "   x_\(n) is masked (−∞): s_\(n) = 0 exactly, so its gradient is −y_\(n)\(slashTau)",
+          note, indent: 5))
     }
   }
 }
