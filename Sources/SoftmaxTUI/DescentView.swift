@@ -238,27 +238,7 @@ enum DescentView {
       buf.write(" \(last.targetProbability * 100, digits: 3)%", x: inner.x + w, y: y, style: ctx.muted, clip: inner)
       y += 1
     }
-    // Σ∇ = g(Σs − Σy)/τ is 0 whenever y sums to 1 (one-hot, smoothed or soft); only rounding moves Σx.
-    let drift = last.logitSum - run.startSum
-    let ySum = ev.targetDistribution.reduce(0, +)
-    // The target mass on masked classes (x = −∞, so s = 0 there): the loss is ∞ and s = y is out of reach. The
-    // masked classes' gradient entries −g·y_i/τ move no finite logit, so those of the others sum to g·m/τ, and the
-    // run settles where s_i − y_i is the same for every unmasked class: s_i = y_i + m/C'.
-    var masked = 0.0
-    var unmasked = 0
-    for i in 0..<p.classes {
-      if p.logits[i] == -.infinity { masked += ev.targetDistribution[i] } else { unmasked += 1 }
-    }
-    let maxAbs = last.logits.reduce(0.0) { $1.isFinite ? Swift.max($0, abs($1)) : $0 }
-    let eps = p.precision.facts.ulpOfOne
-    // Steps since the run's start (the first recorded point may have been dropped; Σx is measured from the start).
-    let steps = Double(Swift.max(1, last.step - (run.isFresh ? first.step : 0)))
-    // The masked classes' share moves Σx by −η·g·m/τ per step; only rounding (and a rounded y's Σy ≠ 1) moves it more.
-    let expected = run.isFresh ? 0 : -steps * p.learningRate * p.upstream * masked / p.temperature
-    let tolerance =
-      steps * Double(p.classes) * eps * Swift.max(1, maxAbs, abs(expected))
-      + steps * abs(p.learningRate * p.upstream * (1 - ySum) / p.temperature)
-    let driftOK = abs(drift - expected) <= tolerance
+    let (drift, expected, driftOK, ySum, masked, unmasked) = logitSumDrift(ev, run)
     line(
       ProseLine(
         "Σx   \(fmt(run.startSum)) → \(fmt(last.logitSum)) \(driftOK ? "✓" : "✗ drifts")",
@@ -285,23 +265,7 @@ enum DescentView {
           "Σy = 1 \(ySum > 1 ? "+" : "−") \(abs(1 - ySum), digits: 2) after rounding: "
             + "Σx moves by η·g·(1 − Σy)/τ per step", ctx.warning, indent: 2))
     }
-    let increased = run.riseCount
-    if increased > 0 {
-      line(ProseLine("✗ c rose at \(increased) of \(run.count - 1) steps", ctx.error, indent: 2))
-    } else if run.count > 1 {
-      // "Fell" only where it did: an infinite loss (or one a step leaves as it was) did not fall.
-      var fell = true
-      for k in 1..<run.count where !(run[k].loss < run[k - 1].loss) { fell = false }
-      var finite = true
-      for k in 0..<run.count where !run[k].loss.isFinite { finite = false }
-      if fell {
-        line(ProseLine("✓ c fell at every step", ctx.good))
-      } else if finite {
-        line(ProseLine("✓ c never rose (some steps leave it as it was)", ctx.good))
-      } else {
-        line(ProseLine("c is not finite: it cannot fall", ctx.warning, indent: 2))
-      }
-    }
+    if let verdict = lossVerdict(run, context: ctx) { line(verdict) }
     if let message = state.message, message.isError {
       line(ProseLine("\(message.text)", ctx.error, indent: 2))
     }
@@ -331,6 +295,51 @@ enum DescentView {
     }
     hint(keys)
     hint(rate)
+  }
+
+  /// How far Σx has moved over the run, what it should have moved (`expected`), and whether the difference is within
+  /// rounding; with `Σy`, the target mass on masked classes and the count of the others.
+  static func logitSumDrift(_ ev: Evaluation, _ run: Run) -> (
+    drift: Double, expected: Double, ok: Bool, ySum: Double, masked: Double, unmasked: Int
+  ) {
+    let p = ev.problem
+    let (first, last) = (run.first, run.last)
+    // Σ∇ = g(Σs − Σy)/τ is 0 whenever y sums to 1 (one-hot, smoothed or soft); only rounding moves Σx.
+    let drift = last.logitSum - run.startSum
+    let ySum = ev.targetDistribution.reduce(0, +)
+    // The target mass on masked classes (x = −∞, so s = 0 there): the loss is ∞ and s = y is out of reach. The
+    // masked classes' gradient entries −g·y_i/τ move no finite logit, so those of the others sum to g·m/τ, and the
+    // run settles where s_i − y_i is the same for every unmasked class: s_i = y_i + m/C'.
+    var masked = 0.0
+    var unmasked = 0
+    for i in 0..<p.classes {
+      if p.logits[i] == -.infinity { masked += ev.targetDistribution[i] } else { unmasked += 1 }
+    }
+    let maxAbs = last.logits.reduce(0.0) { $1.isFinite ? Swift.max($0, abs($1)) : $0 }
+    let eps = p.precision.facts.ulpOfOne
+    // Steps since the run's start (the first recorded point may have been dropped; Σx is measured from the start).
+    let steps = Double(Swift.max(1, last.step - (run.isFresh ? first.step : 0)))
+    // The masked classes' share moves Σx by −η·g·m/τ per step; only rounding (and a rounded y's Σy ≠ 1) moves it more.
+    let expected = run.isFresh ? 0 : -steps * p.learningRate * p.upstream * masked / p.temperature
+    let tolerance =
+      steps * Double(p.classes) * eps * Swift.max(1, maxAbs, abs(expected))
+      + steps * abs(p.learningRate * p.upstream * (1 - ySum) / p.temperature)
+    return (drift, expected, abs(drift - expected) <= tolerance, ySum, masked, unmasked)
+  }
+
+  /// Whether the loss fell over the run, in one line (nil before the first step).
+  static func lossVerdict(_ run: Run, context ctx: RenderContext) -> ProseLine? {
+    let increased = run.riseCount
+    if increased > 0 { return ProseLine("✗ c rose at \(increased) of \(run.count - 1) steps", ctx.error, indent: 2) }
+    guard run.count > 1 else { return nil }
+    // "Fell" only where it did: an infinite loss (or one a step leaves as it was) did not fall.
+    var fell = true
+    for k in 1..<run.count where !(run[k].loss < run[k - 1].loss) { fell = false }
+    var finite = true
+    for k in 0..<run.count where !run[k].loss.isFinite { finite = false }
+    if fell { return ProseLine("✓ c fell at every step", ctx.good) }
+    if finite { return ProseLine("✓ c never rose (some steps leave it as it was)", ctx.good) }
+    return ProseLine("c is not finite: it cannot fall", ctx.warning, indent: 2)
   }
 
   // MARK: Tables

@@ -328,23 +328,8 @@ enum StabilityView {
     _ state: AppState, _ comparison: PrecisionComparison, first: StabilitySection, in r: Rect,
     into buf: inout Buffer, context ctx: RenderContext
   ) {
-    let c = comparison.problem.classes
     let plan = TablePlan(state, comparison, first: first, in: r)
-    var title: TextLine = "Stability lab: \(first.title)"
-    var joiner: TextLine = " + "
-    var section = first.next
-    while section != first {
-      if plan.shows(section) {
-        title += "\(joiner)\(section.rawName)"
-        joiner = ", "
-      }
-      section = section.next
-    }
-    title += " · v next"
-    if shape(first).groups > 0 && plan.window.count < c {
-      title += " · rows \(plan.window.lowerBound)–\(plan.window.upperBound - 1) of \(c) (↑↓)"
-    }
-    buf.box(r, title: title, context: ctx)
+    buf.box(r, title: tableTitle(plan, classes: comparison.problem.classes, first: first), context: ctx)
     let inner = Rect(x: r.x + 1, y: r.y + 1, width: r.width - 2, height: r.height - 2)
     guard inner.width > 4, inner.height > 0 else { return }
     legend(in: r, into: &buf, context: ctx)
@@ -448,6 +433,25 @@ enum StabilityView {
       }
       if !isLimit { messageRow += 1 }
     }
+  }
+
+  /// The table's title: the sections it shows, first the one `v` chose, and the rows in view when they are not all.
+  static func tableTitle(_ plan: TablePlan, classes c: Int, first: StabilitySection) -> TextLine {
+    var title: TextLine = "Stability lab: \(first.title)"
+    var joiner: TextLine = " + "
+    var section = first.next
+    while section != first {
+      if plan.shows(section) {
+        title += "\(joiner)\(section.rawName)"
+        joiner = ", "
+      }
+      section = section.next
+    }
+    title += " · v next"
+    if shape(first).groups > 0 && plan.window.count < c {
+      title += " · rows \(plan.window.lowerBound)–\(plan.window.upperBound - 1) of \(c) (↑↓)"
+    }
+    return title
   }
 
   /// The marks legend, written into the table's bottom border.
