@@ -51,49 +51,51 @@ public struct BatchProblem: Sendable, Equatable {
 
   /// This batch with every value rounded into the precision, or one line naming the first thing that is wrong (the
   /// row, class or file value, and why): a shape that does not match, a target out of range that is not the ignore
-  /// index, a value that is not a number or does not fit the precision, upstream gradients without `none`.
-  public func validated() throws(InputError) -> BatchProblem {
+  /// index, a value that is not a number or does not fit the precision, upstream gradients without `none`. The error
+  /// says which input it is about, so that a caller can name the file it came from.
+  public func validated() throws(Invalid) -> BatchProblem {
     var p = self
-    guard rows >= 1 else { throw InputError("the batch is empty: give at least one row") }
-    guard classes >= 1 else { throw InputError("a row has no logits: give at least one class") }
+    guard rows >= 1 else { throw Invalid(.shape, "the batch is empty: give at least one row") }
+    guard classes >= 1 else { throw Invalid(.shape, "a row has no logits: give at least one class") }
     guard classes <= NumberListParser.maximumCount else {
-      throw InputError("\(classes) classes is more than the \(NumberListParser.maximumCount) allowed")
+      throw Invalid(.shape, "\(classes) classes is more than the \(NumberListParser.maximumCount) allowed")
     }
     guard logits.count == rows * classes else {
-      throw InputError("\(logits.count) logits do not make \(rows) rows of \(classes) classes")
+      throw Invalid(.shape, "\(logits.count) logits do not make \(rows) rows of \(classes) classes")
     }
     guard targets.count == rows else {
-      throw InputError("\(targets.count) targets for \(rows) rows: give one class index per row")
+      throw Invalid(.targets, "\(targets.count) targets for \(rows) rows: give one class index per row")
     }
     for (b, t) in targets.enumerated() where t != ignoreIndex && !(0..<classes).contains(t) {
-      throw InputError(
+      throw Invalid(
+        .targets,
         "row \(b): target \(t) is not a class (0…\(classes - 1)) and not the ignore index \(ignoreIndex)")
     }
     guard labelSmoothing.isFinite, (0...1).contains(labelSmoothing) else {
-      throw InputError("label smoothing \(labelSmoothing) is not in [0, 1]")
+      throw Invalid(.labelSmoothing, "label smoothing \(labelSmoothing) is not in [0, 1]")
     }
     p.labelSmoothing = precision.round(labelSmoothing)
     if let w = weights {
       guard w.count == classes else {
-        throw InputError("\(w.count) class weights for \(classes) classes: give one weight per class")
+        throw Invalid(.weights, "\(w.count) class weights for \(classes) classes: give one weight per class")
       }
-      p.weights = try w.enumerated().map { (c, v) throws(InputError) in
+      p.weights = try w.enumerated().map { (c, v) throws(Invalid) in
         let r = precision.round(v)
         guard v.isFinite, r.isFinite, v >= 0 else {
-          throw InputError("the weight of class \(c) is \(v): weights must be finite and not negative")
+          throw Invalid(.weights, "the weight of class \(c) is \(v): weights must be finite and not negative")
         }
         return r
       }
     }
     if let g = upstream {
       guard reduction == .none else {
-        throw InputError("upstream gradients need --reduction none (with mean or sum the loss is one number)")
+        throw Invalid(.upstream, "upstream gradients need --reduction none (with mean or sum the loss is one number)")
       }
-      guard g.count == rows else { throw InputError("\(g.count) upstream gradients for \(rows) rows") }
-      p.upstream = try g.enumerated().map { (b, v) throws(InputError) in
+      guard g.count == rows else { throw Invalid(.upstream, "\(g.count) upstream gradients for \(rows) rows") }
+      p.upstream = try g.enumerated().map { (b, v) throws(Invalid) in
         let r = precision.round(v)
         guard v.isFinite, r.isFinite else {
-          throw InputError("row \(b): the upstream gradient \(v) is not finite in \(precision.rawValue)")
+          throw Invalid(.upstream, "row \(b): the upstream gradient \(v) is not finite in \(precision.rawValue)")
         }
         return r
       }
@@ -101,14 +103,25 @@ public struct BatchProblem: Sendable, Equatable {
     // Each row as the single-vector path validates it (rounded into the precision; −inf masks a class).
     for b in 0..<rows {
       let row = Array(logits[(b * classes)..<((b + 1) * classes)])
-      do {
+      do throws(InputError) {
         let v = try Problem(logits: row, precision: precision).validated()
         for c in 0..<classes { p.logits[b * classes + c] = v.logits[c] }
       } catch {
-        throw InputError("row \(b): \(error.message)")
+        throw Invalid(.logits, "row \(b): \(error.message)")
       }
     }
     return p
+  }
+
+  /// Why a batch was refused, and which of its inputs the reason is about.
+  public struct Invalid: Error, Sendable {
+    public enum Field: Sendable { case shape, logits, targets, weights, upstream, labelSmoothing }
+    public var field: Field
+    public var message: String
+    init(_ field: Field, _ message: String) {
+      self.field = field
+      self.message = message
+    }
   }
 }
 

@@ -22,11 +22,13 @@ struct JSONReport {
 
   let ev: Evaluation
   let includeJacobian: Bool
+  let excludeJacobian: Bool
   private var out = ""
 
-  init(_ ev: Evaluation, includeJacobian: Bool) {
+  init(_ ev: Evaluation, includeJacobian: Bool, excludeJacobian: Bool = false) {
     self.ev = ev
     self.includeJacobian = includeJacobian
+    self.excludeJacobian = excludeJacobian
   }
 
   func render() -> String {
@@ -85,7 +87,7 @@ struct JSONReport {
     }
     key("gradient")
     numbers(ev.gradient)
-    if includeJacobian || c <= JSONReport.jacobianLimit {
+    if !excludeJacobian && (includeJacobian || c <= JSONReport.jacobianLimit) {
       key("jacobian")
       out += "["
       for i in 0..<c {
@@ -153,7 +155,8 @@ struct JSONReport {
         out += JSONReport.double(fd.relativeError)
         out += ", \"relative_tolerance\": "
         out += JSONReport.double(fd.relativeTolerance)
-        out += ", \"finite_difference_agrees\": \(fd.verdict == .agrees), \"finite_difference_verdict\": \"\(fd.verdict.rawValue)\""
+        out +=
+          ", \"finite_difference_agrees\": \(fd.verdict == .agrees), \"finite_difference_verdict\": \"\(fd.verdict.rawValue)\""
       } else {
         out +=
           #", "finite_difference": null, "step": null, "error": null, "tolerance": null, "relative_error": null, "#

@@ -23,10 +23,11 @@ public enum Report {
   /// - Parameters:
   ///   - ev: the evaluation to report.
   ///   - includeJacobian: include the `C × C` Jacobian even when `C` is above `JSONReport.jacobianLimit` (512).
+  ///   - excludeJacobian: leave it out at any size.
   /// - Returns: a pretty-printed JSON object, ending in a newline. Numbers round-trip in the problem's precision;
   ///   non-finite values are the strings `"inf"`, `"-inf"` and `"nan"`.
-  public static func json(_ ev: Evaluation, includeJacobian: Bool) -> String {
-    JSONReport(ev, includeJacobian: includeJacobian).render()
+  public static func json(_ ev: Evaluation, includeJacobian: Bool, excludeJacobian: Bool = false) -> String {
+    JSONReport(ev, includeJacobian: includeJacobian, excludeJacobian: excludeJacobian).render()
   }
 
   /// A worked example for a handout, in Markdown with LaTeX math (`$…$` inline, `$$…$$` displayed).

@@ -50,7 +50,10 @@ enum AtomicFile {
 
   /// Writes `text` to a temporary file beside `path`, flushes it, and renames it over `path`.
   /// On failure the temporary file is removed and any existing file at `path` is left untouched.
-  static func write(_ text: String, to path: String) throws {
+  static func write(_ text: String, to path: String) throws { try write(Array(text.utf8), to: path) }
+
+  /// ``write(_:to:)`` for bytes.
+  static func write(_ bytes: [UInt8], to path: String) throws {
     // Past a file-size limit (`ulimit -f`, a quota-like full disk) write() would raise SIGXFSZ and kill the process,
     // losing the session and leaving the terminal in program mode; ignored, write() fails with EFBIG and is reported.
     signal(SIGXFSZ, SIG_IGN)
@@ -63,7 +66,6 @@ enum AtomicFile {
     }
     var ok = true
     var reason = ""
-    let bytes = Array(text.utf8)
     var offset = 0
     while offset < bytes.count {
       let n = bytes[offset...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }

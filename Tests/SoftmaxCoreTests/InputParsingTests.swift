@@ -311,11 +311,11 @@ struct InputNumberListTests {
     let shape = NumberListParser.lineShape(bytes: text)
     #expect(
       NumberListParser.batchError(lines: shape.lines, several: shape.several)
-        == "has 128 lines of logits; one line of logits is expected (batches are not supported yet)")
+        == "has 128 lines of logits; one line of logits is expected (give --targets-file to read them as a batch)")
     #expect(
       NumberListParser.batchError(lines: 3, several: 2)
-        == "has 3 lines of logits (2 of them with several numbers); one line of logits is expected (batches are not "
-        + "supported yet)")
+        == "has 3 lines of logits (2 of them with several numbers); one line of logits is expected (give "
+        + "--targets-file to read them as a batch)")
   }
 
   @Test("nan and infinities are returned as parsed")

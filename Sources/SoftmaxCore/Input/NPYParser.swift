@@ -13,13 +13,15 @@ public enum NPYParser {
   /// The floating-point element types accepted.
   enum FloatType {
     case float16, float32, float64
+    /// Integer arrays (class indices): only where a caller asks for them.
+    case int32, int64
 
     /// Bytes per element.
     var size: Int {
       switch self {
       case .float16: 2
-      case .float32: 4
-      case .float64: 8
+      case .float32, .int32: 4
+      case .float64, .int64: 8
       }
     }
 
@@ -29,9 +31,27 @@ public enum NPYParser {
       case .float16: "float16"
       case .float32: "float32"
       case .float64: "float64"
+      case .int32: "int32"
+      case .int64: "int64"
       }
     }
   }
+
+  /// An array read from a .npy file: its shape (one or two dimensions) and its values, row by row.
+  public struct Array2D: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Double]
+    public init(shape: [Int], values: [Double]) {
+      self.shape = shape
+      self.values = values
+    }
+    /// Rows and columns (a 1-D array is one row).
+    public var rows: Int { shape.count == 2 ? shape[0] : 1 }
+    public var columns: Int { shape.last ?? 0 }
+  }
+
+  /// The most values a 2-D array may hold (4,096 × 32,768 = 2^27).
+  public static let maximumBatchCount = 1 << 27
 
   /// Parses a NumPy .npy file (format versions 1.0, 2.0 and 3.0): the magic "\x93NUMPY", two version bytes, the
   /// header length (u16 little-endian for v1, u32 for v2/v3), then a Python dict literal header with the keys
@@ -49,6 +69,16 @@ public enum NPYParser {
   ///
   /// - Returns: The values widened exactly to Double. NaN and infinities are returned as they are.
   public static func parse(_ bytes: [UInt8]) throws(InputError) -> [Double] {
+    try parse(bytes, dimensions: 1, integers: false).values
+  }
+
+  /// ``parse(_:)`` for a batch: a 1-D or 2-D (C-order) array of floats or, with `integers`, of little-endian int32 or
+  /// int64 values (class indices, returned as exact `Double`s); at most ``maximumBatchCount`` values.
+  public static func parseArray(_ bytes: [UInt8], integers: Bool) throws(InputError) -> Array2D {
+    try parse(bytes, dimensions: 2, integers: integers)
+  }
+
+  static func parse(_ bytes: [UInt8], dimensions: Int, integers: Bool) throws(InputError) -> Array2D {
     guard bytes.count >= magic.count else {
       throw InputError(
         "not a .npy file: only \(bytes.count) byte\(bytes.count == 1 ? "" : "s"), "
@@ -89,10 +119,10 @@ public enum NPYParser {
           + "and at most \(maximumHeaderLength) are accepted")
     }
     let dataStart = headerStart + headerLength
-    let header = try parseHeader(bytes[headerStart..<dataStart])
+    let header = try parseHeader(bytes[headerStart..<dataStart], dimensions: dimensions, integers: integers)
 
     let type = header.type
-    let count = header.count
+    let count = header.shape.reduce(1, *)
     let available = bytes.count - dataStart
     // count ≤ 2^20 and size ≤ 8, so this cannot overflow; checked anyway.
     let (expected, overflow) = count.multipliedReportingOverflow(by: type.size)
@@ -112,7 +142,7 @@ public enum NPYParser {
           + "but \(available) data bytes follow; the header's shape is wrong or the file is corrupt"
       )
     }
-    return decode(bytes, from: dataStart, count: count, type: type)
+    return Array2D(shape: header.shape, values: decode(bytes, from: dataStart, count: count, type: type))
   }
 
   /// Reads `count` little-endian values of `type` starting at byte `start` (already bounds-checked).
@@ -138,6 +168,15 @@ public enum NPYParser {
             let bits = UInt16(
               littleEndian: data.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self))
             out[k] = doubleFromHalf(bits)
+          }
+        case .int32:
+          for k in 0..<count {
+            out[k] = Double(Int32(littleEndian: data.loadUnaligned(fromByteOffset: 4 * k, as: Int32.self)))
+          }
+        case .int64:
+          // Class indices: any value beyond 2^53 is far outside every range and stays outside when widened.
+          for k in 0..<count {
+            out[k] = Double(Int64(littleEndian: data.loadUnaligned(fromByteOffset: 8 * k, as: Int64.self)))
           }
         }
         initialized = count
@@ -182,11 +221,14 @@ public enum NPYParser {
   /// What the header says.
   struct Header {
     var type: FloatType
-    var count: Int
+    var shape: [Int]
   }
 
-  /// Parses and checks the header dict.
-  static func parseHeader(_ text: ArraySlice<UInt8>) throws(InputError) -> Header {
+  /// Parses and checks the header dict (of an array of at most `dimensions` dimensions; integer dtypes only with
+  /// `integers`).
+  static func parseHeader(
+    _ text: ArraySlice<UInt8>, dimensions: Int = 1, integers: Bool = false
+  ) throws(InputError) -> Header {
     var reader = PythonLiteralReader(bytes: text)
     let value = try reader.readTopLevel()
     guard case .dict(let entries) = value else {
@@ -199,16 +241,21 @@ public enum NPYParser {
       }
       return found.value
     }
-    let type = try floatType(descr: try entry("descr"))
-    guard case .bool = try entry("fortran_order") else {
+    let type = try floatType(descr: try entry("descr"), integers: integers)
+    guard case .bool(let fortran) = try entry("fortran_order") else {
       throw InputError("bad .npy header: 'fortran_order' must be True or False")
     }
-    let count = try elementCount(shape: try entry("shape"))
-    return Header(type: type, count: count)
+    if dimensions == 1 { return Header(type: type, shape: [try elementCount(shape: try entry("shape"))]) }
+    let shape = try batchShape(try entry("shape"))
+    if fortran && shape.count == 2 && shape[0] > 1 && shape[1] > 1 {
+      throw InputError(
+        "the 2-D .npy array is in Fortran (column-major) order; save it in C order (np.ascontiguousarray(arr))")
+    }
+    return Header(type: type, shape: shape)
   }
 
   /// Interprets the 'descr' value; only little-endian (or native) float16/32/64 are accepted.
-  static func floatType(descr: PythonLiteral) throws(InputError) -> FloatType {
+  static func floatType(descr: PythonLiteral, integers: Bool = false) throws(InputError) -> FloatType {
     let descrText: String
     switch descr {
     case .string(let s):
@@ -236,6 +283,10 @@ public enum NPYParser {
     let sizeText = String(String.UnicodeScalarView(scalars.dropFirst()))
     let size: Int? = sizeText.utf8.count <= 4 ? Int(sizeText) : nil
     let bigEndian = byteOrder == ">" || byteOrder == "!"
+    if integers, kind == "i", let size, size == 4 || size == 8 {
+      if bigEndian { throw InputError("big-endian data is not supported; save with dtype '<i\(size)'") }
+      return size == 4 ? .int32 : .int64
+    }
     if kind == "f", let size, [2, 4, 8].contains(size) {
       if bigEndian {
         throw InputError("big-endian data is not supported; save with dtype '<f\(size)'")
@@ -268,6 +319,38 @@ public enum NPYParser {
     throw InputError(
       "unsupported dtype '\(shown)' (\(described)); expected float64 '<f8', float32 '<f4' or float16 '<f2' "
         + "(convert with arr.astype('<f8'))")
+  }
+
+  /// Interprets the 'shape' value of a batch: (n,) or (rows, columns), none empty, at most ``maximumBatchCount``
+  /// values.
+  static func batchShape(_ shape: PythonLiteral) throws(InputError) -> [Int] {
+    guard case .tuple(let items) = shape else {
+      throw InputError("bad .npy header: 'shape' must be a tuple of non-negative integers like (128, 256)")
+    }
+    var dims: [Int] = []
+    var texts: [String] = []
+    for item in items {
+      guard case .int(let text, let value) = item, !(text.hasPrefix("-") && value != 0) else {
+        throw InputError("bad .npy header: 'shape' must be a tuple of non-negative integers like (128, 256)")
+      }
+      texts.append(text)
+      dims.append(value ?? Int.max)
+    }
+    let shown = "(" + texts.prefix(8).joined(separator: ", ") + (texts.count == 1 ? ",)" : ")")
+    guard (1...2).contains(dims.count) else {
+      throw InputError(
+        "the .npy file holds a \(dims.count)-D array with shape \(shown); expected a batch of shape (rows, classes)")
+    }
+    guard !dims.contains(0) else { throw InputError("the .npy array is empty (shape \(shown))") }
+    var total = 1
+    for d in dims {
+      let (product, overflow) = total.multipliedReportingOverflow(by: d)
+      guard !overflow, product <= maximumBatchCount else {
+        throw InputError("too many values: shape \(shown) is more than the \(maximumBatchCount) (2^27) allowed")
+      }
+      total = product
+    }
+    return dims
   }
 
   /// Interprets the 'shape' value; only 1-D shapes (n,) with 1 ≤ n ≤ the limit are accepted.
@@ -349,6 +432,32 @@ public enum NPYParser {
     }
   #endif
 
+  /// Writes values of `precision` (held as `Double`) as a C-order .npy array of `shape`: '<f8' for float64, '<f4' for
+  /// float32, '<f2' for float16, and '<f4' for bfloat16 (numpy has no bfloat16; every bfloat16 value is a float32
+  /// exactly). Returns the bytes and the dtype written.
+  public static func encode(_ values: [Double], shape: [Int], in precision: Precision) -> (
+    bytes: [UInt8], dtype: String
+  ) {
+    switch precision {
+    case .float64:
+      var out = prefix(descr: "<f8", count: values.count, dataBytes: values.count * 8, shape: shape)
+      for v in values { appendLittleEndian(v.bitPattern, to: &out) }
+      return (out, "float64")
+    case .float16:
+      #if !(arch(x86_64) && canImport(Darwin))
+        var out = prefix(descr: "<f2", count: values.count, dataBytes: values.count * 2, shape: shape)
+        for v in values { appendLittleEndian(Float16(v).bitPattern, to: &out) }
+        return (out, "float16")
+      #else
+        fallthrough
+      #endif
+    case .float32, .bfloat16:
+      var out = prefix(descr: "<f4", count: values.count, dataBytes: values.count * 4, shape: shape)
+      for v in values { appendLittleEndian(Float(v).bitPattern, to: &out) }
+      return (out, "float32")
+    }
+  }
+
   /// Appends the little-endian bytes of `value`.
   @inline(__always)
   static func appendLittleEndian<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
@@ -360,8 +469,10 @@ public enum NPYParser {
   }
 
   /// Magic, version 1.0, header length and the padded header, with capacity reserved for the data.
-  static func prefix(descr: String, count: Int, dataBytes: Int) -> [UInt8] {
-    var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(count),), }"
+  static func prefix(descr: String, count: Int, dataBytes: Int, shape: [Int]? = nil) -> [UInt8] {
+    let dims = shape ?? [count]
+    let shapeText = dims.count == 1 ? "(\(dims[0]),)" : "(" + dims.map(String.init).joined(separator: ", ") + ")"
+    var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
     let unpadded = magic.count + 2 + 2 + header.utf8.count + 1
     header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
     var out: [UInt8] = []

@@ -428,7 +428,7 @@ public enum NumberListParser {
   public static func batchError(lines: Int, several: Int) -> String? {
     guard lines > 1, several > 1 else { return nil }
     let detail = several == lines ? "" : " (\(several) of them with several numbers)"
-    return "has \(lines) lines of logits\(detail); one line of logits is expected (batches are not supported yet)"
+    return "has \(lines) lines of logits\(detail); one line of logits is expected (give --targets-file to read them as a batch)"
   }
 
   /// Spaces, tabs, line feeds, carriage returns, vertical tabs and form feeds.
