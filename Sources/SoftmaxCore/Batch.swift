@@ -100,14 +100,21 @@ public struct BatchProblem: Sendable, Equatable {
         return r
       }
     }
-    // Each row as the single-vector path validates it (rounded into the precision; −inf masks a class).
+    // Each logit as the single-vector path checks it (rounded into the precision; −inf masks a class, but not all
+    // of a row's).
     for b in 0..<rows {
-      let row = Array(logits[(b * classes)..<((b + 1) * classes)])
-      do throws(InputError) {
-        let v = try Problem(logits: row, precision: precision).validated()
-        for c in 0..<classes { p.logits[b * classes + c] = v.logits[c] }
-      } catch {
-        throw Invalid(.logits, "row \(b): \(error.message)")
+      var unmasked = false
+      for c in 0..<classes {
+        let k = b * classes + c
+        do throws(InputError) {
+          p.logits[k] = try Problem.checkLogit(logits[k], index: c, precision: precision)
+        } catch {
+          throw Invalid(.logits, "row \(b): \(error.message)")
+        }
+        if p.logits[k] != -.infinity { unmasked = true }
+      }
+      if !unmasked {
+        throw Invalid(.logits, "row \(b): every logit is -inf (masked): at least one class must be unmasked")
       }
     }
     return p
@@ -166,32 +173,23 @@ public struct BatchEvaluation: Sendable {
     let spec = BatchRow.Spec(
       weights: p.weights ?? [Double](repeating: 1, count: c), weighted: p.weights != nil,
       smoothing: p.labelSmoothing, divisor: DoubleDouble(divisor))
-    // Rows in two halves on two threads when there is enough work.
+    // Rows in two halves on two threads when there is enough work, each writing its rows of the outputs in place.
     let parts = n * c >= 1 << 16 && n >= 2 ? 2 : 1
-    let results = Parallel.map(parts, concurrently: parts > 1) { k -> BatchPart in
-      let range = (k * n / parts)..<((k + 1) * n / parts)
-      return BatchPart(p, rows: range, spec: spec, T.self, W.self)
+    let out = BatchOutput(rows: n, classes: c)
+    _ = Parallel.map(parts, concurrently: parts > 1) { k in
+      BatchPart.run(p, rows: (k * n / parts)..<((k + 1) * n / parts), spec: spec, into: out, T.self, W.self)
     }
     var rowLoss = [Double](repeating: 0, count: n)
-    var softmax = [Double](repeating: 0, count: n * c)
-    var gradient = [Double](repeating: 0, count: n * c)
     var total = CompensatedSum<W>()
-    for part in results {
-      for (k, b) in part.rows.enumerated() {
-        let l = part.wideLoss[k]
-        rowLoss[b] = T(converting: W(rounding: l.high) + W(rounding: l.low)).double
-        total.add(W(rounding: l.high))
-        total.add(W(rounding: l.low))
-        for j in 0..<c {
-          softmax[b * c + j] = part.softmax[k * c + j]
-          gradient[b * c + j] = part.gradient[k * c + j]
-        }
-      }
+    for b in 0..<n {
+      let l = out.loss[b]
+      rowLoss[b] = T(converting: W(rounding: l.high) + W(rounding: l.low)).double
+      total.add(W(rounding: l.high))
+      total.add(W(rounding: l.low))
     }
     self.problem = p
     self.rowLoss = rowLoss
-    self.softmax = softmax
-    self.gradient = gradient
+    (softmax, gradient) = out.take()
     ignored = (0..<n).filter(p.isIgnored)
     self.divisor = divisor.double
     switch p.reduction {
@@ -216,37 +214,70 @@ struct DoubleDouble: Sendable {
   func value<W: SoftmaxScalar>(_: W.Type) -> W { W(rounding: high) + W(rounding: low) }
 }
 
-/// A range of rows evaluated on one thread.
-private struct BatchPart: Sendable {
-  let rows: Range<Int>
-  var wideLoss: [DoubleDouble] = []
-  var softmax: [Double] = []
-  var gradient: [Double] = []
+/// The outputs of a batch, written by the threads of ``BatchPart`` at disjoint rows (so shared without a lock).
+private final class BatchOutput: @unchecked Sendable {
+  let classes: Int
+  var loss: [DoubleDouble]
+  private var softmax: [Double]
+  private var gradient: [Double]
+  private let lossBase: UnsafeMutablePointer<DoubleDouble>
+  private let softmaxBase: UnsafeMutablePointer<Double>
+  private let gradientBase: UnsafeMutablePointer<Double>
 
-  init<T: PrecisionScalar, W: WideScalar>(
-    _ p: BatchProblem, rows: Range<Int>, spec: BatchRow.Spec, _: T.Type, _: W.Type
+  init(rows: Int, classes: Int) {
+    self.classes = classes
+    loss = [DoubleDouble](repeating: DoubleDouble(), count: rows)
+    softmax = [Double](repeating: 0, count: rows * classes)
+    gradient = [Double](repeating: 0, count: rows * classes)
+    // The arrays are unique and never resized while the threads write: their storage stays where it is.
+    lossBase = loss.withUnsafeMutableBufferPointer { $0.baseAddress! }
+    softmaxBase = softmax.withUnsafeMutableBufferPointer { $0.baseAddress! }
+    gradientBase = gradient.withUnsafeMutableBufferPointer { $0.baseAddress! }
+  }
+
+  /// Row `b`'s loss and its softmax and gradient rows.
+  func write(row b: Int, loss l: DoubleDouble, softmax s: [Double], gradient g: [Double]) {
+    lossBase[b] = l
+    for j in 0..<classes {
+      softmaxBase[b * classes + j] = s[j]
+      gradientBase[b * classes + j] = g[j]
+    }
+  }
+
+  /// The softmax and gradient arrays, moved out.
+  func take() -> ([Double], [Double]) {
+    var s: [Double] = []
+    var g: [Double] = []
+    swap(&s, &softmax)
+    swap(&g, &gradient)
+    return (s, g)
+  }
+}
+
+/// A range of rows evaluated on one thread.
+private enum BatchPart {
+  static func run<T: PrecisionScalar, W: WideScalar>(
+    _ p: BatchProblem, rows: Range<Int>, spec: BatchRow.Spec, into out: BatchOutput, _: T.Type, _: W.Type
   ) {
-    self.rows = rows
     let c = p.classes
-    softmax.reserveCapacity(rows.count * c)
-    gradient.reserveCapacity(rows.count * c)
     var memory = TrustedMemory<W>()
     var record = BatchRow()
     record.spec = spec
+    // One row's logits, written over for each row (the pass's problem shares it and lets it go before the next).
+    var row = [Double](repeating: 0, count: c)
     for b in rows {
-      let row = Array(p.logits[(b * c)..<((b + 1) * c)])
+      for j in 0..<c { row[j] = p.logits[b * c + j] }
       record.target = p.isIgnored(b) ? nil : p.targets[b]
       record.upstream = p.upstream?[b] ?? 1
-      let problem = Problem(logits: row, target: record.target ?? 0, precision: p.precision)
       // The single-vector path's trusted pass over the row, every term computed afresh.
       var pass = TrustedPass<T, W, BatchRow>(
-        problem: problem, changes: [], everything: true, memory: take(&memory), record: take(&record))
+        problem: Problem(logits: row, target: record.target ?? 0, precision: p.precision), changes: [],
+        everything: true, memory: take(&memory), record: take(&record))
       pass.run()
       memory = take(&pass.memory)
       record = take(&pass.record)
-      wideLoss.append(record.loss)
-      softmax.append(contentsOf: record.softmax)
-      gradient.append(contentsOf: record.gradient)
+      _ = consume pass
+      out.write(row: b, loss: record.loss, softmax: record.softmax, gradient: record.gradient)
     }
   }
 }
