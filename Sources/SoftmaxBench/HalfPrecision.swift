@@ -119,7 +119,7 @@ extension BatchSoftmax {
     checkShape(probabilities.count, rows, classes, "BatchSoftmax.softmax: output too short")
     guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
     let table = KernelTable.of(isa)
-    let (widen, run, narrow) = (table.widen(format), table.softmax(kernel), table.narrow(format))
+    let (widen, narrow) = (table.widen(format), table.narrow(format))
     let chunk = workspace.rowsPerChunk(classes: classes)
     var r = 0
     while r < rows {
@@ -127,7 +127,9 @@ extension BatchSoftmax {
       let offset = r * classes
       let count = n * classes
       widen(x + offset, workspace.input, count)
-      run(workspace.input, n, classes, workspace.output)
+      softmax(
+        kernel, UnsafeBufferPointer(start: workspace.input, count: count), rows: n, classes: classes,
+        into: UnsafeMutableBufferPointer(start: workspace.output, count: count), isa: isa)
       narrow(workspace.output, out + offset, count)
       r += n
     }
@@ -135,7 +137,7 @@ extension BatchSoftmax {
 
   /// The fused softmax + cross-entropy kernel on 16-bit logits (bit patterns): `upstream` and the outputs `loss` and
   /// `gradient` are in the same 16-bit format. See
-  /// ``fused(_:rows:classes:targets:upstream:loss:gradient:isa:)-(UnsafeBufferPointer<Float>,_,_,_,_,_,_,_)``.
+  /// ``fused(_:rows:classes:targets:upstream:loss:gradient:isa:)``.
   ///
   /// Unlike the other half-precision kernels this one converts inside its passes: the logits are widened to `Float`
   /// as they are loaded and the gradient is rounded as it is stored; `workspace` provides one `Float` row for the

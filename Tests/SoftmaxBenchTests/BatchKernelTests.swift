@@ -86,9 +86,8 @@ import Testing
       xs.withUnsafeBufferPointer { xp in
         out.withUnsafeMutableBufferPointer { op in
           switch kernel {
-          case .naive: BatchSoftmax.naive(xp, rows: rows, classes: classes, into: op, isa: isa)
-          case .stable: BatchSoftmax.stable(xp, rows: rows, classes: classes, into: op, isa: isa)
-          case .online: BatchSoftmax.online(xp, rows: rows, classes: classes, into: op, isa: isa)
+          case .naive, .stable, .online:
+            BatchSoftmax.softmax(kernel, xp, rows: rows, classes: classes, into: op, isa: isa)
           case .fused:
             targets.withUnsafeBufferPointer { tp in
               gs.withUnsafeBufferPointer { gp in
@@ -109,9 +108,8 @@ import Testing
       x.withUnsafeBufferPointer { xp in
         out.withUnsafeMutableBufferPointer { op in
           switch kernel {
-          case .naive: BatchSoftmax.naive(xp, rows: rows, classes: classes, into: op, isa: isa)
-          case .stable: BatchSoftmax.stable(xp, rows: rows, classes: classes, into: op, isa: isa)
-          case .online: BatchSoftmax.online(xp, rows: rows, classes: classes, into: op, isa: isa)
+          case .naive, .stable, .online:
+            BatchSoftmax.softmax(kernel, xp, rows: rows, classes: classes, into: op, isa: isa)
           case .fused:
             targets.withUnsafeBufferPointer { tp in
               upstream.withUnsafeBufferPointer { gp in
