@@ -118,9 +118,10 @@ public typealias BatchKernelSet<T> = (
   naive: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
   stable: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
   online: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
-  fused: @Sendable (
-    UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>
-  ) -> Void
+  fused:
+    @Sendable (
+      UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>
+    ) -> Void
 )
 
 extension Float: BatchScalar {

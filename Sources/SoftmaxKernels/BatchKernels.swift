@@ -37,10 +37,11 @@ public enum BatchKernels {
     naive: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
     stable: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
     online: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
-    fused: @Sendable (
-      UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>,
-      UnsafeMutablePointer<T>
-    ) -> Void
+    fused:
+      @Sendable (
+        UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>,
+        UnsafeMutablePointer<T>
+      ) -> Void
   )
 
   /// The `Float` kernels (sixteen lanes).

@@ -23,31 +23,31 @@ extension HalfRowFormat {
 private enum BFloat16Row: HalfRowFormat {
   typealias Format = FloatLanes
   static var widensFirst: Bool { false }
-    /// Sixteen values deinterleaved: the even-indexed ones in the low eight lanes, the odd-indexed ones in the high
-    /// eight. One 32-byte load holds them as eight pairs; a pair's `UInt32` shifted left by 16 is the even value's
-    /// `Float`, masked to its high half the odd one's (no shuffle, unlike widening in order).
-    @inline(__always) static func load(_ p: UnsafePointer<UInt16>) -> Vec {
-      let pairs = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt32>.self)
-      return Vec(
-        lowHalf: unsafeBitCast(pairs &<< 16, to: SIMD8<Float>.self),
-        highHalf: unsafeBitCast(pairs & 0xFFFF_0000, to: SIMD8<Float>.self))
-    }
-    @inline(__always) static func position(_ i: Int, _ full: Int) -> Int {
-      i < full ? (i & ~15) | ((i & 1) << 3) | ((i & 15) >> 1) : i
-    }
-    /// The inverse of ``load(_:)``: each pair's rounded halves are combined into one `UInt32` (no pack, no shuffle).
-    /// A NaN lane first becomes its quiet bfloat16 NaN followed by 16 zero bits, which the rounding leaves alone.
-    @inline(__always) static func storePermuted(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
-      let f = unsafeBitCast(v, to: SIMD16<UInt32>.self)
-      let quiet = unsafeBitCast((f | 0x0040_0000) & 0xFFFF_0000, to: Vec.self)
-      storePermutedNotNaN(v.replacing(with: quiet, where: v .!= v), p)
-    }
-    @inline(__always) static func storePermutedNotNaN(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
-      let f = unsafeBitCast(v, to: SIMD16<UInt32>.self)
-      let t = f &+ 0x7FFF &+ ((f &>> 16) & 1)
-      let pairs = (t.highHalf & 0xFFFF_0000) | (t.lowHalf &>> 16)
-      UnsafeMutableRawPointer(p).storeBytes(of: pairs, as: SIMD8<UInt32>.self)
-    }
+  /// Sixteen values deinterleaved: the even-indexed ones in the low eight lanes, the odd-indexed ones in the high
+  /// eight. One 32-byte load holds them as eight pairs; a pair's `UInt32` shifted left by 16 is the even value's
+  /// `Float`, masked to its high half the odd one's (no shuffle, unlike widening in order).
+  @inline(__always) static func load(_ p: UnsafePointer<UInt16>) -> Vec {
+    let pairs = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<UInt32>.self)
+    return Vec(
+      lowHalf: unsafeBitCast(pairs &<< 16, to: SIMD8<Float>.self),
+      highHalf: unsafeBitCast(pairs & 0xFFFF_0000, to: SIMD8<Float>.self))
+  }
+  @inline(__always) static func position(_ i: Int, _ full: Int) -> Int {
+    i < full ? (i & ~15) | ((i & 1) << 3) | ((i & 15) >> 1) : i
+  }
+  /// The inverse of ``load(_:)``: each pair's rounded halves are combined into one `UInt32` (no pack, no shuffle).
+  /// A NaN lane first becomes its quiet bfloat16 NaN followed by 16 zero bits, which the rounding leaves alone.
+  @inline(__always) static func storePermuted(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
+    let f = unsafeBitCast(v, to: SIMD16<UInt32>.self)
+    let quiet = unsafeBitCast((f | 0x0040_0000) & 0xFFFF_0000, to: Vec.self)
+    storePermutedNotNaN(v.replacing(with: quiet, where: v .!= v), p)
+  }
+  @inline(__always) static func storePermutedNotNaN(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
+    let f = unsafeBitCast(v, to: SIMD16<UInt32>.self)
+    let t = f &+ 0x7FFF &+ ((f &>> 16) & 1)
+    let pairs = (t.highHalf & 0xFFFF_0000) | (t.lowHalf &>> 16)
+    UnsafeMutableRawPointer(p).storeBytes(of: pairs, as: SIMD8<UInt32>.self)
+  }
   @inline(__always) static func scalar(_ v: UInt16) -> Float { HalfBits.float(bfloat16: v) }
   @inline(__always) static func store(_ v: Vec, _ p: UnsafeMutablePointer<UInt16>) {
     HalfBits.storeBits(HalfBits.floatToBFloat16Bits(bits(v)), p)
@@ -73,11 +73,24 @@ private enum BFloat16Row: HalfRowFormat {
   }
 }
 
+/// The two ways of reading binary16 rows; they widen a whole row alike (``HalfBits/widen(float16:to:count:)`` picks
+/// the hardware or the bit-level conversion). Both have `Format == FloatLanes`, but as a constraint of this protocol
+/// that would make the module emit weak witness-table accessors (scripts/check-kernel-symbols.sh), hence the cast.
+private protocol Float16Row: HalfRowFormat where Stored == UInt16 {}
+
+extension Float16Row {
+  @inline(__always) static func widen(
+    _ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Format.Scalar>, _ count: Int
+  ) {
+    HalfBits.widen(float16: src, to: UnsafeMutableRawPointer(dst).assumingMemoryBound(to: Float.self), count: count)
+  }
+}
+
 /// binary16 rows through `Float16` ⇄ `Float` conversions: `vcvtph2ps` / `vcvtps2ph` with F16C (only used where
 /// ``HalfBits/useHardwareFloat16`` says so). Lane loops rather than `SIMD8<Float>(SIMD8<Float16>)`: that generic
 /// initialiser is not always inlined, and its specialisation would be a weak symbol shared by both copies of the
 /// module (BatchKernels.swift); the loops compile to the same instructions.
-private enum Float16HardwareRow: HalfRowFormat {
+private enum Float16HardwareRow: Float16Row {
   typealias Format = FloatLanes
   static var widensFirst: Bool { false }
   @inline(__always) static func load(_ p: UnsafePointer<UInt16>) -> Vec {
@@ -90,17 +103,12 @@ private enum Float16HardwareRow: HalfRowFormat {
     for l in 0..<16 { p[l] = Float16(v[l]).bitPattern }
   }
   @inline(__always) static func narrow(_ x: Float) -> UInt16 { Float16(x).bitPattern }
-  @inline(__always) static func widen(
-    _ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ count: Int
-  ) {
-    HalfBits.widen(float16: src, to: dst, count: count)
-  }
 }
 
 /// binary16 rows through the bit-level conversions (baseline CPUs without F16C). The widening is some twenty
 /// vector operations per sixteen values, so the row is widened once, into the scratch row, rather than in both the
 /// range and the exponential pass.
-private enum Float16BitsRow: HalfRowFormat {
+private enum Float16BitsRow: Float16Row {
   typealias Format = FloatLanes
   static var widensFirst: Bool { true }
   @inline(__always) static func load(_ p: UnsafePointer<UInt16>) -> Vec {
@@ -111,11 +119,6 @@ private enum Float16BitsRow: HalfRowFormat {
     HalfBits.storeBits(HalfBits.floatToFloat16Bits(bits(v)), p)
   }
   @inline(__always) static func narrow(_ x: Float) -> UInt16 { HalfBits.float16Bits(x) }
-  @inline(__always) static func widen(
-    _ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, _ count: Int
-  ) {
-    HalfBits.widen(float16: src, to: dst, count: count)
-  }
 }
 
 /// Every row of a batch through ``rowFusedHalf(_:_:_:_:_:_:_:)``; the loss is rounded from `Double` to `Float`, then

@@ -193,21 +193,12 @@ private func rowExpSumShifted<S: RowSource>(
 ) -> Double {
   let lanes = S.Format.Vector.scalarCount
   let magic = S.Format.shiftedMagic(nS)
-  var total = S.Format.Total()
-  var i = 0
-  let full = c - c % lanes
-  while i < full {
-    let end = Swift.min(i + block * lanes, full)
-    // One vector per iteration: unrolled twice, the v3 loop spilled its accumulators (16 ymm registers hold one
-    // SIMD16 chain, its accumulator and the constants, not two); the out-of-order core overlaps the iterations.
-    var acc = S.Format.Vector()
-    while i < end {
-      let e = S.Format.expShifted(S.load(x + i), magic: magic)
-      store(e, out + i)
-      acc += e
-      i += lanes
-    }
-    S.Format.add(acc, to: &total)
+  // One vector per iteration (blockSum): unrolled twice, the v3 loop spilled its accumulators (16 ymm registers hold
+  // one SIMD16 chain, its accumulator and the constants, not two); the out-of-order core overlaps the iterations.
+  var (total, i) = blockSum(c, S.Format.self) { i in
+    let e = S.Format.expShifted(S.load(x + i), magic: magic)
+    store(e, out + i)
+    return e
   }
   if i < c {
     // Pad with a value of the row (a valid input), then drop the padding lanes from the sum.
@@ -217,6 +208,28 @@ private func rowExpSumShifted<S: RowSource>(
     S.Format.add(e, to: &total)
   }
   return S.Format.sum(total)
+}
+
+/// `Σ term(i)` over the whole vectors of a row (`i = 0, lanes, …` below `c − c mod lanes`), one vector per
+/// iteration: summed in the row's own lanes in blocks of `block` vectors, each block added to the `Double` total.
+/// Returns the total and the first element after the whole vectors.
+@inline(__always) private func blockSum<F: KernelFormat>(_ c: Int, _: F.Type, _ term: (Int) -> F.Vector) -> (
+  total: F.Total, end: Int
+) {
+  let lanes = F.Vector.scalarCount
+  var total = F.Total()
+  var i = 0
+  let full = c - c % lanes
+  while i < full {
+    let end = Swift.min(i + block * lanes, full)
+    var acc = F.Vector()
+    while i < end {
+      acc += term(i)
+      i += lanes
+    }
+    F.add(acc, to: &total)
+  }
+  return (total, i)
 }
 
 /// `out[i] *= s`.
@@ -237,19 +250,10 @@ func rowNaive<F: KernelFormat>(
   _ x: UnsafePointer<F.Scalar>, _ c: Int, _ out: UnsafeMutablePointer<F.Scalar>, _: F.Type
 ) {
   let lanes = F.Vector.scalarCount
-  var total = F.Total()
-  var i = 0
-  let full = c - c % lanes
-  while i < full {
-    let end = Swift.min(i + block * lanes, full)
-    var acc = F.Vector()
-    while i < end {
-      let e = F.exp(load(x + i))
-      store(e, out + i)
-      acc += e
-      i += lanes
-    }
-    F.add(acc, to: &total)
+  var (total, i) = blockSum(c, F.self) { i in
+    let e = F.exp(load(x + i) as F.Vector)
+    store(e, out + i)
+    return e
   }
   if i < c {
     let e = F.exp(loadPartial(x + i, c - i, fill: -.infinity, PlainRows<F>.self))
@@ -542,26 +546,11 @@ protocol HalfRowFormat: RowSource {
 private func rowSumExcept<F: KernelFormat>(_ out: UnsafeMutablePointer<F.Scalar>, _ c: Int, _ t: Int, _: F.Type)
   -> Double
 {
-  let lanes = F.Vector.scalarCount
   let saved = out[t]
   out[t] = 0
-  var total = F.Total()
-  var i = 0
-  let full = c - c % lanes
-  while i < full {
-    let end = Swift.min(i + block * lanes, full)
-    var acc = F.Vector()
-    while i < end {
-      acc += load(out + i)
-      i += lanes
-    }
-    F.add(acc, to: &total)
-  }
+  let (total, end) = blockSum(c, F.self) { load(out + $0) }
   var tail = 0.0
-  while i < c {
-    tail += F.widened(out[i])
-    i += 1
-  }
+  for i in end..<c { tail += F.widened(out[i]) }
   out[t] = saved
   return F.sum(total) + tail
 }

@@ -276,7 +276,8 @@ enum DoubleLanes: KernelFormat {
   }
 
   @_transparent static func scaledNormal(_ p: Vector, _ k: Vector) -> Vector {
-    unsafeBitCast(unsafeBitCast(p, to: SIMD8<Int64>.self) &+ (unsafeBitCast(k, to: SIMD8<Int64>.self) &<< 52), to: Vector.self)
+    unsafeBitCast(
+      unsafeBitCast(p, to: SIMD8<Int64>.self) &+ (unsafeBitCast(k, to: SIMD8<Int64>.self) &<< 52), to: Vector.self)
   }
 
   @_transparent static func horizontalMin(_ v: Vector) -> Double {
