@@ -33,16 +33,14 @@ public enum BatchKernels {
   /// online softmax into `out`, and the fused softmax + cross-entropy loss and gradient (`targets`, `upstream`,
   /// `loss`, `gradient`; the loss is rounded from `Double` once). A tuple, so that both copies of this module give
   /// values of the same type.
-  public typealias Kernels<T> = (
-    naive: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
-    stable: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
-    online: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
-    fused:
-      @Sendable (
-        UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>,
-        UnsafeMutablePointer<T>
-      ) -> Void
-  )
+  public typealias Kernels<T> = (naive: Softmax<T>, stable: Softmax<T>, online: Softmax<T>, fused: Fused<T>)
+  /// A softmax kernel: `(x, rows, classes, out)`.
+  public typealias Softmax<T> = @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void
+  /// The fused kernel: `(x, rows, classes, targets, upstream, loss, gradient)`.
+  public typealias Fused<T> =
+    @Sendable (
+      UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>
+    ) -> Void
 
   /// The `Float` kernels (sixteen lanes).
   public static let float = kernels(FloatLanes.self)

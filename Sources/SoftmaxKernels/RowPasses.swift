@@ -148,32 +148,8 @@ private func rowExpSum<F: KernelFormat>(
   _ x: UnsafePointer<F.Scalar>, _ c: Int, _ m: F.Scalar, _ out: UnsafeMutablePointer<F.Scalar>, normal: Bool,
   _: F.Type
 ) -> Double {
-  let lanes = F.Vector.scalarCount
   let negM = F.Vector(repeating: -m)
-  var total = F.Total()
-  var i = 0
-  let full = c - c % lanes
-  while i < full {
-    let end = Swift.min(i + block * lanes, full)
-    var acc0 = F.Vector()
-    var acc1 = F.Vector()
-    while i + 2 * lanes <= end {
-      let e0 = F.expMinus(load(x + i), negM, normal: normal)
-      let e1 = F.expMinus(load(x + i + lanes), negM, normal: normal)
-      store(e0, out + i)
-      store(e1, out + i + lanes)
-      acc0 += e0
-      acc1 += e1
-      i += 2 * lanes
-    }
-    if i < end {
-      let e0 = F.expMinus(load(x + i), negM, normal: normal)
-      store(e0, out + i)
-      acc0 += e0
-      i += lanes
-    }
-    F.add(acc0 + acc1, to: &total)
-  }
+  var (total, i) = blockSum(c, F.self, into: out, chains: 2) { F.expMinus(load(x + $0), negM, normal: normal) }
   if i < c {
     let e = F.expMinus(loadPartial(x + i, c - i, fill: -.infinity, PlainRows<F>.self), negM)
     storePartial(e, out + i, c - i)
@@ -195,11 +171,7 @@ private func rowExpSumShifted<S: RowSource>(
   let magic = S.Format.shiftedMagic(nS)
   // One vector per iteration (blockSum): unrolled twice, the v3 loop spilled its accumulators (16 ymm registers hold
   // one SIMD16 chain, its accumulator and the constants, not two); the out-of-order core overlaps the iterations.
-  var (total, i) = blockSum(c, S.Format.self) { i in
-    let e = S.Format.expShifted(S.load(x + i), magic: magic)
-    store(e, out + i)
-    return e
-  }
+  var (total, i) = blockSum(c, S.Format.self, into: out) { S.Format.expShifted(S.load(x + $0), magic: magic) }
   if i < c {
     // Pad with a value of the row (a valid input), then drop the padding lanes from the sum.
     var e = S.Format.expShifted(loadPartial(x + i, c - i, fill: S.scalar(x[i]), S.self), magic: magic)
@@ -210,24 +182,39 @@ private func rowExpSumShifted<S: RowSource>(
   return S.Format.sum(total)
 }
 
-/// `Σ term(i)` over the whole vectors of a row (`i = 0, lanes, …` below `c − c mod lanes`), one vector per
-/// iteration: summed in the row's own lanes in blocks of `block` vectors, each block added to the `Double` total.
-/// Returns the total and the first element after the whole vectors.
-@inline(__always) private func blockSum<F: KernelFormat>(_ c: Int, _: F.Type, _ term: (Int) -> F.Vector) -> (
-  total: F.Total, end: Int
-) {
+/// `Σ term(i)` over the whole vectors of a row (`i = 0, lanes, …` below `c − c mod lanes`), each term also stored
+/// at `out + i` when `out` is given: summed in the row's own lanes (in `chains` independent accumulators, 1 or 2) in
+/// blocks of `block` vectors, each block added to the `Double` total. Returns the total and the first element after
+/// the whole vectors.
+@inline(__always) private func blockSum<F: KernelFormat>(
+  _ c: Int, _: F.Type, into out: UnsafeMutablePointer<F.Scalar>?, chains: Int = 1, _ term: (Int) -> F.Vector
+) -> (total: F.Total, end: Int) {
   let lanes = F.Vector.scalarCount
   var total = F.Total()
   var i = 0
   let full = c - c % lanes
   while i < full {
     let end = Swift.min(i + block * lanes, full)
-    var acc = F.Vector()
+    var acc0 = F.Vector()
+    var acc1 = F.Vector()
+    while chains == 2 && i + 2 * lanes <= end {
+      let e0 = term(i)
+      let e1 = term(i + lanes)
+      if let out {
+        store(e0, out + i)
+        store(e1, out + i + lanes)
+      }
+      acc0 += e0
+      acc1 += e1
+      i += 2 * lanes
+    }
     while i < end {
-      acc += term(i)
+      let e = term(i)
+      if let out { store(e, out + i) }
+      acc0 += e
       i += lanes
     }
-    F.add(acc, to: &total)
+    F.add(chains == 2 ? acc0 + acc1 : acc0, to: &total)
   }
   return (total, i)
 }
@@ -250,11 +237,7 @@ func rowNaive<F: KernelFormat>(
   _ x: UnsafePointer<F.Scalar>, _ c: Int, _ out: UnsafeMutablePointer<F.Scalar>, _: F.Type
 ) {
   let lanes = F.Vector.scalarCount
-  var (total, i) = blockSum(c, F.self) { i in
-    let e = F.exp(load(x + i) as F.Vector)
-    store(e, out + i)
-    return e
-  }
+  var (total, i) = blockSum(c, F.self, into: out) { F.exp(load(x + $0)) }
   if i < c {
     let e = F.exp(loadPartial(x + i, c - i, fill: -.infinity, PlainRows<F>.self))
     storePartial(e, out + i, c - i)
@@ -548,7 +531,7 @@ private func rowSumExcept<F: KernelFormat>(_ out: UnsafeMutablePointer<F.Scalar>
 {
   let saved = out[t]
   out[t] = 0
-  let (total, end) = blockSum(c, F.self) { load(out + $0) }
+  let (total, end) = blockSum(c, F.self, into: nil) { load(out + $0) }
   var tail = 0.0
   for i in end..<c { tail += F.widened(out[i]) }
   out[t] = saved

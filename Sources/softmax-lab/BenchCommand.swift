@@ -9,8 +9,7 @@ struct FrameResult: Sendable, Equatable {
   /// The view that was rendered (e.g. `"explorer"`).
   var view: String
   /// Terminal size in cells.
-  var width: Int
-  var height: Int
+  var width, height: Int
   /// Classes in the problem shown.
   var classes: Int
   /// Median and 99th-percentile time to produce one frame, in milliseconds.
@@ -430,11 +429,10 @@ struct BenchResult: Sendable {
   var precision: Precision
   /// The kernel copy that ran (always `baseline` for the scalar baselines).
   var isa: KernelISA
-  var rows: Int
-  var classes: Int
-  var nsMedian: Double
-  var nsMin: Double
-  var nsMax: Double
+  /// The batch shape.
+  var rows, classes: Int
+  /// ns per element: the median, fastest and slowest of the timed runs.
+  var nsMedian, nsMin, nsMax: Double
   var gbPerSecond: Double
   var maxRelError: Double
   var repeats: Int
