@@ -69,11 +69,15 @@ public enum BatchSoftmax {
     checkShape(logits.count, rows, classes, "BatchSoftmax.softmax: logits too short")
     checkShape(probabilities.count, rows, classes, "BatchSoftmax.softmax: output too short")
     guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
-    let kernels = T.kernels(isa)
+    softmaxKernel(kernel, in: T.kernels(isa))(x, rows, classes, out)
+  }
+
+  /// The raw `naive`, `stable` or `online` kernel of a format's set.
+  static func softmaxKernel<T>(_ kernel: Kernel, in set: BatchKernelSet<T>) -> BatchSoftmaxKernel<T> {
     switch kernel {
-    case .naive: kernels.naive(x, rows, classes, out)
-    case .stable: kernels.stable(x, rows, classes, out)
-    case .online: kernels.online(x, rows, classes, out)
+    case .naive: set.naive
+    case .stable: set.stable
+    case .online: set.online
     case .fused: preconditionFailure("BatchSoftmax.softmax: use fused(_:rows:classes:...) for the fused kernel")
     }
   }
@@ -115,14 +119,15 @@ public protocol BatchScalar: BinaryFloatingPoint {
 /// The raw kernels of one format, as `(x, rows, classes, …)` on row-major buffers: what ``BatchSoftmax``'s checked
 /// entry points call. The same tuple type as each kernel module's `BatchKernels.Kernels`.
 public typealias BatchKernelSet<T> = (
-  naive: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
-  stable: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
-  online: @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void,
+  naive: BatchSoftmaxKernel<T>, stable: BatchSoftmaxKernel<T>, online: BatchSoftmaxKernel<T>,
   fused:
     @Sendable (
       UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>
     ) -> Void
 )
+
+/// A raw softmax kernel: `(x, rows, classes, out)`.
+public typealias BatchSoftmaxKernel<T> = @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void
 
 extension Float: BatchScalar {
   /// The `Float` kernels of `isa`.

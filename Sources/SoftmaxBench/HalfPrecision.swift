@@ -103,7 +103,7 @@ extension BatchSoftmax {
     checkShape(probabilities.count, rows, classes, "BatchSoftmax.softmax: output too short")
     guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
     let table = KernelTable.of(isa)
-    let (widen, narrow) = (table.widen(format), table.narrow(format))
+    let (widen, run, narrow) = (table.widen(format), softmaxKernel(kernel, in: table.float), table.narrow(format))
     let chunk = workspace.rowsPerChunk(classes: classes)
     var r = 0
     while r < rows {
@@ -111,9 +111,7 @@ extension BatchSoftmax {
       let offset = r * classes
       let count = n * classes
       widen(x + offset, workspace.input, count)
-      softmax(
-        kernel, UnsafeBufferPointer(start: workspace.input, count: count), rows: n, classes: classes,
-        into: UnsafeMutableBufferPointer(start: workspace.output, count: count), isa: isa)
+      run(workspace.input, n, classes, workspace.output)
       narrow(workspace.output, out + offset, count)
       r += n
     }

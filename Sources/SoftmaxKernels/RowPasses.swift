@@ -149,7 +149,7 @@ private func rowExpSum<F: KernelFormat>(
   _: F.Type
 ) -> Double {
   let negM = F.Vector(repeating: -m)
-  var (total, i) = blockSum(c, F.self, into: out, chains: 2) { F.expMinus(load(x + $0), negM, normal: normal) }
+  var (total, i) = blockSum(c, into: out, chains: 2, ExpMinus<F>(x: x, negM: negM, normal: normal))
   if i < c {
     let e = F.expMinus(loadPartial(x + i, c - i, fill: -.infinity, PlainRows<F>.self), negM)
     storePartial(e, out + i, c - i)
@@ -171,7 +171,7 @@ private func rowExpSumShifted<S: RowSource>(
   let magic = S.Format.shiftedMagic(nS)
   // One vector per iteration (blockSum): unrolled twice, the v3 loop spilled its accumulators (16 ymm registers hold
   // one SIMD16 chain, its accumulator and the constants, not two); the out-of-order core overlaps the iterations.
-  var (total, i) = blockSum(c, S.Format.self, into: out) { S.Format.expShifted(S.load(x + $0), magic: magic) }
+  var (total, i) = blockSum(c, into: out, ShiftedExp<S>(x: x, magic: magic))
   if i < c {
     // Pad with a value of the row (a valid input), then drop the padding lanes from the sum.
     var e = S.Format.expShifted(loadPartial(x + i, c - i, fill: S.scalar(x[i]), S.self), magic: magic)
@@ -186,9 +186,10 @@ private func rowExpSumShifted<S: RowSource>(
 /// at `out + i` when `out` is given: summed in the row's own lanes (in `chains` independent accumulators, 1 or 2) in
 /// blocks of `block` vectors, each block added to the `Double` total. Returns the total and the first element after
 /// the whole vectors.
-@inline(__always) private func blockSum<F: KernelFormat>(
-  _ c: Int, _: F.Type, into out: UnsafeMutablePointer<F.Scalar>?, chains: Int = 1, _ term: (Int) -> F.Vector
-) -> (total: F.Total, end: Int) {
+@inline(__always) private func blockSum<T: BlockTerm>(
+  _ c: Int, into out: UnsafeMutablePointer<T.Format.Scalar>?, chains: Int = 1, _ term: T
+) -> (total: T.Format.Total, end: Int) {
+  typealias F = T.Format
   let lanes = F.Vector.scalarCount
   var total = F.Total()
   var i = 0
@@ -219,6 +220,45 @@ private func rowExpSumShifted<S: RowSource>(
   return (total, i)
 }
 
+/// The vector at element `i` of a ``blockSum(_:into:chains:_:)``: a type rather than a closure, so that the
+/// specialised loop inlines it (the optimiser kept closures of an exponential's size out of line, a call per vector).
+protocol BlockTerm {
+  associatedtype Format: KernelFormat
+  func callAsFunction(_ i: Int) -> Format.Vector
+}
+
+/// `e^{x_i − M}` for the exact difference (``KernelFormat/expMinus(_:_:normal:)``).
+private struct ExpMinus<Format: KernelFormat>: BlockTerm {
+  var x: UnsafePointer<Format.Scalar>
+  var negM: Format.Vector
+  var normal: Bool
+  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector {
+    Format.expMinus(load(x + i), negM, normal: normal)
+  }
+}
+
+/// `e^{x_i − n_S·ln 2}`, the logits widened as they are loaded (``KernelFormat/expShifted(_:magic:)``).
+private struct ShiftedExp<Source: RowSource>: BlockTerm {
+  typealias Format = Source.Format
+  var x: UnsafePointer<Source.Stored>
+  var magic: Format.Vector
+  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector {
+    Format.expShifted(Source.load(x + i), magic: magic)
+  }
+}
+
+/// `e^{x_i}`, unshifted (the naive kernel).
+private struct NaiveExp<Format: KernelFormat>: BlockTerm {
+  var x: UnsafePointer<Format.Scalar>
+  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector { Format.exp(load(x + i)) }
+}
+
+/// `x_i` itself.
+private struct Load<Format: KernelFormat>: BlockTerm {
+  var x: UnsafePointer<Format.Scalar>
+  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector { load(x + i) }
+}
+
 /// `out[i] *= s`.
 private func rowScale<F: KernelFormat>(_ out: UnsafeMutablePointer<F.Scalar>, _ c: Int, _ s: F.Scalar, _: F.Type) {
   let sv = F.Vector(repeating: s)
@@ -237,7 +277,7 @@ func rowNaive<F: KernelFormat>(
   _ x: UnsafePointer<F.Scalar>, _ c: Int, _ out: UnsafeMutablePointer<F.Scalar>, _: F.Type
 ) {
   let lanes = F.Vector.scalarCount
-  var (total, i) = blockSum(c, F.self, into: out) { F.exp(load(x + $0)) }
+  var (total, i) = blockSum(c, into: out, NaiveExp<F>(x: x))
   if i < c {
     let e = F.exp(loadPartial(x + i, c - i, fill: -.infinity, PlainRows<F>.self))
     storePartial(e, out + i, c - i)
@@ -531,7 +571,7 @@ private func rowSumExcept<F: KernelFormat>(_ out: UnsafeMutablePointer<F.Scalar>
 {
   let saved = out[t]
   out[t] = 0
-  let (total, end) = blockSum(c, F.self, into: nil) { load(out + $0) }
+  let (total, end) = blockSum(c, into: nil, Load<F>(x: out))
   var tail = 0.0
   for i in end..<c { tail += F.widened(out[i]) }
   out[t] = saved
