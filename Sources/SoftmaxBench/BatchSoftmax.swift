@@ -22,7 +22,7 @@ import SoftmaxCore
 /// Accuracy: each `e^{x_i − M}` is evaluated for the *exact* difference. In the `Float` `stable` and `fused` kernels,
 /// rows with `|M| ≤ 512` and `min − M ≥ −86` (the common case) are shifted by `S = n·ln 2 ≈ M` instead of `M`: the
 /// exponential reduces `x_i` itself exactly and subtracts `n` from the exponent, so no rounding error arises at all
-/// (see ``VectorExp/expShifted(_:magic:)``). Other rows, and every `Double` row, recover the rounding error of
+/// (`KernelFormat.expShifted(_:magic:)` in the SoftmaxKernels module). Other rows, and every `Double` row, recover the rounding error of
 /// `x_i − M` with a two-sum and fold it into the reduced argument. The sum is accumulated per lane in short blocks and finished in
 /// `Double`, and the loss is `(M − x_T) + log σ` computed in `Double`. For `Float` and `Double` the fused gradient and
 /// loss are then within a few ulps of the exact result (the tests check 4 ulps). Half-precision inputs (`Float16`,

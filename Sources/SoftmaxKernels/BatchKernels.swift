@@ -8,10 +8,12 @@
 //
 // One more trap: a standard-library generic that is specialised but not inlined here (say `SIMD16<Int32>.init(
 // truncatingIfNeeded: SIMD16<UInt16>)`) becomes a weak symbol with the same mangled name in both copies, and the linker
-// keeps one of them for both: baseline code could then call AVX2 code. After changing this module, check that the
-// v3 objects define no such symbol (every weak symbol must belong to the module itself):
-//   nm --defined-only .build/release/SoftmaxKernelsV3.build/*.o | grep -E ' [WV] ' | grep -v SoftmaxKernelsV3
-// should list only `__swift_reflection_version` and `symbolic` entries (data, not code). BENCHMARKS.md has the details.
+// keeps one of them for both: baseline code could then call AVX2 code. Generic code makes this easy to trip, so:
+// `KernelFormat` is conformed to by this module's own enums (a conformance of `SIMD16<Float>` emits weak witness-table
+// accessors and metadata caches), its witnesses use no non-inlined standard-library generics (`lowHalf`, `sum()`),
+// and no protocol here has a same-type constraint to a concrete format. `scripts/check-kernel-symbols.sh` checks that
+// the v3 objects define no weak symbol but their own, `symbolic` names, `__swift_reflection_version` and `got.` data
+// cells (data, not code); run it after changing this module.
 
 /// The batch softmax and cross-entropy kernels of one instruction set, on raw row-major `rows × classes` buffers.
 ///
