@@ -149,7 +149,33 @@ private func rowExpSum<F: KernelFormat>(
   _: F.Type
 ) -> Double {
   let negM = F.Vector(repeating: -m)
-  var (total, i) = blockSum(c, into: out, chains: 2, ExpMinus<F>(x: x, negM: negM, normal: normal))
+  let lanes = F.Vector.scalarCount
+  var total = F.Total()
+  var i = 0
+  let full = c - c % lanes
+  while i < full {
+    // Two chains of accumulators per block (unlike ``blockSum(_:into:_:)``): the exponentials here are independent
+    // of each other, and two in flight keep the FMA units busy.
+    let end = Swift.min(i + block * lanes, full)
+    var acc0 = F.Vector()
+    var acc1 = F.Vector()
+    while i + 2 * lanes <= end {
+      let e0 = F.expMinus(load(x + i), negM, normal: normal)
+      let e1 = F.expMinus(load(x + i + lanes), negM, normal: normal)
+      store(e0, out + i)
+      store(e1, out + i + lanes)
+      acc0 += e0
+      acc1 += e1
+      i += 2 * lanes
+    }
+    if i < end {
+      let e0 = F.expMinus(load(x + i), negM, normal: normal)
+      store(e0, out + i)
+      acc0 += e0
+      i += lanes
+    }
+    F.add(acc0 + acc1, to: &total)
+  }
   if i < c {
     let e = F.expMinus(loadPartial(x + i, c - i, fill: -.infinity, PlainRows<F>.self), negM)
     storePartial(e, out + i, c - i)
@@ -183,11 +209,10 @@ private func rowExpSumShifted<S: RowSource>(
 }
 
 /// `Σ term(i)` over the whole vectors of a row (`i = 0, lanes, …` below `c − c mod lanes`), each term also stored
-/// at `out + i` when `out` is given: summed in the row's own lanes (in `chains` independent accumulators, 1 or 2) in
-/// blocks of `block` vectors, each block added to the `Double` total. Returns the total and the first element after
+/// at `out + i` when `out` is given: summed in the row's own lanes in blocks of `block` vectors, each block added to the `Double` total. Returns the total and the first element after
 /// the whole vectors.
 @inline(__always) private func blockSum<T: BlockTerm>(
-  _ c: Int, into out: UnsafeMutablePointer<T.Format.Scalar>?, chains: Int = 1, _ term: T
+  _ c: Int, into out: UnsafeMutablePointer<T.Format.Scalar>?, _ term: T
 ) -> (total: T.Format.Total, end: Int) {
   typealias F = T.Format
   let lanes = F.Vector.scalarCount
@@ -196,45 +221,23 @@ private func rowExpSumShifted<S: RowSource>(
   let full = c - c % lanes
   while i < full {
     let end = Swift.min(i + block * lanes, full)
-    var acc0 = F.Vector()
-    var acc1 = F.Vector()
-    while chains == 2 && i + 2 * lanes <= end {
-      let e0 = term(i)
-      let e1 = term(i + lanes)
-      if let out {
-        store(e0, out + i)
-        store(e1, out + i + lanes)
-      }
-      acc0 += e0
-      acc1 += e1
-      i += 2 * lanes
-    }
+    var acc = F.Vector()
     while i < end {
       let e = term(i)
       if let out { store(e, out + i) }
-      acc0 += e
+      acc += e
       i += lanes
     }
-    F.add(chains == 2 ? acc0 + acc1 : acc0, to: &total)
+    F.add(acc, to: &total)
   }
   return (total, i)
 }
 
-/// The vector at element `i` of a ``blockSum(_:into:chains:_:)``: a type rather than a closure, so that the
+/// The vector at element `i` of a ``blockSum(_:into:_:)``: a type rather than a closure, so that the
 /// specialised loop inlines it (the optimiser kept closures of an exponential's size out of line, a call per vector).
 protocol BlockTerm {
   associatedtype Format: KernelFormat
   func callAsFunction(_ i: Int) -> Format.Vector
-}
-
-/// `e^{x_i − M}` for the exact difference (``KernelFormat/expMinus(_:_:normal:)``).
-private struct ExpMinus<Format: KernelFormat>: BlockTerm {
-  var x: UnsafePointer<Format.Scalar>
-  var negM: Format.Vector
-  var normal: Bool
-  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector {
-    Format.expMinus(load(x + i), negM, normal: normal)
-  }
 }
 
 /// `e^{x_i − n_S·ln 2}`, the logits widened as they are loaded (``KernelFormat/expShifted(_:magic:)``).
@@ -311,7 +314,7 @@ func rowStable<F: KernelFormat>(
 }
 
 /// One step of the lane-wise online recurrence: `m' = max(m, v)`, `d' = d·e^{m − m'} + e^{v − m'}`.
-@inline(__always) private func onlineStep<F: KernelFormat>(
+@inline(never) private func onlineStep<F: KernelFormat>(
   _ m: inout F.Vector, _ d: inout F.Vector, _ lo: inout F.Vector, _ v: F.Vector, _: F.Type
 ) {
   let mNew = F.max(m, v)
