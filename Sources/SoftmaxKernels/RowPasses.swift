@@ -154,7 +154,7 @@ private func rowExpSum<F: KernelFormat>(
   var i = 0
   let full = c - c % lanes
   while i < full {
-    // Two chains of accumulators per block (unlike ``blockSum(_:into:_:)``): the exponentials here are independent
+    // Two chains of accumulators per block (unlike ``blockSum(_:_:)``): the exponentials here are independent
     // of each other, and two in flight keep the FMA units busy.
     let end = Swift.min(i + block * lanes, full)
     var acc0 = F.Vector()
@@ -197,7 +197,7 @@ private func rowExpSumShifted<S: RowSource>(
   let magic = S.Format.shiftedMagic(nS)
   // One vector per iteration (blockSum): unrolled twice, the v3 loop spilled its accumulators (16 ymm registers hold
   // one SIMD16 chain, its accumulator and the constants, not two); the out-of-order core overlaps the iterations.
-  var (total, i) = blockSum(c, into: out, ShiftedExp<S>(x: x, magic: magic))
+  var (total, i) = blockSum(c, ShiftedExp<S>(x: x, out: out, magic: magic))
   if i < c {
     // Pad with a value of the row (a valid input), then drop the padding lanes from the sum.
     var e = S.Format.expShifted(loadPartial(x + i, c - i, fill: S.scalar(x[i]), S.self), magic: magic)
@@ -208,11 +208,11 @@ private func rowExpSumShifted<S: RowSource>(
   return S.Format.sum(total)
 }
 
-/// `Σ term(i)` over the whole vectors of a row (`i = 0, lanes, …` below `c − c mod lanes`), each term also stored
-/// at `out + i` when `out` is given: summed in the row's own lanes in blocks of `block` vectors, each block added to the `Double` total. Returns the total and the first element after
-/// the whole vectors.
+/// `Σ term(i)` over the whole vectors of a row (`i = 0, lanes, …` below `c − c mod lanes`): summed in the row's own
+/// lanes in blocks of `block` vectors, each block added to the `Double` total. Returns the total and the first element
+/// after the whole vectors.
 @inline(__always) private func blockSum<T: BlockTerm>(
-  _ c: Int, into out: UnsafeMutablePointer<T.Format.Scalar>?, _ term: T
+  _ c: Int, _ term: T
 ) -> (total: T.Format.Total, end: Int) {
   typealias F = T.Format
   let lanes = F.Vector.scalarCount
@@ -223,9 +223,7 @@ private func rowExpSumShifted<S: RowSource>(
     let end = Swift.min(i + block * lanes, full)
     var acc = F.Vector()
     while i < end {
-      let e = term(i)
-      if let out { store(e, out + i) }
-      acc += e
+      acc += term(i)
       i += lanes
     }
     F.add(acc, to: &total)
@@ -233,27 +231,36 @@ private func rowExpSumShifted<S: RowSource>(
   return (total, i)
 }
 
-/// The vector at element `i` of a ``blockSum(_:into:_:)``: a type rather than a closure, so that the
+/// The vector at element `i` of a ``blockSum(_:_:)``: a type rather than a closure, so that the
 /// specialised loop inlines it (the optimiser kept closures of an exponential's size out of line, a call per vector).
 protocol BlockTerm {
   associatedtype Format: KernelFormat
   func callAsFunction(_ i: Int) -> Format.Vector
 }
 
-/// `e^{x_i − n_S·ln 2}`, the logits widened as they are loaded (``KernelFormat/expShifted(_:magic:)``).
+/// `e^{x_i − n_S·ln 2}`, the logits widened as they are loaded (``KernelFormat/expShifted(_:magic:)``), stored at
+/// `out + i`.
 private struct ShiftedExp<Source: RowSource>: BlockTerm {
   typealias Format = Source.Format
   var x: UnsafePointer<Source.Stored>
+  var out: UnsafeMutablePointer<Format.Scalar>
   var magic: Format.Vector
   @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector {
-    Format.expShifted(Source.load(x + i), magic: magic)
+    let e = Format.expShifted(Source.load(x + i), magic: magic)
+    store(e, out + i)
+    return e
   }
 }
 
-/// `e^{x_i}`, unshifted (the naive kernel).
+/// `e^{x_i}`, unshifted (the naive kernel), stored at `out + i`.
 private struct NaiveExp<Format: KernelFormat>: BlockTerm {
   var x: UnsafePointer<Format.Scalar>
-  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector { Format.exp(load(x + i)) }
+  var out: UnsafeMutablePointer<Format.Scalar>
+  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector {
+    let e = Format.exp(load(x + i))
+    store(e, out + i)
+    return e
+  }
 }
 
 /// `x_i` itself.
@@ -280,7 +287,7 @@ func rowNaive<F: KernelFormat>(
   _ x: UnsafePointer<F.Scalar>, _ c: Int, _ out: UnsafeMutablePointer<F.Scalar>, _: F.Type
 ) {
   let lanes = F.Vector.scalarCount
-  var (total, i) = blockSum(c, into: out, NaiveExp<F>(x: x))
+  var (total, i) = blockSum(c, NaiveExp<F>(x: x, out: out))
   if i < c {
     let e = F.exp(loadPartial(x + i, c - i, fill: -.infinity, PlainRows<F>.self))
     storePartial(e, out + i, c - i)
@@ -574,7 +581,7 @@ private func rowSumExcept<F: KernelFormat>(_ out: UnsafeMutablePointer<F.Scalar>
 {
   let saved = out[t]
   out[t] = 0
-  let (total, end) = blockSum(c, into: nil, Load<F>(x: out))
+  let (total, end) = blockSum(c, Load<F>(x: out))
   var tail = 0.0
   for i in end..<c { tail += F.widened(out[i]) }
   out[t] = saved
