@@ -138,44 +138,18 @@ private func rowExpSum<F: KernelFormat>(
   _ out: UnsafeMutablePointer<F.Scalar>, _: F.Type
 ) -> Double {
   if range.min - range.max >= F.normalFloor {
-    return rowExpSum(x, c, range.max, out, normal: true, F.self)
+    return rowExpSum(x, c, range.max, out, F.self, NormalRangeExp.self)
   } else {
-    return rowExpSum(x, c, range.max, out, normal: false, F.self)
+    return rowExpSum(x, c, range.max, out, F.self, ClampedExp.self)
   }
 }
 
-@inline(__always) private func rowExpSum<F: KernelFormat>(
-  _ x: UnsafePointer<F.Scalar>, _ c: Int, _ m: F.Scalar, _ out: UnsafeMutablePointer<F.Scalar>, normal: Bool,
-  _: F.Type
+@inline(__always) private func rowExpSum<F: KernelFormat, E: ExpChoice>(
+  _ x: UnsafePointer<F.Scalar>, _ c: Int, _ m: F.Scalar, _ out: UnsafeMutablePointer<F.Scalar>, _: F.Type,
+  _: E.Type
 ) -> Double {
   let negM = F.Vector(repeating: -m)
-  let lanes = F.Vector.scalarCount
-  var total = F.Total()
-  var i = 0
-  let full = c - c % lanes
-  while i < full {
-    // Two chains of accumulators per block (unlike ``blockSum(_:_:)``): the exponentials here are independent
-    // of each other, and two in flight keep the FMA units busy.
-    let end = Swift.min(i + block * lanes, full)
-    var acc0 = F.Vector()
-    var acc1 = F.Vector()
-    while i + 2 * lanes <= end {
-      let e0 = F.expMinus(load(x + i), negM, normal: normal)
-      let e1 = F.expMinus(load(x + i + lanes), negM, normal: normal)
-      store(e0, out + i)
-      store(e1, out + i + lanes)
-      acc0 += e0
-      acc1 += e1
-      i += 2 * lanes
-    }
-    if i < end {
-      let e0 = F.expMinus(load(x + i), negM, normal: normal)
-      store(e0, out + i)
-      acc0 += e0
-      i += lanes
-    }
-    F.add(acc0 + acc1, to: &total)
-  }
+  var (total, i) = blockSum(c, ExpMinus<F, E>(x: x, out: out, negM: negM))
   if i < c {
     let e = F.expMinus(loadPartial(x + i, c - i, fill: -.infinity, PlainRows<F>.self), negM)
     storePartial(e, out + i, c - i)
@@ -208,12 +182,11 @@ private func rowExpSumShifted<S: RowSource>(
   return S.Format.sum(total)
 }
 
-/// `Σ term(i)` over the whole vectors of a row (`i = 0, lanes, …` below `c − c mod lanes`): summed in the row's own
-/// lanes in blocks of `block` vectors, each block added to the `Double` total. Returns the total and the first element
-/// after the whole vectors.
-@inline(__always) private func blockSum<T: BlockTerm>(
-  _ c: Int, _ term: T
-) -> (total: T.Format.Total, end: Int) {
+/// `Σ term(i)` over the whole vectors of a row (`i = 0, lanes, …` below `c − c mod lanes`), each also stored where
+/// the term stores: summed in the row's own lanes (one accumulator, or two chains of them for ``BlockTerm/chains``
+/// `== 2`) in blocks of `block` vectors, each block added to the `Double` total. Returns the total and the first
+/// element after the whole vectors.
+@inline(__always) private func blockSum<T: BlockTerm>(_ c: Int, _ term: T) -> (total: T.Format.Total, end: Int) {
   typealias F = T.Format
   let lanes = F.Vector.scalarCount
   var total = F.Total()
@@ -221,12 +194,35 @@ private func rowExpSumShifted<S: RowSource>(
   let full = c - c % lanes
   while i < full {
     let end = Swift.min(i + block * lanes, full)
-    var acc = F.Vector()
-    while i < end {
-      acc += term(i)
-      i += lanes
+    var acc0 = F.Vector()
+    if T.chains == 2 {
+      // Both vectors are computed before either is stored (`out` may be the row itself).
+      var acc1 = F.Vector()
+      while i + 2 * lanes <= end {
+        let e0 = term(i)
+        let e1 = term(i + lanes)
+        term.keep(e0, i)
+        term.keep(e1, i + lanes)
+        acc0 += e0
+        acc1 += e1
+        i += 2 * lanes
+      }
+      if i < end {
+        let e0 = term(i)
+        term.keep(e0, i)
+        acc0 += e0
+        i += lanes
+      }
+      F.add(acc0 + acc1, to: &total)
+    } else {
+      while i < end {
+        let e = term(i)
+        term.keep(e, i)
+        acc0 += e
+        i += lanes
+      }
+      F.add(acc0, to: &total)
     }
-    F.add(acc, to: &total)
   }
   return (total, i)
 }
@@ -235,7 +231,38 @@ private func rowExpSumShifted<S: RowSource>(
 /// specialised loop inlines it (the optimiser kept closures of an exponential's size out of line, a call per vector).
 protocol BlockTerm {
   associatedtype Format: KernelFormat
+  /// Accumulator chains per block: 1, or 2 for terms whose latency a second chain hides.
+  static var chains: Int { get }
   func callAsFunction(_ i: Int) -> Format.Vector
+  /// Keeps the vector of element `i` (the exponential passes store it; a plain sum does not).
+  func keep(_ v: Format.Vector, _ i: Int)
+}
+
+extension BlockTerm {
+  static var chains: Int { 1 }
+  @inline(__always) func keep(_ v: Format.Vector, _ i: Int) {}
+}
+
+/// Which exponential ``ExpMinus`` takes, as a type so that the choice is made once per row, at compile time.
+protocol ExpChoice {
+  /// Whether every `x − M` of the row is in `[normalFloor, 0]` (``KernelFormat/expNormalRange(_:correction:)``).
+  static var normal: Bool { get }
+}
+
+private enum NormalRangeExp: ExpChoice { static var normal: Bool { true } }
+
+private enum ClampedExp: ExpChoice { static var normal: Bool { false } }
+
+/// `e^{x_i − M}` for the exact difference (``KernelFormat/expMinus(_:_:normal:)``), stored at `out + i`; two chains.
+private struct ExpMinus<Format: KernelFormat, Choice: ExpChoice>: BlockTerm {
+  var x: UnsafePointer<Format.Scalar>
+  var out: UnsafeMutablePointer<Format.Scalar>
+  var negM: Format.Vector
+  static var chains: Int { 2 }
+  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector {
+    Format.expMinus(load(x + i), negM, normal: Choice.normal)
+  }
+  @inline(__always) func keep(_ v: Format.Vector, _ i: Int) { store(v, out + i) }
 }
 
 /// `e^{x_i − n_S·ln 2}`, the logits widened as they are loaded (``KernelFormat/expShifted(_:magic:)``), stored at
@@ -246,21 +273,17 @@ private struct ShiftedExp<Source: RowSource>: BlockTerm {
   var out: UnsafeMutablePointer<Format.Scalar>
   var magic: Format.Vector
   @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector {
-    let e = Format.expShifted(Source.load(x + i), magic: magic)
-    store(e, out + i)
-    return e
+    Format.expShifted(Source.load(x + i), magic: magic)
   }
+  @inline(__always) func keep(_ v: Format.Vector, _ i: Int) { store(v, out + i) }
 }
 
 /// `e^{x_i}`, unshifted (the naive kernel), stored at `out + i`.
 private struct NaiveExp<Format: KernelFormat>: BlockTerm {
   var x: UnsafePointer<Format.Scalar>
   var out: UnsafeMutablePointer<Format.Scalar>
-  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector {
-    let e = Format.exp(load(x + i))
-    store(e, out + i)
-    return e
-  }
+  @inline(__always) func callAsFunction(_ i: Int) -> Format.Vector { Format.exp(load(x + i)) }
+  @inline(__always) func keep(_ v: Format.Vector, _ i: Int) { store(v, out + i) }
 }
 
 /// `x_i` itself.
