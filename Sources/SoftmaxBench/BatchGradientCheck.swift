@@ -39,9 +39,7 @@ public struct BatchGradientCheck: Sendable {
     public var column: Int
     public var relative: Double
     public init(row: Int, column: Int, relative: Double) {
-      self.row = row
-      self.column = column
-      self.relative = relative
+      (self.row, self.column, self.relative) = (row, column, relative)
     }
   }
 
@@ -59,13 +57,8 @@ public struct BatchGradientCheck: Sendable {
     batch: Int, classes: Int, seed: UInt64 = 0, precision: Precision = .float64, sample: Int? = nil,
     corruption: Corruption? = nil, isa: KernelISA = .selected
   ) {
-    self.batch = batch
-    self.classes = classes
-    self.seed = seed
-    self.precision = precision
-    self.sample = sample
-    self.corruption = corruption
-    self.isa = isa
+    (self.batch, self.classes, self.seed, self.precision) = (batch, classes, seed, precision)
+    (self.sample, self.corruption, self.isa) = (sample, corruption, isa)
   }
 
   /// `N·C`, or nil when it overflows `Int`.

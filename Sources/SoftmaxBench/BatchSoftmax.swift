@@ -14,7 +14,7 @@ import SoftmaxCore
 ///
 /// | kernel | passes over a row | `e^{·}` per element |
 /// |---|---|---|
-/// | ``naive(_:rows:classes:into:isa:)-(UnsafeBufferPointer<Float>,_,_,_,_)`` | exp + sum, divide | 1 (overflows for `x > ln(max)`) |
+/// | `naive` (``softmax(_:_:rows:classes:into:isa:)``) | exp + sum, divide | 1 (overflows for `x > ln(max)`) |
 /// | `stable` | max, exp + sum (stored), scale | 1 |
 /// | `online` | running max + rescaled sum, exp + scale | 3 (two in the first pass, one in the second) |
 /// | `fused` | max, exp + sum (stored), scale − target | 1, and it also writes the loss |
@@ -22,7 +22,7 @@ import SoftmaxCore
 /// Accuracy: each `e^{x_i − M}` is evaluated for the *exact* difference. In the `Float` `stable` and `fused` kernels,
 /// rows with `|M| ≤ 512` and `min − M ≥ −86` (the common case) are shifted by `S = n·ln 2 ≈ M` instead of `M`: the
 /// exponential reduces `x_i` itself exactly and subtracts `n` from the exponent, so no rounding error arises at all
-/// (see ``VectorExp/expShifted(_:magic:)``). Other rows, and every `Double` row, recover the rounding error of
+/// (`KernelFormat.expShifted(_:magic:)` in the SoftmaxKernels module). Other rows, and every `Double` row, recover the rounding error of
 /// `x_i − M` with a two-sum and fold it into the reduced argument. The sum is accumulated per lane in short blocks and finished in
 /// `Double`, and the loss is `(M − x_T) + log σ` computed in `Double`. For `Float` and `Double` the fused gradient and
 /// loss are then within a few ulps of the exact result (the tests check 4 ulps). Half-precision inputs (`Float16`,
@@ -53,106 +53,50 @@ public enum BatchSoftmax {
 
   // MARK: Float and Double entry points
 
-  /// Naive softmax of each row, `s_i = e^{x_i} / Σ_j e^{x_j}`, exactly as the formula reads (a true division).
+  /// Runs a softmax kernel (`naive`, `stable` or `online`) on each row of `Float` or `Double` logits.
   ///
-  /// Overflows (`inf/inf = NaN` at the overflowing entries, `0` elsewhere) when some `x_i > ln(greatestFinite)`, and
-  /// gives `0/0 = NaN` when every `e^{x_i}` underflows — that is what it is here to show.
-  public static func naive(
-    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Float>, isa: KernelISA = .selected
+  /// - `naive`: `s_i = e^{x_i} / Σ_j e^{x_j}`, exactly as the formula reads (a true division). Overflows
+  ///   (`inf/inf = NaN` at the overflowing entries, `0` elsewhere) when some `x_i > ln(greatestFinite)`, and gives
+  ///   `0/0 = NaN` when every `e^{x_i}` underflows — that is what it is here to show.
+  /// - `stable`: three passes, `M = max x`, then `e^{x_i − M}` stored and summed, then scaled by `1/σ`. Never
+  ///   overflows; `−∞` entries give exactly 0.
+  /// - `online`: two passes over the input, a lane-wise running max `m` and running sum `d ← d·e^{m − m'} +
+  ///   e^{x − m'}`, merged across lanes; then `e^{x_i − M}/σ`. Three exponentials per element.
+  public static func softmax<T: BatchScalar>(
+    _ kernel: Kernel, _ logits: UnsafeBufferPointer<T>, rows: Int, classes: Int,
+    into probabilities: UnsafeMutableBufferPointer<T>, isa: KernelISA = .selected
   ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.naive: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.naive: output too short")
+    checkShape(logits.count, rows, classes, "BatchSoftmax.softmax: logits too short")
+    checkShape(probabilities.count, rows, classes, "BatchSoftmax.softmax: output too short")
     guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
-    KernelTable.of(isa).naiveFloat(x, rows, classes, out)
+    softmaxKernel(kernel, in: T.kernels(isa))(x, rows, classes, out)
   }
 
-  /// Stable softmax of each row in three passes: `M = max x`, then `e^{x_i − M}` stored and summed, then scaled by
-  /// `1/σ`. Never overflows; `−∞` entries give exactly 0.
-  public static func stable(
-    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Float>, isa: KernelISA = .selected
-  ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.stable: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.stable: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
-    KernelTable.of(isa).stableFloat(x, rows, classes, out)
+  /// The raw `naive`, `stable` or `online` kernel of a format's set.
+  static func softmaxKernel<T>(_ kernel: Kernel, in set: BatchKernelSet<T>) -> BatchSoftmaxKernel<T> {
+    switch kernel {
+    case .naive: set.naive
+    case .stable: set.stable
+    case .online: set.online
+    case .fused: preconditionFailure("BatchSoftmax.softmax: use fused(_:rows:classes:...) for the fused kernel")
+    }
   }
 
-  /// Online softmax of each row in two passes over the input: a lane-wise running max `m` and running sum
-  /// `d ← d·e^{m − m'} + e^{x − m'}`, merged across lanes; then `e^{x_i − M}/σ`. Three exponentials per element.
-  public static func online(
-    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Float>, isa: KernelISA = .selected
-  ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.online: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.online: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
-    KernelTable.of(isa).onlineFloat(x, rows, classes, out)
-  }
-
-  /// Softmax + cross-entropy forward and backward in one kernel.
+  /// Softmax + cross-entropy forward and backward in one kernel, on `Float` or `Double` rows.
   ///
   /// For each row `r` with target class `T = targets[r]` and upstream gradient `g = upstream[r]`:
   /// `loss[r] = LSE(x) − x_T` (computed as `(M − x_T) + log σ` in `Double`) and
   /// `gradient[r·C + n] = g·(s_n − δ_nT)`. The target entry is formed as `−g·(σ − e_T)/σ`, so it keeps its relative
   /// accuracy when `s_T` is close to 1. A masked target (`x_T = −∞`) gives `loss = +inf`.
-  public static func fused(
-    _ logits: UnsafeBufferPointer<Float>, rows: Int, classes: Int,
-    targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<Float>,
-    loss: UnsafeMutableBufferPointer<Float>, gradient: UnsafeMutableBufferPointer<Float>,
+  public static func fused<T: BatchScalar>(
+    _ logits: UnsafeBufferPointer<T>, rows: Int, classes: Int,
+    targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<T>,
+    loss: UnsafeMutableBufferPointer<T>, gradient: UnsafeMutableBufferPointer<T>,
     isa: KernelISA = .selected
   ) {
     checkFused(logits.count, gradient.count, targets.count, upstream.count, loss.count, rows, classes)
     guard let x = logits.baseAddress, let out = gradient.baseAddress, rows > 0 else { return }
-    KernelTable.of(isa).fusedFloat(
-      x, rows, classes, targets.baseAddress!, upstream.baseAddress!, loss.baseAddress!, out)
-  }
-
-  /// Naive softmax of each row; see the `Float` overload.
-  public static func naive(
-    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Double>, isa: KernelISA = .selected
-  ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.naive: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.naive: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
-    KernelTable.of(isa).naiveDouble(x, rows, classes, out)
-  }
-
-  /// Stable 3-pass softmax of each row; see the `Float` overload.
-  public static func stable(
-    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Double>, isa: KernelISA = .selected
-  ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.stable: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.stable: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
-    KernelTable.of(isa).stableDouble(x, rows, classes, out)
-  }
-
-  /// Online 2-pass softmax of each row; see the `Float` overload.
-  public static func online(
-    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
-    into probabilities: UnsafeMutableBufferPointer<Double>, isa: KernelISA = .selected
-  ) {
-    checkShape(logits.count, rows, classes, "BatchSoftmax.online: logits too short")
-    checkShape(probabilities.count, rows, classes, "BatchSoftmax.online: output too short")
-    guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
-    KernelTable.of(isa).onlineDouble(x, rows, classes, out)
-  }
-
-  /// Softmax + cross-entropy loss and gradient of each row; see the `Float` overload.
-  public static func fused(
-    _ logits: UnsafeBufferPointer<Double>, rows: Int, classes: Int,
-    targets: UnsafeBufferPointer<Int>, upstream: UnsafeBufferPointer<Double>,
-    loss: UnsafeMutableBufferPointer<Double>, gradient: UnsafeMutableBufferPointer<Double>,
-    isa: KernelISA = .selected
-  ) {
-    checkFused(logits.count, gradient.count, targets.count, upstream.count, loss.count, rows, classes)
-    guard let x = logits.baseAddress, let out = gradient.baseAddress, rows > 0 else { return }
-    KernelTable.of(isa).fusedDouble(
-      x, rows, classes, targets.baseAddress!, upstream.baseAddress!, loss.baseAddress!, out)
+    T.kernels(isa).fused(x, rows, classes, targets.baseAddress!, upstream.baseAddress!, loss.baseAddress!, out)
   }
 
   static func checkFused(
@@ -163,4 +107,34 @@ public enum BatchSoftmax {
     precondition(
       targets >= rows && upstream >= rows && loss >= rows, "BatchSoftmax.fused: per-row arrays too short")
   }
+}
+
+/// A scalar format with SIMD batch kernels: `Float` (sixteen lanes) and `Double` (eight). The kernels are one generic
+/// source in the SoftmaxKernels module, specialised there for each format and each instruction set.
+public protocol BatchScalar: BinaryFloatingPoint {
+  /// This format's kernels compiled for `isa` (which must be supported; checked).
+  static func kernels(_ isa: KernelISA) -> BatchKernelSet<Self>
+}
+
+/// The raw kernels of one format, as `(x, rows, classes, …)` on row-major buffers: what ``BatchSoftmax``'s checked
+/// entry points call. The same tuple type as each kernel module's `BatchKernels.Kernels`.
+public typealias BatchKernelSet<T> = (
+  naive: BatchSoftmaxKernel<T>, stable: BatchSoftmaxKernel<T>, online: BatchSoftmaxKernel<T>,
+  fused:
+    @Sendable (
+      UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>
+    ) -> Void
+)
+
+/// A raw softmax kernel: `(x, rows, classes, out)`.
+public typealias BatchSoftmaxKernel<T> = @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void
+
+extension Float: BatchScalar {
+  /// The `Float` kernels of `isa`.
+  public static func kernels(_ isa: KernelISA) -> BatchKernelSet<Float> { KernelTable.of(isa).float }
+}
+
+extension Double: BatchScalar {
+  /// The `Double` kernels of `isa`.
+  public static func kernels(_ isa: KernelISA) -> BatchKernelSet<Double> { KernelTable.of(isa).double }
 }

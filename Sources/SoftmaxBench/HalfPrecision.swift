@@ -11,36 +11,20 @@ internal import SoftmaxKernels
 /// NaN a (quiet) NaN. binary16 conversions are correctly rounded (ties to even), with subnormals, infinities and NaN.
 /// The bulk conversions take an `isa:` argument like ``BatchSoftmax``'s kernels; the results are the same for both.
 public enum HalfConversion {
-  /// Widens `count` bfloat16 values (bit patterns) to `Float`.
+  /// Widens `count` values of `format` (bit patterns) to `Float` (exactly).
   public static func widen(
-    bfloat16 src: UnsafePointer<UInt16>, to dst: UnsafeMutablePointer<Float>, count: Int,
+    _ format: HalfFormat, _ src: UnsafePointer<UInt16>, to dst: UnsafeMutablePointer<Float>, count: Int,
     isa: KernelISA = .selected
   ) {
-    KernelTable.of(isa).widenBFloat16(src, dst, count)
+    KernelTable.of(isa).widen(format)(src, dst, count)
   }
 
-  /// Rounds `count` `Float` values to bfloat16 bit patterns.
+  /// Rounds `count` `Float` values to bit patterns of `format` (to nearest, ties to even).
   public static func narrow(
-    _ src: UnsafePointer<Float>, toBFloat16 dst: UnsafeMutablePointer<UInt16>, count: Int,
+    _ format: HalfFormat, _ src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<UInt16>, count: Int,
     isa: KernelISA = .selected
   ) {
-    KernelTable.of(isa).narrowBFloat16(src, dst, count)
-  }
-
-  /// Widens `count` binary16 values (bit patterns) to `Float`.
-  public static func widen(
-    float16 src: UnsafePointer<UInt16>, to dst: UnsafeMutablePointer<Float>, count: Int,
-    isa: KernelISA = .selected
-  ) {
-    KernelTable.of(isa).widenFloat16(src, dst, count)
-  }
-
-  /// Rounds `count` `Float` values to binary16 bit patterns.
-  public static func narrow(
-    _ src: UnsafePointer<Float>, toFloat16 dst: UnsafeMutablePointer<UInt16>, count: Int,
-    isa: KernelISA = .selected
-  ) {
-    KernelTable.of(isa).narrowFloat16(src, dst, count)
+    KernelTable.of(isa).narrow(format)(src, dst, count)
   }
 
   /// Rounds one `Float` to a bfloat16 bit pattern (nearest, ties to even).
@@ -119,7 +103,7 @@ extension BatchSoftmax {
     checkShape(probabilities.count, rows, classes, "BatchSoftmax.softmax: output too short")
     guard let x = logits.baseAddress, let out = probabilities.baseAddress else { return }
     let table = KernelTable.of(isa)
-    let (widen, run, narrow) = (table.widen(format), table.softmax(kernel), table.narrow(format))
+    let (widen, run, narrow) = (table.widen(format), softmaxKernel(kernel, in: table.float), table.narrow(format))
     let chunk = workspace.rowsPerChunk(classes: classes)
     var r = 0
     while r < rows {
@@ -135,7 +119,7 @@ extension BatchSoftmax {
 
   /// The fused softmax + cross-entropy kernel on 16-bit logits (bit patterns): `upstream` and the outputs `loss` and
   /// `gradient` are in the same 16-bit format. See
-  /// ``fused(_:rows:classes:targets:upstream:loss:gradient:isa:)-(UnsafeBufferPointer<Float>,_,_,_,_,_,_,_)``.
+  /// ``fused(_:rows:classes:targets:upstream:loss:gradient:isa:)``.
   ///
   /// Unlike the other half-precision kernels this one converts inside its passes: the logits are widened to `Float`
   /// as they are loaded and the gradient is rounded as it is stored; `workspace` provides one `Float` row for the

@@ -9,12 +9,6 @@ internal import SoftmaxKernels
 /// ``BatchSoftmax`` calls after choosing a ``KernelISA``. Function values, so that each public entry point dispatches
 /// with one table lookup instead of repeating a switch over the ISAs.
 struct KernelTable: Sendable {
-  typealias Softmax<T> = @Sendable (UnsafePointer<T>, Int, Int, UnsafeMutablePointer<T>) -> Void
-  typealias Fused<T> =
-    @Sendable (
-      UnsafePointer<T>, Int, Int, UnsafePointer<Int>, UnsafePointer<T>, UnsafeMutablePointer<T>,
-      UnsafeMutablePointer<T>
-    ) -> Void
   /// The fused kernel on 16-bit rows (bit patterns), with a scratch row of `classes` `Float`s.
   typealias FusedHalf =
     @Sendable (
@@ -23,14 +17,9 @@ struct KernelTable: Sendable {
     ) -> Void
   typealias Convert<A, B> = @Sendable (UnsafePointer<A>, UnsafeMutablePointer<B>, Int) -> Void
 
-  var naiveFloat: Softmax<Float>
-  var stableFloat: Softmax<Float>
-  var onlineFloat: Softmax<Float>
-  var fusedFloat: Fused<Float>
-  var naiveDouble: Softmax<Double>
-  var stableDouble: Softmax<Double>
-  var onlineDouble: Softmax<Double>
-  var fusedDouble: Fused<Double>
+  /// The naive, stable, online and fused kernels of `Float` and of `Double`.
+  var float: BatchKernelSet<Float>
+  var double: BatchKernelSet<Double>
   var fusedFloat16: FusedHalf
   var fusedBFloat16: FusedHalf
   var widenFloat16: Convert<UInt16, Float>
@@ -49,15 +38,6 @@ struct KernelTable: Sendable {
     }
   }
 
-  func softmax(_ kernel: BatchSoftmax.Kernel) -> Softmax<Float> {
-    switch kernel {
-    case .naive: naiveFloat
-    case .stable: stableFloat
-    case .online: onlineFloat
-    case .fused: preconditionFailure("BatchSoftmax: fused is not a softmax kernel")
-    }
-  }
-
   func widen(_ format: HalfFormat) -> Convert<UInt16, Float> {
     format == .float16 ? widenFloat16 : widenBFloat16
   }
@@ -71,14 +51,8 @@ struct KernelTable: Sendable {
   }
 
   static let baseline = KernelTable(
-    naiveFloat: SoftmaxKernels.BatchKernels.naive(_:rows:classes:into:),
-    stableFloat: SoftmaxKernels.BatchKernels.stable(_:rows:classes:into:),
-    onlineFloat: SoftmaxKernels.BatchKernels.online(_:rows:classes:into:),
-    fusedFloat: SoftmaxKernels.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
-    naiveDouble: SoftmaxKernels.BatchKernels.naive(_:rows:classes:into:),
-    stableDouble: SoftmaxKernels.BatchKernels.stable(_:rows:classes:into:),
-    onlineDouble: SoftmaxKernels.BatchKernels.online(_:rows:classes:into:),
-    fusedDouble: SoftmaxKernels.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
+    float: SoftmaxKernels.BatchKernels.float,
+    double: SoftmaxKernels.BatchKernels.double,
     fusedFloat16: SoftmaxKernels.BatchKernels.fused(float16:rows:classes:targets:upstream:loss:gradient:scratch:),
     fusedBFloat16: SoftmaxKernels.BatchKernels.fused(bfloat16:rows:classes:targets:upstream:loss:gradient:scratch:),
     widenFloat16: SoftmaxKernels.HalfBits.widen(float16:to:count:),
@@ -90,14 +64,8 @@ struct KernelTable: Sendable {
 
   #if canImport(SoftmaxKernelsV3)
     static let v3: KernelTable? = KernelTable(
-      naiveFloat: SoftmaxKernelsV3.BatchKernels.naive(_:rows:classes:into:),
-      stableFloat: SoftmaxKernelsV3.BatchKernels.stable(_:rows:classes:into:),
-      onlineFloat: SoftmaxKernelsV3.BatchKernels.online(_:rows:classes:into:),
-      fusedFloat: SoftmaxKernelsV3.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
-      naiveDouble: SoftmaxKernelsV3.BatchKernels.naive(_:rows:classes:into:),
-      stableDouble: SoftmaxKernelsV3.BatchKernels.stable(_:rows:classes:into:),
-      onlineDouble: SoftmaxKernelsV3.BatchKernels.online(_:rows:classes:into:),
-      fusedDouble: SoftmaxKernelsV3.BatchKernels.fused(_:rows:classes:targets:upstream:loss:gradient:),
+      float: SoftmaxKernelsV3.BatchKernels.float,
+      double: SoftmaxKernelsV3.BatchKernels.double,
       fusedFloat16: SoftmaxKernelsV3.BatchKernels.fused(float16:rows:classes:targets:upstream:loss:gradient:scratch:),
       fusedBFloat16: SoftmaxKernelsV3.BatchKernels.fused(bfloat16:rows:classes:targets:upstream:loss:gradient:scratch:),
       widenFloat16: SoftmaxKernelsV3.HalfBits.widen(float16:to:count:),

@@ -146,78 +146,68 @@ public enum HalfBits {
     }()
   #endif
 
+  /// Runs `body` on `src + i, dst + i` for `i = start, start + width, …` while `width` values remain; returns the
+  /// first `i` left over (for the caller's one-by-one tail).
+  @inline(__always) static func groups<A, B>(
+    _ src: UnsafePointer<A>, _ dst: UnsafeMutablePointer<B>, _ count: Int, from start: Int = 0, width: Int,
+    _ body: (UnsafePointer<A>, UnsafeMutablePointer<B>) -> Void
+  ) -> Int {
+    var i = start
+    while i + width <= count {
+      body(src + i, dst + i)
+      i += width
+    }
+    return i
+  }
+
+  /// The binary16 ⇄ `Float` conversion of the standard library (`SIMD8<To>(SIMD8<From>)`: one `vcvtph2ps` or
+  /// `vcvtps2ph` with F16C), eight values at a time, where ``useHardwareFloat16`` says so; returns the first index
+  /// left over (0 otherwise).
+  @inline(__always)
+  static func hardwareGroups<A, B, From: BinaryFloatingPoint & SIMDScalar, To: BinaryFloatingPoint & SIMDScalar>(
+    _ src: UnsafePointer<A>, _ dst: UnsafeMutablePointer<B>, _ count: Int, _: From.Type, _: To.Type
+  ) -> Int {
+    guard useHardwareFloat16 else { return 0 }
+    return groups(src, dst, count, width: 8) { s, d in
+      let v = UnsafeRawPointer(s).loadUnaligned(as: SIMD8<From>.self)
+      UnsafeMutableRawPointer(d).storeBytes(of: SIMD8<To>(v), as: SIMD8<To>.self)
+    }
+  }
+
   /// Widens `count` bfloat16 values (bit patterns) to `Float`.
   public static func widen(
     bfloat16 src: UnsafePointer<UInt16>, to dst: UnsafeMutablePointer<Float>, count: Int
   ) {
-    var i = 0
-    while i + 16 <= count {
-      storeFloatBits(bfloat16ToFloatBits(loadBits(src + i)), dst + i)
-      i += 16
-    }
-    while i < count {
-      dst[i] = Float(bitPattern: UInt32(src[i]) << 16)
-      i += 1
-    }
+    let i = groups(src, dst, count, width: 16) { storeFloatBits(bfloat16ToFloatBits(loadBits($0)), $1) }
+    for j in i..<count { dst[j] = float(bfloat16: src[j]) }
   }
 
   /// Rounds `count` `Float` values to bfloat16 bit patterns.
   public static func narrow(
     _ src: UnsafePointer<Float>, toBFloat16 dst: UnsafeMutablePointer<UInt16>, count: Int
   ) {
-    var i = 0
-    while i + 16 <= count {
-      storeBits(floatToBFloat16Bits(loadFloatBits(src + i)), dst + i)
-      i += 16
-    }
-    while i < count {
-      dst[i] = bfloat16Bits(src[i])
-      i += 1
-    }
+    let i = groups(src, dst, count, width: 16) { storeBits(floatToBFloat16Bits(loadFloatBits($0)), $1) }
+    for j in i..<count { dst[j] = bfloat16Bits(src[j]) }
   }
 
-  /// Widens `count` binary16 values (bit patterns) to `Float`.
+  /// Widens `count` binary16 values (bit patterns) to `Float`: eight at a time with the hardware conversion where
+  /// ``useHardwareFloat16`` says so, sixteen at a time on the bits otherwise.
   public static func widen(
     float16 src: UnsafePointer<UInt16>, to dst: UnsafeMutablePointer<Float>, count: Int
   ) {
-    var i = 0
-    if useHardwareFloat16 {
-      while i + 8 <= count {
-        let h = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float16>.self)
-        UnsafeMutableRawPointer(dst + i).storeBytes(of: SIMD8<Float>(h), as: SIMD8<Float>.self)
-        i += 8
-      }
-    }
-    while i + 16 <= count {
-      storeFloatBits(float16ToFloatBits(loadBits(src + i)), dst + i)
-      i += 16
-    }
-    while i < count {
-      dst[i] = float(float16: src[i])
-      i += 1
-    }
+    let hardware = hardwareGroups(src, dst, count, Float16.self, Float.self)
+    let i = groups(src, dst, count, from: hardware, width: 16) { storeFloatBits(float16ToFloatBits(loadBits($0)), $1) }
+    for j in i..<count { dst[j] = float(float16: src[j]) }
   }
 
-  /// Rounds `count` `Float` values to binary16 bit patterns.
+  /// Rounds `count` `Float` values to binary16 bit patterns (as ``widen(float16:to:count:)``, eight or sixteen at a
+  /// time).
   public static func narrow(
     _ src: UnsafePointer<Float>, toFloat16 dst: UnsafeMutablePointer<UInt16>, count: Int
   ) {
-    var i = 0
-    if useHardwareFloat16 {
-      while i + 8 <= count {
-        let f = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(dst + i).storeBytes(of: SIMD8<Float16>(f), as: SIMD8<Float16>.self)
-        i += 8
-      }
-    }
-    while i + 16 <= count {
-      storeBits(floatToFloat16Bits(loadFloatBits(src + i)), dst + i)
-      i += 16
-    }
-    while i < count {
-      dst[i] = float16Bits(src[i])
-      i += 1
-    }
+    let hardware = hardwareGroups(src, dst, count, Float.self, Float16.self)
+    let i = groups(src, dst, count, from: hardware, width: 16) { storeBits(floatToFloat16Bits(loadFloatBits($0)), $1) }
+    for j in i..<count { dst[j] = float16Bits(src[j]) }
   }
 
   /// Rounds one `Float` to a bfloat16 bit pattern (nearest, ties to even; NaN stays a quiet NaN). The scalar form of

@@ -9,8 +9,7 @@ struct FrameResult: Sendable, Equatable {
   /// The view that was rendered (e.g. `"explorer"`).
   var view: String
   /// Terminal size in cells.
-  var width: Int
-  var height: Int
+  var width, height: Int
   /// Classes in the problem shown.
   var classes: Int
   /// Median and 99th-percentile time to produce one frame, in milliseconds.
@@ -314,7 +313,7 @@ final class KernelRunner {
     return b
   }
 
-  private func setUp<T: BinaryFloatingPoint>(
+  private func setUp<T: BatchScalar & SoftmaxScalar>(
     _: T.Type, _ n: Int, _ from: (Double) -> T, _ to: @escaping (T) -> Double
   ) {
     let x = buffer(T.self, n) { from(self.exactLogits[$0]) }
@@ -326,60 +325,28 @@ final class KernelRunner {
     let (rows, classes, targets, kernel, isa) = (
       self.rows, self.classes, UnsafeBufferPointer(self.targets), self.kernel, self.isa
     )
-    if let x = x as? UnsafeMutableBufferPointer<Float>,
-      let g = g as? UnsafeMutableBufferPointer<Float>,
-      let out = out as? UnsafeMutableBufferPointer<Float>,
-      let loss = loss as? UnsafeMutableBufferPointer<Float>
-    {
-      let xi = UnsafeBufferPointer(x)
-      let gi = UnsafeBufferPointer(g)
-      switch kernel {
-      case .naive: body = { BatchSoftmax.naive(xi, rows: rows, classes: classes, into: out, isa: isa) }
-      case .stable: body = { BatchSoftmax.stable(xi, rows: rows, classes: classes, into: out, isa: isa) }
-      case .online: body = { BatchSoftmax.online(xi, rows: rows, classes: classes, into: out, isa: isa) }
-      case .fused:
-        body = {
-          BatchSoftmax.fused(
-            xi, rows: rows, classes: classes, targets: targets, upstream: gi, loss: loss,
-            gradient: out, isa: isa)
-        }
-      case .scalarSwift:
-        body = {
-          BatchSoftmax.scalarFused(
-            xi, rows: rows, classes: classes, targets: targets, upstream: gi, loss: loss,
-            gradient: out)
-        }
-      case .scalarC:
-        body = {
-          cbaseline_fused_f32(
-            xi.baseAddress, rows, classes, targets.baseAddress, gi.baseAddress, loss.baseAddress,
-            out.baseAddress)
-        }
+    let (xi, gi) = (UnsafeBufferPointer(x), UnsafeBufferPointer(g))
+    switch kernel {
+    case .naive, .stable, .online:
+      let k = kernel.batchKernel
+      body = { BatchSoftmax.softmax(k, xi, rows: rows, classes: classes, into: out, isa: isa) }
+    case .fused:
+      body = {
+        BatchSoftmax.fused(
+          xi, rows: rows, classes: classes, targets: targets, upstream: gi, loss: loss, gradient: out, isa: isa)
       }
-    } else if let x = x as? UnsafeMutableBufferPointer<Double>,
-      let g = g as? UnsafeMutableBufferPointer<Double>,
-      let out = out as? UnsafeMutableBufferPointer<Double>,
-      let loss = loss as? UnsafeMutableBufferPointer<Double>
-    {
-      let xi = UnsafeBufferPointer(x)
-      let gi = UnsafeBufferPointer(g)
-      switch kernel {
-      case .naive: body = { BatchSoftmax.naive(xi, rows: rows, classes: classes, into: out, isa: isa) }
-      case .stable: body = { BatchSoftmax.stable(xi, rows: rows, classes: classes, into: out, isa: isa) }
-      case .online: body = { BatchSoftmax.online(xi, rows: rows, classes: classes, into: out, isa: isa) }
-      case .fused:
-        body = {
-          BatchSoftmax.fused(
-            xi, rows: rows, classes: classes, targets: targets, upstream: gi, loss: loss,
-            gradient: out, isa: isa)
-        }
-      case .scalarSwift:
-        body = {
-          BatchSoftmax.scalarFused(
-            xi, rows: rows, classes: classes, targets: targets, upstream: gi, loss: loss,
-            gradient: out)
-        }
-      case .scalarC: preconditionFailure("scalar-c is float32 only")
+    case .scalarSwift:
+      body = {
+        BatchSoftmax.scalarFused(
+          xi, rows: rows, classes: classes, targets: targets, upstream: gi, loss: loss, gradient: out)
+      }
+    case .scalarC:
+      guard let xf = xi as? UnsafeBufferPointer<Float>, let gf = gi as? UnsafeBufferPointer<Float>,
+        let lf = loss as? UnsafeMutableBufferPointer<Float>, let of = out as? UnsafeMutableBufferPointer<Float>
+      else { preconditionFailure("scalar-c is float32 only") }
+      body = {
+        cbaseline_fused_f32(
+          xf.baseAddress, rows, classes, targets.baseAddress, gf.baseAddress, lf.baseAddress, of.baseAddress)
       }
     }
   }
@@ -462,11 +429,10 @@ struct BenchResult: Sendable {
   var precision: Precision
   /// The kernel copy that ran (always `baseline` for the scalar baselines).
   var isa: KernelISA
-  var rows: Int
-  var classes: Int
-  var nsMedian: Double
-  var nsMin: Double
-  var nsMax: Double
+  /// The batch shape.
+  var rows, classes: Int
+  /// ns per element: the median, fastest and slowest of the timed runs.
+  var nsMedian, nsMin, nsMax: Double
   var gbPerSecond: Double
   var maxRelError: Double
   var repeats: Int

@@ -86,9 +86,8 @@ import Testing
       xs.withUnsafeBufferPointer { xp in
         out.withUnsafeMutableBufferPointer { op in
           switch kernel {
-          case .naive: BatchSoftmax.naive(xp, rows: rows, classes: classes, into: op, isa: isa)
-          case .stable: BatchSoftmax.stable(xp, rows: rows, classes: classes, into: op, isa: isa)
-          case .online: BatchSoftmax.online(xp, rows: rows, classes: classes, into: op, isa: isa)
+          case .naive, .stable, .online:
+            BatchSoftmax.softmax(kernel, xp, rows: rows, classes: classes, into: op, isa: isa)
           case .fused:
             targets.withUnsafeBufferPointer { tp in
               gs.withUnsafeBufferPointer { gp in
@@ -109,9 +108,8 @@ import Testing
       x.withUnsafeBufferPointer { xp in
         out.withUnsafeMutableBufferPointer { op in
           switch kernel {
-          case .naive: BatchSoftmax.naive(xp, rows: rows, classes: classes, into: op, isa: isa)
-          case .stable: BatchSoftmax.stable(xp, rows: rows, classes: classes, into: op, isa: isa)
-          case .online: BatchSoftmax.online(xp, rows: rows, classes: classes, into: op, isa: isa)
+          case .naive, .stable, .online:
+            BatchSoftmax.softmax(kernel, xp, rows: rows, classes: classes, into: op, isa: isa)
           case .fused:
             targets.withUnsafeBufferPointer { tp in
               upstream.withUnsafeBufferPointer { gp in
@@ -414,9 +412,9 @@ import Testing
       // Every bfloat16 widens exactly and narrows back to itself (NaNs stay NaN).
       var bits = [UInt16](0...UInt16.max)
       var floats = [Float](repeating: 0, count: bits.count)
-      HalfConversion.widen(bfloat16: &bits, to: &floats, count: bits.count, isa: isa)
+      HalfConversion.widen(.bfloat16, &bits, to: &floats, count: bits.count, isa: isa)
       var back = [UInt16](repeating: 0, count: bits.count)
-      HalfConversion.narrow(&floats, toBFloat16: &back, count: bits.count, isa: isa)
+      HalfConversion.narrow(.bfloat16, &floats, to: &back, count: bits.count, isa: isa)
       for i in bits.indices {
         #expect(floats[i].bitPattern == UInt32(bits[i]) << 16)
         if floats[i].isNaN {
@@ -436,7 +434,7 @@ import Testing
     func float16ConversionsMatchTheStandardLibrary(isa: KernelISA) {
       var bits = [UInt16](0...UInt16.max)
       var floats = [Float](repeating: 0, count: bits.count)
-      HalfConversion.widen(float16: &bits, to: &floats, count: bits.count, isa: isa)
+      HalfConversion.widen(.float16, &bits, to: &floats, count: bits.count, isa: isa)
       for i in bits.indices {
         let want = Float(Float16(bitPattern: bits[i]))
         #expect(floats[i].bitPattern == want.bitPattern || (floats[i].isNaN && want.isNaN))
@@ -449,7 +447,7 @@ import Testing
         samples.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0xC7FF_FFFF))
       }
       var out = [UInt16](repeating: 0, count: samples.count)
-      HalfConversion.narrow(&samples, toFloat16: &out, count: samples.count, isa: isa)
+      HalfConversion.narrow(.float16, &samples, to: &out, count: samples.count, isa: isa)
       for i in samples.indices where !samples[i].isNaN {
         #expect(out[i] == Float16(samples[i]).bitPattern, "\(isa) \(samples[i])")
       }

@@ -56,11 +56,7 @@ import Testing
     var wide = [Float](repeating: 0, count: x.count)
     x.withUnsafeBufferPointer { xp in
       wide.withUnsafeMutableBufferPointer { wp in
-        if format == .float16 {
-          HalfConversion.widen(float16: xp.baseAddress!, to: wp.baseAddress!, count: x.count, isa: isa)
-        } else {
-          HalfConversion.widen(bfloat16: xp.baseAddress!, to: wp.baseAddress!, count: x.count, isa: isa)
-        }
+        HalfConversion.widen(format, xp.baseAddress!, to: wp.baseAddress!, count: x.count, isa: isa)
       }
     }
     let g = upstream.map(format.value)
@@ -81,11 +77,7 @@ import Testing
     var grad = [UInt16](repeating: 0, count: x.count)
     gradF.withUnsafeBufferPointer { fp in
       grad.withUnsafeMutableBufferPointer { op in
-        if format == .float16 {
-          HalfConversion.narrow(fp.baseAddress!, toFloat16: op.baseAddress!, count: x.count, isa: isa)
-        } else {
-          HalfConversion.narrow(fp.baseAddress!, toBFloat16: op.baseAddress!, count: x.count, isa: isa)
-        }
+        HalfConversion.narrow(format, fp.baseAddress!, to: op.baseAddress!, count: x.count, isa: isa)
       }
     }
     return (lossF.map(format.bits), grad)
@@ -203,7 +195,7 @@ import Testing
         return lo > 0x8000 || (lo == 0x8000 && hi & 1 == 1) ? hi &+ 1 : hi
       }
       var out = [UInt16](repeating: 0, count: floats.count)
-      HalfConversion.narrow(&floats, toBFloat16: &out, count: floats.count, isa: isa)
+      HalfConversion.narrow(.bfloat16, &floats, to: &out, count: floats.count, isa: isa)
       var wrong = 0
       for i in floats.indices {
         let want = reference(floats[i])
