@@ -31,6 +31,19 @@ public struct BatchGradientCheck: Sendable {
   public var corruption: Corruption?
   /// The kernel copy to check.
   public var isa: KernelISA
+  /// A given batch to check instead of a random one (its shape must be `batch × classes`).
+  public var given: Given?
+
+  /// A batch from outside: the logits row by row, a class index per row and (nil: all 1) an upstream gradient per
+  /// row, each rounded into the precision when the check runs.
+  public struct Given: Sendable, Equatable {
+    public var logits: [Double]
+    public var targets: [Int]
+    public var upstream: [Double]?
+    public init(logits: [Double], targets: [Int], upstream: [Double]? = nil) {
+      (self.logits, self.targets, self.upstream) = (logits, targets, upstream)
+    }
+  }
 
   /// One element of the gradient replaced by `(1 + relative)·exact`, rounded into the precision: what a formula off
   /// by that fraction would give. Used to show that the check fails for a wrong gradient.
@@ -145,6 +158,8 @@ public struct BatchGradientCheck: Sendable {
     /// The first failing element in row order.
     public var firstFailure: Element?
     public var tolerance: Tolerance
+    /// Per checked row, its element with the largest `error / bound`.
+    public var rowWorst: [Element] = []
     public var passed: Bool { failures == 0 }
   }
 
@@ -178,6 +193,10 @@ public struct BatchGradientCheck: Sendable {
 
   /// One row of the batch: its logits, target and upstream gradient, rounded into `T`.
   func row<T: SoftmaxScalar>(_ r: Int, _: T.Type) -> (x: [T], target: Int, upstream: T) {
+    if let given {
+      let x = (0..<classes).map { T(rounding: given.logits[r * classes + $0]) }
+      return (x, given.targets[r], T(rounding: given.upstream?[r] ?? 1))
+    }
     var rng = BatchGradientCheck.generator(seed: seed, row: r)
     let x = (0..<classes).map { _ in T(rounding: rng.nextNormal()) }
     let target = Int(rng.next() % UInt64(classes))
@@ -246,6 +265,8 @@ public struct BatchGradientCheck: Sendable {
       for (k, r) in chunk.enumerated() {
         let columns = plan?[start + k].columns ?? Array(0..<classes)
         let exact = BatchGradientCheck.reference(made[k].x, target: made[k].target, upstream: made[k].upstream, W.self)
+        var rowWorst: Element?
+        defer { if let rowWorst { outcome.rowWorst.append(rowWorst) } }
         for n in columns {
           let e = exact[n]
           if let c = corruption, c.row == r, c.column == n {
@@ -267,6 +288,7 @@ public struct BatchGradientCheck: Sendable {
             outcome.worstRelative = element
           }
           if outcome.worstRatio.map({ !(element.ratio <= $0.ratio) }) ?? true { outcome.worstRatio = element }
+          if rowWorst.map({ !(element.ratio <= $0.ratio) }) ?? true { rowWorst = element }
         }
       }
       start += chunk.count

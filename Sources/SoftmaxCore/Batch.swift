@@ -49,6 +49,9 @@ public struct BatchProblem: Sendable, Equatable {
   /// Whether row `b` is left out.
   public func isIgnored(_ b: Int) -> Bool { targets[b] == ignoreIndex }
 
+  /// The rows left out.
+  public var ignored: [Int] { targets.indices.filter(isIgnored) }
+
   /// This batch with every value rounded into the precision, or one line naming the first thing that is wrong (the
   /// row, class or file value, and why): a shape that does not match, a target out of range that is not the ignore
   /// index, a value that is not a number or does not fit the precision, upstream gradients without `none`. The error

@@ -11,7 +11,9 @@ struct GradcheckCommand: ParsableCommand {
     // The parser never wraps a usage line: wrapped here to 80 columns (a test checks it names every option).
     usage: """
       softmax-lab gradcheck [--batch <N>] [--classes <C>] [--seed <S>]
-                            [--precision <name>] [--sample <K>]
+                            [--precision <name>] [--sample <K>] [--json]
+      softmax-lab gradcheck [--logits-file <X>] [--targets-file <T>]
+                            [--upstream-file <G>] [--precision <name>] [--json]
       """,
     discussion: """
       Each row has normally distributed logits, a random target T and a random upstream gradient g in (0, 1], \
@@ -25,6 +27,10 @@ struct GradcheckCommand: ParsableCommand {
 
       Every element is checked up to \(BatchGradientCheck.fullCheckLimit) elements; above that a seeded sample \
       is (--sample K sets its size; only the rows holding checked elements are computed, so no batch is too big).
+
+      A given batch is checked instead with --logits-file X --targets-file T [--upstream-file G], read as `eval` \
+      reads a batch (every target a class: the fused kernel has no ignore index). --json prints the outcome and \
+      each checked row's worst element.
 
       Examples:
         softmax-lab gradcheck --batch 128 --classes 256 --precision bfloat16
@@ -52,15 +58,61 @@ struct GradcheckCommand: ParsableCommand {
         + "else a sample).", valueName: "K"))
   var sample: Int?
 
+  @Option(help: ArgumentHelp("Check this batch (N rows of C logits) instead of a random one.", valueName: "path"))
+  var logitsFile: String?
+
+  @Option(help: ArgumentHelp("The given batch's targets, one class index per row.", valueName: "path"))
+  var targetsFile: String?
+
+  @Option(help: ArgumentHelp("The given batch's upstream gradients g_b (default 1).", valueName: "path"))
+  var upstreamFile: String?
+
+  @Flag(help: "Print the outcome as JSON, with each checked row's worst element.")
+  var json = false
+
   /// Testing: make the gradient wrong in one element, `ROW,CLASS[,FRACTION]` (default fraction 0.01): that element
   /// becomes `(1 + FRACTION)·exact`, rounded into the precision.
   @Option(help: .private)
   var corrupt: String?
 
+  /// The given batch and its shape, read from the files (nil without --logits-file).
+  private func givenBatch() throws -> (given: BatchGradientCheck.Given, rows: Int, classes: Int)? {
+    guard let logitsFile else {
+      if targetsFile != nil || upstreamFile != nil {
+        throw ValidationError("--targets-file and --upstream-file need --logits-file (the batch to check)")
+      }
+      return nil
+    }
+    guard let targetsFile else { throw ValidationError("--logits-file needs --targets-file (a class per row)") }
+    // Read and checked as `eval` reads a batch.
+    let input = try BatchOptions.parse(
+      ["--targets-file", targetsFile, "--reduction", upstreamFile == nil ? "sum" : "none"]
+        + (upstreamFile.map { ["--upstream-file", $0] } ?? []))
+    let logits = try InputOptions.parse(["--logits-file", logitsFile, "--precision", precision])
+    let p = try input.makeBatch(logits)
+    if let b = p.ignored.first {
+      throw ValidationError(
+        "\(targetsFile): row \(b) has the ignore index \(p.ignoreIndex) as its target; the fused kernel has no ignore "
+          + "index, so every target must be a class")
+    }
+    return (.init(logits: p.logits, targets: p.targets, upstream: p.upstream), p.rows, p.classes)
+  }
+
   func validate() throws {
     guard Precision(name: precision) != nil else {
       throw ValidationError("unknown precision '\(precision)' (expected float16, bfloat16, float32 or float64)")
     }
+    if logitsFile != nil {
+      let args = CommandLine.arguments
+      if args.contains(where: { $0.hasPrefix("--batch") || $0.hasPrefix("--classes") || $0.hasPrefix("--seed") }) {
+        throw ValidationError(
+          "a given batch (--logits-file) has its own shape: --batch, --classes and --seed are for a random one")
+      }
+      let given = try givenBatch()
+      _ = try corruption(rows: given?.rows, classes: given?.classes)
+      return
+    }
+    if targetsFile != nil || upstreamFile != nil { _ = try givenBatch() }
     guard batch >= 1 else { throw ValidationError("--batch \(batch) must be at least 1") }
     guard (1...BatchGradientCheck.maximumClasses).contains(classes) else {
       throw ValidationError(
@@ -70,11 +122,11 @@ struct GradcheckCommand: ParsableCommand {
     _ = try corruption()
   }
 
-  private func corruption() throws -> BatchGradientCheck.Corruption? {
+  private func corruption(rows: Int? = nil, classes given: Int? = nil) throws -> BatchGradientCheck.Corruption? {
     guard let corrupt else { return nil }
     let parts = corrupt.split(separator: ",")
     guard (2...3).contains(parts.count), let row = Int(parts[0]), let column = Int(parts[1]),
-      (0..<batch).contains(row), (0..<classes).contains(column)
+      (0..<(rows ?? batch)).contains(row), (0..<(given ?? classes)).contains(column)
     else {
       throw ValidationError("--corrupt \(corrupt): expected ROW,CLASS[,FRACTION] inside the batch")
     }
@@ -85,15 +137,26 @@ struct GradcheckCommand: ParsableCommand {
 
   func run() throws {
     let p = Precision(name: precision) ?? .float64
-    var check = BatchGradientCheck(batch: batch, classes: classes, seed: seed, precision: p, sample: sample)
-    check.corruption = try corruption()
+    let given = try givenBatch()
+    var check = BatchGradientCheck(
+      batch: given?.rows ?? batch, classes: given?.classes ?? classes, seed: seed, precision: p, sample: sample)
+    check.given = given?.given
+    check.corruption = try corruption(rows: given?.rows, classes: given?.classes)
     let outcome = check.run()
+    if json {
+      print(GradcheckCommand.json(check, outcome), terminator: "")
+      if !outcome.passed { throw ExitCode.failure }
+      return
+    }
+    let batch = check.batch
+    let classes = check.classes
     let f = { (x: Double) in DecimalFormat.significant(x, digits: 3) }
     // Enough digits to tell the kernel's value from the exact one: the precision's round-trip digits and two more.
     let digits = Int((Double(p.facts.significandBits) * 0.30103).rounded(.up)) + 3
     let full = { (x: Double) in DecimalFormat.significant(x, digits: digits) }
     let size = check.elements.map { "\($0) elements" } ?? "more than \(Int.max) elements"
-    print("gradcheck: \(batch) × \(classes) logits in \(p.rawValue) (seed \(seed)), \(size)")
+    let source = given == nil ? "seed \(seed)" : "from \(logitsFile ?? "")"
+    print("gradcheck: \(batch) × \(classes) logits in \(p.rawValue) (\(source)), \(size)")
     if check.checksEveryElement {
       print("checked   every element")
     } else {
@@ -103,7 +166,9 @@ struct GradcheckCommand: ParsableCommand {
         "checked   \(outcome.checked) elements in \(rows) seeded random rows (\(why); "
           + "the other rows are not computed)")
     }
-    print("gradient  the fused softmax + cross-entropy kernel (\(check.isa)), g·(s_n − δ_nT), random g per row")
+    let upstreamWhat =
+      given == nil ? "random g per row" : upstreamFile == nil ? "g = 1" : "g from \(upstreamFile ?? "")"
+    print("gradient  the fused softmax + cross-entropy kernel (\(check.isa)), g·(s_n − δ_nT), \(upstreamWhat)")
     print("exact     the same in \(wideName(p)) from the rounded inputs, −g·Σ_{j≠T} s_j for the target")
     if let w = outcome.worstRelative {
       print(
@@ -126,6 +191,27 @@ struct GradcheckCommand: ParsableCommand {
       throw ExitCode.failure
     }
     print("PASS")
+  }
+
+  /// The outcome as JSON: the batch, the tolerance, the counts, the worst element, and each checked row's worst.
+  static func json(_ check: BatchGradientCheck, _ o: BatchGradientCheck.Outcome) -> String {
+    func element(_ e: BatchGradientCheck.Element) -> String {
+      "{\"row\": \(e.row), \"class\": \(e.column), \"value\": \(number(e.value)), \"exact\": \(number(e.exact)), "
+        + "\"relative_error\": \(number(e.relativeError)), \"error_over_tolerance\": \(number(e.ratio))}"
+    }
+    func number(_ x: Double) -> String {
+      x.isFinite ? x.description : x.isNaN ? "\"nan\"" : x < 0 ? "\"-inf\"" : "\"inf\""
+    }
+    var out = "{\n  \"batch\": \(check.batch),\n  \"classes\": \(check.classes),\n"
+    out += "  \"precision\": \"\(check.precision.rawValue)\",\n  \"given\": \(check.given != nil),\n"
+    out += "  \"checked\": \(o.checked),\n  \"failures\": \(o.failures),\n  \"passed\": \(o.passed),\n"
+    out +=
+      "  \"tolerance\": {\"relative\": \(number(o.tolerance.relative)), \"absolute\": \(number(o.tolerance.absolute)), "
+    out += "\"formula\": \"\(o.tolerance.formula)\"},\n"
+    out += "  \"worst\": \(o.worstRatio.map(element) ?? "null"),\n"
+    out += "  \"first_failure\": \(o.firstFailure.map(element) ?? "null"),\n"
+    out += "  \"rows\": [\n" + o.rowWorst.map { "    " + element($0) }.joined(separator: ",\n") + "\n  ]\n}\n"
+    return out
   }
 
   /// The reference's format: float80 for float64 on x86, float64 otherwise.

@@ -111,6 +111,37 @@ struct BatchCLITests {
     }
   }
 
+  /// `gradcheck` of a given batch: every element of the file's batch checked, per-row worst elements in the JSON, and
+  /// a wrong element in it found (the hidden --corrupt option makes one element 1% off).
+  @Test func gradcheckChecksAGivenBatch() throws {
+    let dir = try Self.directory([
+      "x.txt": Self.text("2 1 0.1 -1 0.5\n0.3 2.2 -0.7 1.1 0\n1000 1001 1002 999 998\n"), "t.txt": Self.text("0 1 4"),
+      "g.txt": Self.text("0.5 2 1"), "ign.txt": Self.text("0 -100 4"),
+    ])
+    let files = [
+      "--logits-file", dir.appendingPathComponent("x.txt").path, "--targets-file",
+      dir.appendingPathComponent("t.txt").path,
+    ]
+    for precision in ["float64", "float32", "bfloat16", "float16"] {
+      let r = try run(["gradcheck"] + files + ["--precision", precision, "--json"])
+      #expect(r.status == 0, "\(precision): \(r.stderr)")
+      let j = try Self.json(r.stdout)
+      #expect(j["batch"] as? Int == 3 && j["classes"] as? Int == 5 && j["checked"] as? Int == 15)
+      #expect((j["rows"] as? [[String: Any]])?.count == 3 && j["passed"] as? Bool == true)
+    }
+    let upstream = try run(["gradcheck"] + files + ["--upstream-file", dir.appendingPathComponent("g.txt").path])
+    #expect(upstream.status == 0 && upstream.stdout.contains("g from"), "\(upstream.stderr)")
+    let corrupt = try run(["gradcheck"] + files + ["--corrupt", "2,4"])
+    #expect(corrupt.status == 1 && corrupt.stdout.contains("FAIL") && corrupt.stdout.contains("row 2, class 4"))
+    let ignored = try run([
+      "gradcheck", "--logits-file", dir.appendingPathComponent("x.txt").path, "--targets-file",
+      dir.appendingPathComponent("ign.txt").path,
+    ])
+    #expect(ignored.status != 0 && ignored.stderr.contains("row 1 has the ignore index"))
+    let shape = try run(["gradcheck"] + files + ["--batch", "3"])
+    #expect(shape.status != 0 && shape.stderr.contains("has its own shape"))
+  }
+
   @Test func noJacobianLeavesItOutOfASingleVector() throws {
     let with = try Self.json(try run(["eval", "--logits", "1,2,3", "--format", "json"]).stdout)
     let without = try Self.json(try run(["eval", "--logits", "1,2,3", "--format", "json", "--no-jacobian"]).stdout)
