@@ -67,63 +67,9 @@ extension AppState {
     case .addClass: return addClass()
     case .removeClass: return removeClass()
     case .step: return takeStep(current)
-    case .cyclePrecision:
-      // A lens: the entered values are rounded into the next precision for computing and display, and kept. Not an
-      // edit, so the history is untouched (its entries hold entered values, which every precision reads). A precision
-      // that cannot hold a value is skipped, saying why in one line, so that `p` always comes back to float64.
-      var e = entered
-      var candidate = problem.precision.next
-      var skipped: (Precision, InputError)?
-      while candidate != problem.precision {
-        e.precision = candidate
-        do {
-          let v = try e.validated()
-          let base = e
-          problem = v
-          lens = v == base ? nil : base
-          clampIndices()
-          var changed = 0
-          for i in 0..<v.classes where v.logits[i] != base.logits[i] { changed += 1 }
-          var text: TextLine = "precision \(v.precision.rawValue)"
-          if let (name, error) = skipped {
-            text = "precision \(v.precision.rawValue); \(name.rawValue) skipped: \(error.message)"
-          } else if changed > 0 {
-            text += ": \(changed) logit\(changed == 1 ? "" : "s") shown rounded; the values you entered are kept"
-          }
-          message = StatusMessage(text)
-          return .problem
-        } catch {
-          if skipped == nil { skipped = (candidate, error) }
-          candidate = candidate.next
-        }
-      }
-      if let (name, error) = skipped {
-        message = StatusMessage("\(name.rawValue) refused: \(error.message)", isError: true)
-      }
-    case .undo:
-      guard var entry = undoStack.popLast() else {
-        message = StatusMessage("nothing to undo")
-        return .none
-      }
-      guard restore(&entry) else {
-        AppState.push(entry, onto: &undoStack)
-        return .none
-      }
-      AppState.push(entry, onto: &redoStack)
-      message = StatusMessage("undone")
-      return entry.problemChange
-    case .redo:
-      guard var entry = redoStack.popLast() else {
-        message = StatusMessage("nothing to redo")
-        return .none
-      }
-      guard restore(&entry) else {
-        AppState.push(entry, onto: &redoStack)
-        return .none
-      }
-      AppState.push(entry, onto: &undoStack)
-      message = StatusMessage("redone")
-      return entry.problemChange
+    case .cyclePrecision: return cyclePrecision()
+    case .undo: return step(undo: true)
+    case .redo: return step(undo: false)
     case .showScreen(let v): screen = v
     case .nextScreen: screen = screen.next
     case .moveCursor(let di, let dn): setCursor(i: cursorI + di, n: cursorN + dn)
@@ -163,6 +109,59 @@ extension AppState {
   }
 
   // MARK: - Helpers
+
+  /// `p`: the next precision as a lens (see the comment inside), and what that changed.
+  mutating func cyclePrecision() -> ProblemChange {
+    // A lens: the entered values are rounded into the next precision for computing and display, and kept. Not an
+    // edit, so the history is untouched (its entries hold entered values, which every precision reads). A precision
+    // that cannot hold a value is skipped, saying why in one line, so that `p` always comes back to float64.
+    var e = entered
+    var candidate = problem.precision.next
+    var skipped: (Precision, InputError)?
+    while candidate != problem.precision {
+      e.precision = candidate
+      do {
+        let v = try e.validated()
+        let base = e
+        problem = v
+        lens = v == base ? nil : base
+        clampIndices()
+        var changed = 0
+        for i in 0..<v.classes where v.logits[i] != base.logits[i] { changed += 1 }
+        var text: TextLine = "precision \(v.precision.rawValue)"
+        if let (name, error) = skipped {
+          text = "precision \(v.precision.rawValue); \(name.rawValue) skipped: \(error.message)"
+        } else if changed > 0 {
+          text += ": \(changed) logit\(changed == 1 ? "" : "s") shown rounded; the values you entered are kept"
+        }
+        message = StatusMessage(text)
+        return .problem
+      } catch {
+        if skipped == nil { skipped = (candidate, error) }
+        candidate = candidate.next
+      }
+    }
+    if let (name, error) = skipped {
+      message = StatusMessage("\(name.rawValue) refused: \(error.message)", isError: true)
+    }
+    return .none
+  }
+
+  /// Undo (or redo): applies the top entry of the undo (redo) stack, which becomes the redo (undo) entry that reverses
+  /// it.
+  mutating func step(undo: Bool) -> ProblemChange {
+    guard var entry = undo ? undoStack.popLast() : redoStack.popLast() else {
+      message = StatusMessage(undo ? "nothing to undo" : "nothing to redo")
+      return .none
+    }
+    guard restore(&entry) else {
+      if undo { AppState.push(entry, onto: &undoStack) } else { AppState.push(entry, onto: &redoStack) }
+      return .none
+    }
+    if undo { AppState.push(entry, onto: &redoStack) } else { AppState.push(entry, onto: &undoStack) }
+    message = StatusMessage(undo ? "undone" : "redone")
+    return entry.problemChange
+  }
 
   mutating func select(_ row: Int) {
     selection = Swift.min(Swift.max(0, row), problem.classes - 1)
