@@ -124,8 +124,8 @@ public struct Evaluation: Sendable {
   public internal(set) var naive: NaiveTrace<Double>
   /// Max-subtracted softmax with its intermediates.
   public internal(set) var stable: StableTrace<Double>
-  /// Single-pass softmax with its running maximum and sum.
-  public internal(set) var online: OnlineTrace<Double>
+  /// Single-pass softmax: its running maximum and sum, and its final `(m_C, d_C)`.
+  public internal(set) var onlineRecurrence: OnlineRecurrence
   /// The split log-sum-exp.
   public internal(set) var logSumExp: LogSumExp<Double>
   /// `log s_i = z_i − LSE(z)`.
@@ -161,6 +161,36 @@ public struct Evaluation: Sendable {
   /// The softmax the lab trusts (max-subtracted).
   public var softmax: [Double] { stable.probabilities }
 
+  /// Online `s_i = e^{z_i − m_C}/d_C` in the precision, `Softmax.online`'s operation for operation: computed when
+  /// asked (an edit does not pay for C exponentials that no screen shows).
+  public func onlineProbability(_ i: Int) -> Double { onlineProbabilities(i..<(i + 1))[0] }
+
+  /// The online softmax, every class (O(C)).
+  public var onlineProbabilities: [Double] { onlineProbabilities(0..<problem.classes) }
+
+  /// The single-pass trace with its probabilities (O(C): they are computed for this).
+  public var online: OnlineTrace<Double> {
+    OnlineTrace(
+      runningMax: onlineRecurrence.runningMax, runningSum: onlineRecurrence.runningSum,
+      probabilities: onlineProbabilities)
+  }
+
+  private func onlineProbabilities(_ indices: Range<Int>) -> [Double] {
+    struct Probabilities: PrecisionBody {
+      let z: [Double]
+      let m: Double
+      let d: Double
+      let indices: Range<Int>
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> [Double] {
+        typealias A = T.Lean
+        let (mA, dA) = (A.round(m), A.round(d))
+        return indices.map { A.double(A.round(A.exp(A.round(A.round(z[$0]) - mA)) / dA)) }
+      }
+    }
+    return problem.precision.open(
+      Probabilities(z: scaled, m: onlineRecurrence.max, d: onlineRecurrence.sum, indices: indices))
+  }
+
   /// Computes everything for a problem. Call `Problem.validated()` first; an unvalidated problem may give NaN.
   ///
   /// The naive and online traces are computed step by step in the problem's precision, failures included. The
@@ -176,7 +206,7 @@ public struct Evaluation: Sendable {
     (scaled, targetDistribution, logSoftmax, gradient, updatedLogits) = ([], [], [], [], [])
     naive = NaiveTrace(exps: [], sum: 0, probabilities: [])
     stable = StableTrace(max: 0, argmax: 0, shifted: [], exps: [], sum: 0, probabilities: [])
-    online = OnlineTrace(runningMax: [], runningSum: [], probabilities: [])
+    onlineRecurrence = OnlineRecurrence(runningMax: [], runningSum: [], max: 0, sum: 0)
     logSumExp = LogSumExp(max: 0, argmax: 0, rest: 0, logSum: 0, value: 0)
     (loss, lossNaive, lossFromStableSoftmax) = (0, 0, 0)
     stepLoss = .value(.nan)
@@ -513,4 +543,14 @@ public enum StepRefusal: Sendable, Equatable {
   case logit(Int, x: Double, gradient: Double, precision: Precision)
   /// A stepped logit divided by τ would leave the precision's range.
   case scaled(Precision)
+}
+
+/// The online recurrence `m_j = max(m_{j−1}, z_j)`, `d_j = d_{j−1} e^{m_{j−1} − m_j} + e^{z_j − m_j}` of an
+/// ``Evaluation``: every state and the final one (values of the precision, held as `Double`).
+public struct OnlineRecurrence: Sendable {
+  public internal(set) var runningMax: [Double]
+  public internal(set) var runningSum: [Double]
+  /// `m_C` and `d_C`.
+  public internal(set) var max: Double
+  public internal(set) var sum: Double
 }

@@ -88,8 +88,8 @@ extension Evaluation {
     stepLoss = .value(.nan)  // a deferred step loss holds the stepped logits: let it go before they are written
     var trace = TraceArrays(
       z: take(&scaled), target: take(&targetDistribution), naiveExps: take(&naive.exps),
-      naiveProbabilities: take(&naive.probabilities), runningMax: take(&online.runningMax),
-      runningSum: take(&online.runningSum), onlineProbabilities: take(&online.probabilities))
+      naiveProbabilities: take(&naive.probabilities), runningMax: take(&onlineRecurrence.runningMax),
+      runningSum: take(&onlineRecurrence.runningSum))
     var trusted = TrustedArrays(
       shifted: take(&stable.shifted), exps: take(&stable.exps), probabilities: take(&stable.probabilities),
       logSoftmax: take(&logSoftmax), gradient: take(&gradient), stepped: take(&updatedLogits),
@@ -105,9 +105,8 @@ extension Evaluation {
     targetDistribution = take(&trace.target)
     naive = NaiveTrace(
       exps: take(&trace.naiveExps), sum: r.naiveSum, probabilities: take(&trace.naiveProbabilities))
-    online = OnlineTrace(
-      runningMax: take(&trace.runningMax), runningSum: take(&trace.runningSum),
-      probabilities: take(&trace.onlineProbabilities))
+    onlineRecurrence = OnlineRecurrence(
+      runningMax: take(&trace.runningMax), runningSum: take(&trace.runningSum), max: r.onlineMax, sum: r.onlineSum)
     stable = StableTrace(
       max: r.max, argmax: r.argmax, shifted: take(&trusted.shifted), exps: take(&trusted.exps), sum: r.sum,
       probabilities: take(&trusted.probabilities))
@@ -133,12 +132,11 @@ struct TraceArrays: TraceRecord {
   var naiveProbabilities: [Double] = []
   var runningMax: [Double] = []
   var runningSum: [Double] = []
-  var onlineProbabilities: [Double] = []
 
   mutating func prepare(count: Int) {
     guard z.count != count else { return }
     for keyPath in [
-      \Self.z, \.target, \.naiveExps, \.naiveProbabilities, \.runningMax, \.runningSum, \.onlineProbabilities,
+      \Self.z, \.target, \.naiveExps, \.naiveProbabilities, \.runningMax, \.runningSum,
     ] {
       self[keyPath: keyPath] = [Double](repeating: 0, count: count)
     }
@@ -153,11 +151,8 @@ struct TraceArrays: TraceRecord {
   }
 
   mutating func finish<A: LeanArithmetic>(sigma: A.Value, max m: A.Value, sum d: A.Value, _: A.Type) {
-    // `Softmax.naive`'s and `Softmax.online`'s probabilities.
-    for i in z.indices {
-      naiveProbabilities[i] = A.double(A.round(A.round(naiveExps[i]) / sigma))
-      onlineProbabilities[i] = A.double(A.round(A.exp(A.round(A.round(z[i]) - m)) / d))
-    }
+    // `Softmax.naive`'s probabilities (the online ones are computed when asked: ``Evaluation/onlineProbability(_:)``).
+    for i in z.indices { naiveProbabilities[i] = A.double(A.round(A.round(naiveExps[i]) / sigma)) }
   }
 }
 

@@ -277,7 +277,7 @@ public struct PrecisionColumn: Sendable {
 
   /// Online `s_i = e^{z_i − m_C}/d_C`.
   public func onlineProbability(_ i: Int) -> Double {
-    if case .full(let e) = storage { return e.online.probabilities[i] }
+    if case .full(let e) = storage { return e.onlineProbability(i) }
     return value(.onlineProbability, i)
   }
 
@@ -290,7 +290,7 @@ public struct PrecisionColumn: Sendable {
   /// `(m_i, d_i)` of the online recurrence: replayed from the nearest saved state in a lean column.
   public func running(_ i: Int) -> (max: Double, sum: Double) {
     switch storage {
-    case .full(let e): return (e.online.runningMax[i], e.online.runningSum[i])
+    case .full(let e): return (e.onlineRecurrence.runningMax[i], e.onlineRecurrence.runningSum[i])
     case .lean:
       struct Replay: PrecisionBody {
         let column: PrecisionColumn

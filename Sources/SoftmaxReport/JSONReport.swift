@@ -74,7 +74,7 @@ struct JSONReport {
     key("softmax_naive")
     numbers(ev.naive.probabilities)
     key("softmax_online")
-    numbers(ev.online.probabilities)
+    numbers(ev.onlineProbabilities)
     key("log_softmax")
     numbers(ev.logSoftmax)
     key("loss")

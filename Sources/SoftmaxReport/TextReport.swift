@@ -110,7 +110,7 @@ struct TextReport {
     let width = rows.map(\.0.count).max() ?? 0
     var out = rows.map { $0.0 + String(repeating: " ", count: width - $0.0.count) + " = " + $0.1 }
     let naiveGap = maxDifference(ev.naive.probabilities, ev.softmax)
-    let onlineGap = maxDifference(ev.online.probabilities, ev.softmax)
+    let onlineGap = maxDifference(ev.onlineProbabilities, ev.softmax)
     out.append("max |s naive − s stable| = \(f(naiveGap)) · max |s online − s stable| = \(f(onlineGap))")
     if let note = ev.lossNote { out.append("note: \(note)") }
     if let refusal = ev.stepRefusal { out.append("step refused: \(refusal)") }

@@ -188,12 +188,15 @@ struct WorkedExample {
         continue
       }
       online.append(
-        ["\(j)", "$\(n(ev.scaled[j]))$", "$\(n(ev.online.runningMax[j]))$", "$\(n(ev.online.runningSum[j]))$"])
+        [
+          "\(j)", "$\(n(ev.scaled[j]))$", "$\(n(ev.onlineRecurrence.runningMax[j]))$",
+          "$\(n(ev.onlineRecurrence.runningSum[j]))$",
+        ])
     }
     d.table(["$j$", "$z_j$", "$m_j$", "$d_j$"], online)
     d.paragraph(
-      "Online result: $s = \(vec(ev.online.probabilities))$. Largest difference from the stable softmax: "
-        + "$\(n(maxDifference(ev.online.probabilities, s)))$; for the naive one: "
+      "Online result: $s = \(vec(ev.onlineProbabilities))$. Largest difference from the stable softmax: "
+        + "$\(n(maxDifference(ev.onlineProbabilities, s)))$; for the naive one: "
         + "$\(n(maxDifference(ev.naive.probabilities, s)))$.")
     logSoftmaxAndLoss(&d)
   }

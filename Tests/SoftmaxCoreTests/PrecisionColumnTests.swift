@@ -30,8 +30,8 @@ import SoftmaxText
         ("naive s", lean.naiveProbability(i), full.naive.probabilities[i]),
         ("shifted", lean.shifted(i), full.stable.shifted[i]), ("stable e", lean.stableExp(i), full.stable.exps[i]),
         ("stable s", lean.stableProbability(i), full.stable.probabilities[i]),
-        ("m", lean.runningMax(i), full.online.runningMax[i]), ("d", lean.runningSum(i), full.online.runningSum[i]),
-        ("online s", lean.onlineProbability(i), full.online.probabilities[i]),
+        ("m", lean.runningMax(i), full.onlineRecurrence.runningMax[i]), ("d", lean.runningSum(i), full.onlineRecurrence.runningSum[i]),
+        ("online s", lean.onlineProbability(i), full.onlineProbability(i)),
       ]
       for (label, a, b) in pairs where !same(a, b) {
         mismatches.append("\(label)[\(i)]: lean \(a) full \(b)")

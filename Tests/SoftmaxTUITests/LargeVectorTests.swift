@@ -27,7 +27,7 @@ struct LargeVectorTests {
     #expect(own.loss == full.loss && own.stableSum == full.stable.sum && own.overflow == full.overflow)
     for i in [0, 17, 4000, e.state.problem.classes - 1] {
       #expect(own.stableProbability(i) == full.stable.probabilities[i])
-      #expect(own.runningSum(i) == full.online.runningSum[i])
+      #expect(own.runningSum(i) == full.onlineRecurrence.runningSum[i])
       #expect(own.naiveProbability(i) == full.naive.probabilities[i])
     }
     // The lab keeps no full evaluation; leaving it computes one.

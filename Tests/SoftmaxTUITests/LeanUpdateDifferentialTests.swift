@@ -77,8 +77,8 @@ enum Diff {
         ("z", a.scaled(i), e.scaled[i]), ("naive e", a.naiveExp(i), e.naive.exps[i]),
         ("naive s", a.naiveProbability(i), e.naive.probabilities[i]), ("shifted", a.shifted(i), e.stable.shifted[i]),
         ("stable e", a.stableExp(i), e.stable.exps[i]), ("stable s", a.stableProbability(i), e.stable.probabilities[i]),
-        ("m", a.runningMax(i), e.online.runningMax[i]), ("d", a.runningSum(i), e.online.runningSum[i]),
-        ("online s", a.onlineProbability(i), e.online.probabilities[i]),
+        ("m", a.runningMax(i), e.onlineRecurrence.runningMax[i]), ("d", a.runningSum(i), e.onlineRecurrence.runningSum[i]),
+        ("online s", a.onlineProbability(i), e.onlineProbability(i)),
       ]
       for (l, x, y) in pairs where !same(x, y) { out.append("\(l)[\(i)]: column \(x) evaluation \(y)") }
     }
