@@ -38,6 +38,8 @@ public enum Action: Hashable, Sendable {
   case descentReset
   case descentRate(Double)
   case export
+  /// Save the session to a JSON file (`W`); the shell writes it.
+  case save
   case tourNext
   case tourBack
 }
@@ -72,6 +74,7 @@ public enum KeyMap {
     Entry(keys: "← →  (Derivation)", action: "change n; ↑ ↓ change i"),
     Entry(keys: "space  r  n  < >", action: "Descent: run/pause, reset, one step, slower/faster"),
     Entry(keys: "w", action: "export this worked example to Markdown"),
+    Entry(keys: "W", action: "save the session (logits as entered, knobs, screen) to JSON"),
     Entry(keys: "mouse", action: "click a row or Jacobian cell; wheel over a logit nudges it"),
   ]
 
@@ -153,6 +156,7 @@ public enum KeyMap {
     case .character("<"), .character(","): return state.screen == .descent ? .descentRate(0.5) : nil
     case .character(">"), .character("."): return state.screen == .descent ? .descentRate(2) : nil
     case .character("w"): return .export
+    case .character("W"): return .save
     default: return nil
     }
   }

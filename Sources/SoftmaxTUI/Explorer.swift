@@ -151,6 +151,20 @@ public struct Explorer: Sendable {
     state.screen == .descent && state.descent.running ? Int(1000 / state.descent.rate) : nil
   }
 
+  /// What `W` shows when the shell gives the run loop no way to save.
+  public static func savingUnavailable(_: Session) -> StatusMessage {
+    StatusMessage("cannot save here", isError: true)
+  }
+
+  /// Shows `message` in the status line (nil: none).
+  public mutating func show(_ message: StatusMessage?) { state.message = message }
+
+  /// Marks a save request as handled, with the message to show.
+  public mutating func finishSave(_ message: StatusMessage) {
+    state.saveRequested = false
+    state.message = message
+  }
+
   /// Marks an export request as handled, with the message to show.
   public mutating func finishExport(_ message: StatusMessage) {
     state.exportRequested = false

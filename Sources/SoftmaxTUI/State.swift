@@ -269,6 +269,8 @@ public struct AppState: Equatable, Sendable {
   public var quitRequested = false
   /// A file export requested by a key; the shell performs it and reports back.
   public var exportRequested = false
+  /// A session save requested by a key (`W`); the shell writes the file and reports back.
+  public var saveRequested = false
 
   /// Maximum undo depth; also bounded by memory for huge vectors (see `undoLimit`).
   public static let maxUndo = 200

@@ -156,6 +156,7 @@ extension AppState {
       descent.rate = Swift.min(64, Swift.max(0.5, descent.rate * f))
       message = StatusMessage("descent rate \(DecimalFormat.compact(descent.rate)) steps/s")
     case .export: exportRequested = true
+    case .save: saveRequested = true
     case .tourNext: return Tour.go(to: (tourStep ?? -1) + 1, in: &self)
     case .tourBack: return Tour.go(to: Swift.max(0, (tourStep ?? 0) - 1), in: &self)
     }

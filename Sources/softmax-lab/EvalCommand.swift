@@ -27,6 +27,7 @@ struct EvalCommand: ParsableCommand {
         softmax-lab eval --random 1000 --seed 3 --format markdown > handout.md
         softmax-lab eval --logits-file examples/logits.npy --format latex > ex.tex
         python3 make_logits.py | softmax-lab eval --logits-file -
+        softmax-lab eval --load examples/session.json --format json
       """
   )
 
