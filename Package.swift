@@ -77,7 +77,8 @@ let package = Package(
     // out, no file I/O (the command line reads and writes the files).
     .target(
       name: "SoftmaxLesson",
-      dependencies: ["SoftmaxCore", "SoftmaxText", "SoftmaxTUI", .product(name: "Yams", package: "Yams")]),
+      dependencies: ["SoftmaxCore", "SoftmaxText", "SoftmaxTUI", .product(name: "Yams", package: "Yams")],
+      resources: [.copy("Resources/tour.md")]),
     // The wide-character ncurses library, reached through a small shim header. No `pkgConfig`: its only flags are
     // `-D_DEFAULT_SOURCE -D_XOPEN_SOURCE=600`, which SwiftPM refuses with a warning on every build; the shim asks for
     // the wide-character API itself, and Debian's libncursesw.so pulls in libtinfo.
@@ -105,7 +106,8 @@ let package = Package(
     .testTarget(name: "SoftmaxBenchTests", dependencies: ["SoftmaxBench", "SoftmaxCore"]),
     .testTarget(name: "SoftmaxReportTests", dependencies: ["SoftmaxReport", "SoftmaxCore", "SoftmaxText"]),
     .testTarget(
-      name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore", "SoftmaxText"], exclude: ["Snapshots"]),
+      name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore", "SoftmaxText", "SoftmaxLesson"],
+      exclude: ["Snapshots"]),
     .testTarget(name: "SoftmaxLessonTests", dependencies: ["SoftmaxLesson", "SoftmaxTUI", "SoftmaxCore"]),
     .testTarget(
       name: "EndToEndTests",

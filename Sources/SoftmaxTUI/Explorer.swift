@@ -31,7 +31,12 @@ public struct Explorer: Sendable {
   @discardableResult
   public mutating func handle(_ event: Event) -> Bool {
     guard let action = KeyMap.action(for: event, in: state) else { return !state.quitRequested }
+    let step = state.tourStep
     perform(action)
+    // The key a lesson step waits for, pressed on that step (what it does is the explorer's as always).
+    if let step, state.tourStep == step, case .key(let key) = event, state.lesson?.steps[step].press == key {
+      state.lessonKeyPressed = true
+    }
     return !state.quitRequested
   }
 

@@ -54,7 +54,7 @@ public enum Frame {
     default: break
     }
     if let step = state.tourStep {
-      TourOverlay.render(step: step, into: &buf, body: body, context: ctx, atTop: state.screen == .derivation)
+      TourOverlay.render(state, step: step, into: &buf, body: body, context: ctx, atTop: state.screen == .derivation)
     }
     renderStatus(state, problem, overflow, &buf, width: width, y: height - 1, context: ctx)
     if state.showHelp { renderHelp(&buf, body: body, context: ctx) }

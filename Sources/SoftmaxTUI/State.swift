@@ -265,6 +265,10 @@ public struct AppState: Equatable, Sendable {
   public var descent: DescentState
   /// Guided tour step, when a tour is running.
   public var tourStep: Int?
+  /// The lesson being run (the built-in tour or a lesson file), whose step ``tourStep`` shows.
+  public var lesson: Lesson?
+  /// Whether the key the lesson step asks for has been pressed.
+  public var lessonKeyPressed = false
   /// Set when the app should exit.
   public var quitRequested = false
   /// A file export requested by a key; the shell performs it and reports back.

@@ -157,7 +157,12 @@ extension AppState {
       message = StatusMessage("descent rate \(DecimalFormat.compact(descent.rate)) steps/s")
     case .export: exportRequested = true
     case .save: saveRequested = true
-    case .tourNext: return Tour.go(to: (tourStep ?? -1) + 1, in: &self)
+    case .tourNext:
+      if Tour.waiting(self), let k = tourStep, let name = lesson?.steps[k].pressName {
+        message = StatusMessage("this step waits for you to press \(name)")
+        return .none
+      }
+      return Tour.go(to: (tourStep ?? -1) + 1, in: &self)
     case .tourBack: return Tour.go(to: Swift.max(0, (tourStep ?? 0) - 1), in: &self)
     }
     return .none

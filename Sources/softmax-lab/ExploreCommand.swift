@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SoftmaxCore
+import SoftmaxLesson
 import SoftmaxTUI
 import SoftmaxText
 
@@ -108,7 +109,8 @@ struct TourCommand: ParsableCommand {
     abstract: "A guided lesson in the explorer: N next, B back, q leaves.",
     discussion: """
       Eleven short lessons, from what softmax does to the log-sum-exp fix; each sets up a state and says what to \
-      look at and which key to press.
+      look at and which key to press. The tour is a lesson file like any other (see `softmax-lab lesson`), shipped \
+      with the program.
 
       Examples:
         softmax-lab tour
@@ -118,10 +120,9 @@ struct TourCommand: ParsableCommand {
   @OptionGroup var display: DisplayOptions
 
   func run() throws {
-    let start = try Problem(logits: [1, 2, 3]).validated()
-    let status = runExplorer(
-      state: AppState(problem: start), noColor: display.noColor, ascii: display.ascii,
-      theme: try display.resolvedTheme(), tour: true)
+    _ = try display.resolvedTheme()
+    let status = runLesson(BuiltInLessons.tour.lesson, display: display)
     if status != 0 { throw ExitCode(status) }
   }
+
 }
