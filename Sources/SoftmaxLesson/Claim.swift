@@ -9,7 +9,12 @@ import SoftmaxTUI
 /// `updated_logits[i]` (after one step), `jacobian[i][n]` (∂s_i/∂x_n); indices are 0-based.
 public enum Quantity: Equatable, Sendable, CustomStringConvertible {
   case loss, lossNaive, updatedLoss, logSumExp, max, sigmaNaive, target, classes, selection
-  case softmax(Int), softmaxNaive(Int), logSoftmax(Int), gradient(Int), logit(Int), updatedLogit(Int)
+  case softmax(Int)
+  case softmaxNaive(Int)
+  case logSoftmax(Int)
+  case gradient(Int)
+  case logit(Int)
+  case updatedLogit(Int)
   case jacobian(Int, Int)
 
   static let scalars: [(String, Quantity)] = [
@@ -18,8 +23,8 @@ public enum Quantity: Equatable, Sendable, CustomStringConvertible {
   ]
   static var vectors: [(String, (Int) -> Quantity)] {
     [
-    ("softmax", Quantity.softmax), ("softmax_naive", Quantity.softmaxNaive), ("log_softmax", Quantity.logSoftmax),
-    ("gradient", Quantity.gradient), ("logits", Quantity.logit), ("updated_logits", Quantity.updatedLogit),
+      ("softmax", Quantity.softmax), ("softmax_naive", Quantity.softmaxNaive), ("log_softmax", Quantity.logSoftmax),
+      ("gradient", Quantity.gradient), ("logits", Quantity.logit), ("updated_logits", Quantity.updatedLogit),
     ]
   }
 
@@ -121,7 +126,12 @@ public enum Quantity: Equatable, Sendable, CustomStringConvertible {
 /// `softmax_naive[0] == nan`, `sigma_naive == inf`.
 public struct Claim: Equatable, Sendable, CustomStringConvertible {
   public enum Op: String, Sendable, CaseIterable {
-    case lessOrEqual = "<=", greaterOrEqual = ">=", equal = "==", notEqual = "!=", less = "<", greater = ">"
+    case lessOrEqual = "<="
+    case greaterOrEqual = ">="
+    case equal = "=="
+    case notEqual = "!="
+    case less = "<"
+    case greater = ">"
   }
 
   public var quantity: Quantity

@@ -1,7 +1,7 @@
 import Foundation
 import SoftmaxCore
-import SoftmaxText
 import SoftmaxLesson
+import SoftmaxText
 import Testing
 
 @testable import SoftmaxTUI
