@@ -298,7 +298,7 @@ public enum LessonParser {
       steps.append(
         Lesson.Step(
           title: title, text: text, setup: setup, press: press?.key, pressName: press?.name,
-          expects: expects.map(\.1.description), ask: ask.map { "\($0.1)" }, line: line))
+          expects: expects.map(\.1.description), ask: ask?.1, line: line))
       claims.append(expects.map { (line: $0.0, claim: $0.1) })
       asks.append(ask.map { (line: $0.0, quantity: $0.1) })
     }

@@ -269,6 +269,10 @@ public struct AppState: Equatable, Sendable {
   public var lesson: Lesson?
   /// Whether the key the lesson step asks for has been pressed.
   public var lessonKeyPressed = false
+  /// The question of the lesson step shown (`> ask:`), if it has one.
+  public var question: QuizQuestion?
+  /// Per lesson step with a question: whether it was answered right at the first try (absent: not answered yet).
+  public var quizResults: [Int: Bool] = [:]
   /// Set when the app should exit.
   public var quitRequested = false
   /// A file export requested by a key; the shell performs it and reports back.

@@ -29,14 +29,14 @@ public struct Lesson: Equatable, Sendable {
     public var pressName: String?
     /// The claims the step makes about the state after its key, as written (checked by `lesson --check`).
     public var expects: [String]
-    /// The quantity the step asks for (a quiz question), as written.
-    public var ask: String?
+    /// The quantity the step asks for (a quiz question): hidden until the student's answer is judged.
+    public var ask: Quantity?
     /// The line of the step's heading in its file.
     public var line: Int
 
     public init(
       title: String, text: String, setup: Setup, press: Key? = nil, pressName: String? = nil, expects: [String] = [],
-      ask: String? = nil, line: Int = 0
+      ask: Quantity? = nil, line: Int = 0
     ) {
       self.title = title
       self.text = text
@@ -106,7 +106,15 @@ public enum Tour {
     guard index < lesson.steps.count else {
       state.tourStep = nil
       state.lesson = nil
-      state.message = StatusMessage("\(lesson.label.lowercased()) finished — keep exploring, or q to quit")
+      state.question = nil
+      let asked = lesson.steps.filter { $0.ask != nil }.count
+      if asked > 0 {
+        let right = state.quizResults.values.filter { $0 }.count
+        state.message = StatusMessage(
+          "\(lesson.label.lowercased()) finished — score \(right)/\(asked) right at the first try; q quits")
+      } else {
+        state.message = StatusMessage("\(lesson.label.lowercased()) finished — keep exploring, or q to quit")
+      }
       return .none
     }
     let k = Swift.max(0, index)
@@ -114,6 +122,12 @@ public enum Tour {
     (next.width, next.height) = (state.width, state.height)
     next.lesson = lesson
     next.tourStep = k
+    next.quizResults = state.quizResults
+    if let q = lesson.steps[k].ask {
+      next.question = QuizQuestion(quantity: q)
+      // A question already answered is shown answered.
+      if state.quizResults[k] != nil { next.question?.answered = true }
+    }
     state = next
     return .problem
   }
@@ -129,7 +143,8 @@ public enum Tour {
 enum TourOverlay {
   /// `atTop`: over the upper part instead (the Derivation screen keeps its check, step 5, at the bottom).
   static func render(
-    _ state: AppState, step: Int, into buf: inout Buffer, body: Rect, context ctx: RenderContext, atTop: Bool = false
+    _ state: AppState, evaluation: Evaluation?, step: Int, into buf: inout Buffer, body: Rect,
+    context ctx: RenderContext, atTop: Bool = false
   ) {
     guard let lesson = state.lesson, lesson.steps.indices.contains(step) else { return }
     let s = lesson.steps[step]
@@ -137,6 +152,15 @@ enum TourOverlay {
     let text = ctx.text(TextLine(s.text))
     var count = 0
     wrap(text, width: width - 4) { _ in count += 1 }
+    var worked: [TextLine] = []
+    if let q = state.question {
+      if q.answered, let ev = evaluation {
+        worked = WorkedAnswer.lines(q.quantity, ev, selection: state.selection).map { ctx.text(TextLine($0)) }
+      } else if !q.answered {
+        worked = [ctx.text("Type your answer for \(q.quantity.description), then Enter (N skips).")]
+      }
+      count += worked.count
+    }
     var press: TextLine?
     if let name = s.pressName {
       press = ctx.text(state.lessonKeyPressed ? "✓ pressed \(name)" : "▸ press \(name) (the lesson waits for it)")
@@ -150,6 +174,7 @@ enum TourOverlay {
     var out = PanelText(Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2))
     wrap(text, width: width - 4) { out.line($0, .plain, into: &buf) }
     if let press { out.line(press, state.lessonKeyPressed ? .plain : ctx.target, into: &buf) }
+    for line in worked { out.line(line, ctx.target, into: &buf) }
     let nav = ctx.text(" N next · B back · q quit ")
     buf.write(nav, x: r.maxX - nav.scalarCount - 2, y: r.maxY - 1, style: ctx.muted, clip: r)
   }

@@ -164,6 +164,13 @@ extension AppState {
       }
       return Tour.go(to: (tourStep ?? -1) + 1, in: &self)
     case .tourBack: return Tour.go(to: Swift.max(0, (tourStep ?? 0) - 1), in: &self)
+    case .answerInsert, .answerBackspace, .answerConfirm:
+      answer(action, current: current)
+      if case .answerConfirm = action, let k = tourStep, let q = question, quizResults[k] == nil,
+        q.answered || q.attempts > 0
+      {
+        quizResults[k] = q.answered && q.attempts == 0
+      }
     }
     return .none
   }

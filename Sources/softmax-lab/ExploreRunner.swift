@@ -9,7 +9,9 @@ import SoftmaxTUI
 /// Prints one line and returns 1 when there is no terminal. Export (`w`) and save (`W`) requests are carried out here,
 /// the only place with file I/O: the Markdown worked example or the session is written to a temporary file and renamed
 /// into place. Outside the tour, the session at the end (a quit or a signal) is saved for `--resume`.
-func runExplorer(state: AppState, noColor: Bool, ascii: Bool, theme: Theme, tour: Bool) -> Int32 {
+func runExplorer(
+  state: AppState, noColor: Bool, ascii: Bool, theme: Theme, tour: Bool, atExit: (AppState) -> Void = { _ in }
+) -> Int32 {
   sml_tune_malloc()
   let terminal: NcursesTerminal
   do {
@@ -22,6 +24,7 @@ func runExplorer(state: AppState, noColor: Bool, ascii: Bool, theme: Theme, tour
   if tour { explorer.perform(.tourNext) }
   let status = explorer.run(
     on: terminal, theme: theme, export: { Exporter.export($0) }, save: { SessionStore.save($0) })
+  atExit(explorer.state)
   if !tour, let failure = SessionStore.saveLast(explorer.state.session) {
     FileHandle.standardError.write(Data("softmax-lab: \(failure)\n".utf8))
   }

@@ -72,7 +72,7 @@ struct LessonCommand: ParsableCommand {
   }
 }
 
-/// Runs `lesson` in the explorer from its first step.
+/// Runs `lesson` in the explorer from its first step; when it has questions, prints the score on leaving.
 func runLesson(_ lesson: Lesson, display: DisplayOptions) -> Int32 {
   var start: AppState
   do {
@@ -86,5 +86,45 @@ func runLesson(_ lesson: Lesson, display: DisplayOptions) -> Int32 {
     FileHandle.standardError.write(Data("softmax-lab: \(error)\n".utf8))
     return 64
   }
-  return runExplorer(state: start, noColor: display.noColor, ascii: display.ascii, theme: theme, tour: true)
+  let asked = lesson.steps.filter { $0.ask != nil }.count
+  return runExplorer(state: start, noColor: display.noColor, ascii: display.ascii, theme: theme, tour: true) { end in
+    guard asked > 0 else { return }
+    let right = end.quizResults.values.filter { $0 }.count
+    print("\(lesson.title): \(right)/\(asked) right at the first try")
+  }
+}
+
+/// A quiz in the explorer: a question of each kind in turn on random small vectors.
+struct QuizCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "quiz",
+    abstract: "Questions on random small vectors (softmax, gradient, loss, Jacobian): type each answer, Enter.",
+    discussion: """
+      Each question hides its quantity and shows what it is computed from; the answer is judged at the 4 \
+      significant digits the explorer shows (within half a unit of the 4th digit), then the worked answer is shown \
+      with the derivation step it comes from. N skips or goes on, B goes back; the score (right at the first try) \
+      is shown at the end and printed on leaving. The same --seed gives everyone the same quiz.
+
+      Examples:
+        softmax-lab quiz --seed 7 --count 5
+      """)
+
+  @Option(
+    help: ArgumentHelp("The quiz's seed: the same seed gives the same questions (default: random).", valueName: "S"))
+  var seed: UInt64?
+
+  @Option(help: ArgumentHelp("How many questions, 1…100 (default: 5).", valueName: "N"))
+  var count: Int = 5
+
+  @OptionGroup var display: DisplayOptions
+
+  func validate() throws {
+    guard (1...100).contains(count) else { throw ValidationError("--count \(count) must be in 1...100") }
+  }
+
+  func run() throws {
+    let lesson = QuizGenerator.lesson(seed: seed ?? UInt64.random(in: 0...999_999), count: count)
+    let status = runLesson(lesson, display: display)
+    if status != 0 { throw ExitCode(status) }
+  }
 }

@@ -20,7 +20,7 @@ struct SoftmaxLab: ParsableCommand {
         source <(softmax-lab --generate-completion-script bash)
       """,
     version: "0.1.0",
-    subcommands: [ExploreCommand.self, EvalCommand.self, GradcheckCommand.self, TourCommand.self, LessonCommand.self, BenchCommand.self],
+    subcommands: [ExploreCommand.self, EvalCommand.self, GradcheckCommand.self, TourCommand.self, LessonCommand.self, QuizCommand.self, BenchCommand.self],
     defaultSubcommand: ExploreCommand.self
   )
 }

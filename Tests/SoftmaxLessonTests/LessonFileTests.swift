@@ -55,7 +55,7 @@ import Testing
     let second = file.lesson.steps[1]
     #expect(second.setup.problem == Problem(logits: [1, 2, 3], target: 2, precision: .float32, temperature: 2))
     #expect(second.setup.screen == .stability && second.setup.selection == 1)
-    #expect(second.ask == "gradient[1]")
+    #expect(second.ask == .gradient(1))
     #expect(file.asks[1]?.quantity == .gradient(1))
     #expect(file.asks[1]?.line == 21)
     #expect(LessonChecker.check(file).isEmpty)
