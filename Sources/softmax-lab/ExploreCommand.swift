@@ -91,7 +91,8 @@ struct ExploreCommand: ParsableCommand {
       state = try start ?? AppState(problem: input.makeProblem(fallback: [1, 2, 3]))
     }
     if let note {
-      FileHandle.standardError.write(Data("softmax-lab: \(note)\n".utf8))
+      // A problem also goes to standard error (it stays there after the explorer's screen is gone).
+      if !note.hasPrefix("resumed") { FileHandle.standardError.write(Data("softmax-lab: \(note)\n".utf8)) }
       // On screen the state directory is left out (the line on standard error has it).
       let short = note.replacingOccurrences(of: SessionStore.stateDirectory() + "/", with: "")
       state.message = StatusMessage(TextLine(short), isError: !note.hasPrefix("resumed"))

@@ -47,7 +47,8 @@ struct SessionTmuxTests {
 
     // --resume starts from last.json: the same session, shown in bfloat16 on the Derivation screen.
     try Self.relaunch(t, "--resume")
-    let screen = try t.waitFor("resumed")
+    // What the explorer draws (not a line the shell shows before it starts).
+    let screen = try t.waitFor { $0.contains("resumed last.json") && $0.contains("Derivation of") }
     #expect(screen.contains("bfloat16"))
     #expect(screen.contains("Derivation"))
     try t.type("q")
@@ -75,8 +76,8 @@ struct SessionTmuxTests {
     try "{\"format\": \"softmax-lab-session\", \"version\": 1}".write(
       toFile: dir + "/last.json", atomically: true, encoding: .utf8)
     try t.launch("--resume")
-    let screen = try t.waitFor("starting fresh")
-    #expect(screen.contains("last.json: missing key 'logits'; kept as last.json.corrupt-1, starting fresh"))
+    // The status line's form (the line on standard error, shown before the explorer starts, has the full paths).
+    let screen = try t.waitFor("last.json: missing key 'logits'; kept as last.json.corrupt-1, starting fresh")
     #expect(screen.contains("0.6652"))
     try t.type("q")
     #expect(try t.waitForFile("status") == "0")
