@@ -8,6 +8,7 @@ import SoftmaxTUI
 /// (`x == nan` holds when x is NaN). Examples: `loss < 0.01`, `softmax[2] > 0.9`, `gradient[1] == -0.5 ± 1e-3`,
 /// `softmax_naive[0] == nan`, `sigma_naive == inf`.
 public struct Claim: Equatable, Sendable, CustomStringConvertible {
+  /// The comparisons, two-character ones first (so that `<=` is not read as `<`).
   public enum Op: String, Sendable, CaseIterable {
     case lessOrEqual = "<="
     case greaterOrEqual = ">="
@@ -17,6 +18,7 @@ public struct Claim: Equatable, Sendable, CustomStringConvertible {
     case greater = ">"
   }
 
+  /// What is compared, how, with which value, and the absolute tolerance of `==` and `!=`.
   public var quantity: Quantity
   public var op: Op
   public var value: Double

@@ -4,6 +4,7 @@ import Yams
 
 /// One problem in a lesson file: the line (1-based), the key of a state block when it is about one, and the message.
 public struct LessonIssue: Error, Equatable, Sendable {
+  /// Where the problem is, which state key it is about, and what it is.
   public var line: Int
   public var key: String?
   public var message: String

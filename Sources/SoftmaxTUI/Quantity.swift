@@ -16,10 +16,12 @@ public enum Quantity: Equatable, Sendable, CustomStringConvertible {
   case updatedLogit(Int)
   case jacobian(Int, Int)
 
+  /// The quantities that are one number, by name.
   public static let scalars: [(String, Quantity)] = [
     ("loss", .loss), ("loss_naive", .lossNaive), ("updated_loss", .updatedLoss), ("lse", .logSumExp), ("max", .max),
     ("sigma_naive", .sigmaNaive), ("target", .target), ("classes", .classes), ("selection", .selection),
   ]
+  /// The per-class quantities, by name (each takes one index).
   public static var vectors: [(String, (Int) -> Quantity)] {
     [
       ("softmax", Quantity.softmax), ("softmax_naive", Quantity.softmaxNaive), ("log_softmax", Quantity.logSoftmax),
@@ -64,6 +66,7 @@ public enum Quantity: Equatable, Sendable, CustomStringConvertible {
     }
   }
 
+  /// The quantity as a lesson writes it (`softmax[2]`).
   public var description: String {
     if let name = Quantity.scalars.first(where: { $0.1 == self })?.0 { return name }
     switch self {

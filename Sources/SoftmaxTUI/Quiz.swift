@@ -13,6 +13,7 @@ public struct QuizQuestion: Equatable, Sendable {
   /// Whether the right answer has been given (the worked answer is then shown).
   public var answered = false
 
+  /// A question about `quantity`, not yet answered.
   public init(quantity: Quantity) { self.quantity = quantity }
 
   /// Whether `answer` is `truth` at the 4 significant digits the explorer shows: within half a unit of the 4th digit,
@@ -82,6 +83,7 @@ extension AppState {
 
 /// The worked answer of a question: the formula with the numbers substituted, and the derivation step it comes from.
 public enum WorkedAnswer {
+  /// The worked answer of `q` in `ev`: the formula with its numbers, then the step it comes from.
   public static func lines(_ q: Quantity, _ ev: Evaluation, selection: Int) -> [String] {
     let f = { (x: Double) in DecimalFormat.significant(x) }
     let p = ev.problem
@@ -162,7 +164,9 @@ public enum QuizGenerator {
 /// A small seeded generator (SplitMix64), the same on every machine.
 public struct SplitMix: Sendable {
   var state: UInt64
+  /// A generator that starts from `seed`.
   public init(seed: UInt64) { state = seed }
+  /// The next 64 random bits.
   public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state

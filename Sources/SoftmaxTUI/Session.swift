@@ -13,17 +13,22 @@ public struct Session: Codable, Equatable, Sendable {
   /// The version written; a file of a newer version is refused.
   public static let currentVersion = 1
 
+  /// The version of the file's layout.
   public var version: Int = Session.currentVersion
   /// The logits as entered (`-inf` masks a class).
   public var logits: [Double]
+  /// The target class T.
   public var target: Int
   /// A soft target as entered, when one is set (it overrides `target` and label smoothing for the loss).
   public var softTarget: [Double]?
+  /// The precision the values are seen through (the lens).
   public var precision: Precision
+  /// τ, ε, g and η as entered.
   public var temperature: Double
   public var labelSmoothing: Double
   public var upstream: Double
   public var learningRate: Double
+  /// The screen shown and the selected row.
   public var screen: Screen
   public var selection: Int
   /// The Jacobian cell under the cursor: output `i`, input `n`.
@@ -80,6 +85,7 @@ public struct Session: Codable, Equatable, Sendable {
     init?(intValue: Int) { nil }
   }
 
+  /// Encodes the session with the keys of `Key`, a masked logit as `"-inf"`.
   public func encode(to encoder: any Encoder) throws {
     var c = encoder.container(keyedBy: Key.self)
     try c.encode(Session.formatName, forKey: .format)
@@ -156,6 +162,7 @@ public struct Session: Codable, Equatable, Sendable {
 
 /// A session that cannot be read or used, in one line (without the file's name, which the caller adds).
 public struct SessionError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// The one-line message.
   public var message: String
   public init(_ message: String) { self.message = message }
   public var description: String { message }

@@ -8,8 +8,10 @@ public struct Lesson: Equatable, Sendable {
   public var label: String
   /// The lesson's title (its `# ` heading).
   public var title: String
+  /// The steps, in order.
   public var steps: [Step]
 
+  /// A lesson of `steps`.
   public init(label: String = "Lesson", title: String, steps: [Step]) {
     self.label = label
     self.title = title
@@ -26,6 +28,7 @@ public struct Lesson: Equatable, Sendable {
     public var setup: Setup
     /// The key the step asks for (it waits for it: `N` first reminds), and how the lesson names it.
     public var press: Key?
+    /// How the lesson names that key (`s`, `Enter`).
     public var pressName: String?
     /// The claims the step makes about the state after its key, as written (checked by `lesson --check`).
     public var expects: [String]
@@ -34,6 +37,7 @@ public struct Lesson: Equatable, Sendable {
     /// The line of the step's heading in its file.
     public var line: Int
 
+    /// A step with what it shows and asks.
     public init(
       title: String, text: String, setup: Setup, press: Key? = nil, pressName: String? = nil, expects: [String] = [],
       ask: Quantity? = nil, line: Int = 0
@@ -52,6 +56,7 @@ public struct Lesson: Equatable, Sendable {
   /// What a step shows: the problem as entered, the screen, the selected row, the Jacobian cell and the Stability
   /// section (nil: the target, the target, the first section).
   public struct Setup: Equatable, Sendable {
+    /// The problem as entered, and the screen.
     public var problem: Problem
     public var screen: Screen
     public var selection: Int?
@@ -60,6 +65,7 @@ public struct Lesson: Equatable, Sendable {
     public var section: StabilitySection?
     public var fullDigits: Bool
 
+    /// A setup of `problem` on `screen`.
     public init(
       problem: Problem, screen: Screen = .explore, selection: Int? = nil, cursorI: Int? = nil, cursorN: Int? = nil,
       section: StabilitySection? = nil, fullDigits: Bool = false
