@@ -42,6 +42,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
   ],
   targets: [
     // Counts heap allocations per thread by replacing malloc; linked only into the allocation benchmark.
@@ -72,6 +73,12 @@ let package = Package(
     .target(name: "SoftmaxReport", dependencies: ["SoftmaxCore", "SoftmaxText"]),
     // State, actions, key map, update and views rendering into an in-memory buffer. No ncurses.
     .target(name: "SoftmaxTUI", dependencies: ["SoftmaxCore", "SoftmaxText", "SoftmaxReport"]),
+    // Session files (JSON), lesson files (Markdown with YAML state blocks), their claims and the quiz: text in, values
+    // out, no file I/O (the command line reads and writes the files).
+    .target(
+      name: "SoftmaxLesson",
+      dependencies: ["SoftmaxCore", "SoftmaxText", "SoftmaxTUI", .product(name: "Yams", package: "Yams")],
+      resources: [.copy("Resources/tour.md")]),
     // The wide-character ncurses library, reached through a small shim header. No `pkgConfig`: its only flags are
     // `-D_DEFAULT_SOURCE -D_XOPEN_SOURCE=600`, which SwiftPM refuses with a warning on every build; the shim asks for
     // the wide-character API itself, and Debian's libncursesw.so pulls in libtinfo.
@@ -90,6 +97,7 @@ let package = Package(
         "SoftmaxTUI",
         "SoftmaxText",
         "SoftmaxReport",
+        "SoftmaxLesson",
         "CNcursesw",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
@@ -98,10 +106,12 @@ let package = Package(
     .testTarget(name: "SoftmaxBenchTests", dependencies: ["SoftmaxBench", "SoftmaxCore"]),
     .testTarget(name: "SoftmaxReportTests", dependencies: ["SoftmaxReport", "SoftmaxCore", "SoftmaxText"]),
     .testTarget(
-      name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore", "SoftmaxText"], exclude: ["Snapshots"]),
+      name: "SoftmaxTUITests", dependencies: ["SoftmaxTUI", "SoftmaxCore", "SoftmaxText", "SoftmaxLesson"],
+      exclude: ["Snapshots"]),
+    .testTarget(name: "SoftmaxLessonTests", dependencies: ["SoftmaxLesson", "SoftmaxTUI", "SoftmaxCore"]),
     .testTarget(
       name: "EndToEndTests",
-      dependencies: ["softmax-lab", "SoftmaxCore", "SoftmaxText"],
+      dependencies: ["softmax-lab", "SoftmaxCore", "SoftmaxText", "SoftmaxTUI", "SoftmaxLesson"],
       exclude: ["Corpus"]
     ),
   ] + kernelTargets,

@@ -215,9 +215,33 @@ scene_tour() {
   wait_for "What softmax does"
   keys N
   wait_for "The loss"
+  keys t  # the step waits for its key
+  wait_for "pressed t"
   keys N
   wait_for "The Jacobian"
   shoot tour
+}
+
+# A lesson file at its third step (the quotient rule: the Jacobian cell −s_0 s_2 under the cursor).
+scene_lesson() {
+  start lesson "$root/examples/lessons/index-notation.md"
+  wait_for "Softmax and the loss"
+  keys N N
+  wait_for "The quotient rule"
+  shoot lesson
+}
+
+# A quiz question answered wrong once: the quantity hidden, the givens shown, the verdict in the status line.
+scene_quiz() {
+  start quiz --seed 7 --count 5
+  wait_for "what is softmax[0]?"
+  keys 0 . 5 Enter
+  wait_for "right"
+  keys N
+  wait_for "what is gradient[1]?"
+  keys 0 . 5 Enter
+  wait_for "try again"
+  shoot quiz
 }
 
 # Explore in the light theme, rendered as a white terminal: for projectors and handouts on white.
@@ -241,7 +265,7 @@ scene_stability_light() {
   shoot stability-light --light
 }
 
-all_scenes=(explore derivation stability descent tour light)
+all_scenes=(explore derivation stability descent tour lesson quiz light)
 scenes=("$@")
 [ "${#scenes[@]}" -gt 0 ] || scenes=("${all_scenes[@]}")
 for s in "${scenes[@]}"; do

@@ -38,8 +38,14 @@ public enum Action: Hashable, Sendable {
   case descentReset
   case descentRate(Double)
   case export
+  /// Save the session to a JSON file (`W`); the shell writes it.
+  case save
   case tourNext
   case tourBack
+  /// Typing the answer to a lesson's question.
+  case answerInsert(Character)
+  case answerBackspace
+  case answerConfirm
 }
 
 /// The key table: which key does what, in which mode. The help overlay is generated from `KeyMap.help`.
@@ -72,6 +78,8 @@ public enum KeyMap {
     Entry(keys: "← →  (Derivation)", action: "change n; ↑ ↓ change i"),
     Entry(keys: "space  r  n  < >", action: "Descent: run/pause, reset, one step, slower/faster"),
     Entry(keys: "w", action: "export this worked example to Markdown"),
+    Entry(keys: "W", action: "save the session (logits as entered, knobs, screen) to JSON"),
+    Entry(keys: "N  B", action: "lesson or tour: next / back (a question: type, Enter)"),
     Entry(keys: "mouse", action: "click a row or Jacobian cell; wheel over a logit nudges it"),
   ]
 
@@ -95,6 +103,14 @@ public enum KeyMap {
       case .backspace, .delete: return .editBackspace
       case .character(let c): return .editInsert(c)
       default: return nil
+      }
+    }
+    if state.openQuestion != nil {
+      switch key {
+      case .enter: return .answerConfirm
+      case .backspace, .delete: return .answerBackspace
+      case .character(let c) where "0123456789.-+eEinfa−".contains(c): return .answerInsert(c)
+      default: break
       }
     }
     if state.tourStep != nil {
@@ -153,6 +169,7 @@ public enum KeyMap {
     case .character("<"), .character(","): return state.screen == .descent ? .descentRate(0.5) : nil
     case .character(">"), .character("."): return state.screen == .descent ? .descentRate(2) : nil
     case .character("w"): return .export
+    case .character("W"): return .save
     default: return nil
     }
   }

@@ -31,7 +31,12 @@ public struct Explorer: Sendable {
   @discardableResult
   public mutating func handle(_ event: Event) -> Bool {
     guard let action = KeyMap.action(for: event, in: state) else { return !state.quitRequested }
+    let step = state.tourStep
     perform(action)
+    // The key a lesson step waits for, pressed on that step (what it does is the explorer's as always).
+    if let step, state.tourStep == step, case .key(let key) = event, state.lesson?.steps[step].press == key {
+      state.lessonKeyPressed = true
+    }
     return !state.quitRequested
   }
 
@@ -161,6 +166,20 @@ public struct Explorer: Sendable {
   /// How often the run loop should send `.tick` (while descent runs), in milliseconds.
   public var tickMilliseconds: Int? {
     state.screen == .descent && state.descent.running ? Int(1000 / state.descent.rate) : nil
+  }
+
+  /// What `W` shows when the shell gives the run loop no way to save.
+  public static func savingUnavailable(_: Session) -> StatusMessage {
+    StatusMessage("cannot save here", isError: true)
+  }
+
+  /// Shows `message` in the status line (nil: none).
+  public mutating func show(_ message: StatusMessage?) { state.message = message }
+
+  /// Marks a save request as handled, with the message to show.
+  public mutating func finishSave(_ message: StatusMessage) {
+    state.saveRequested = false
+    state.message = message
   }
 
   /// Marks an export request as handled, with the message to show.

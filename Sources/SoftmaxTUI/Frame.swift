@@ -46,6 +46,9 @@ public enum Frame {
     renderTopBar(state, problem, &buf, width: width, context: ctx)
     let body = body(width: width, height: height)
     switch (state.screen, ev, comparison) {
+    case _ where state.openQuestion != nil:
+      // The question's quantity is hidden: the body shows only what it is computed from.
+      if let q = state.openQuestion { QuizView.render(state, q, into: &buf, body: body, context: ctx) }
     case (.stability, _, let comparison?):
       StabilityView.render(state, comparison: comparison, into: &buf, body: body, context: ctx)
     case (.explore, let ev?, _): ExploreView.render(state, ev, into: &buf, body: body, context: ctx)
@@ -54,7 +57,8 @@ public enum Frame {
     default: break
     }
     if let step = state.tourStep {
-      TourOverlay.render(step: step, into: &buf, body: body, context: ctx, atTop: state.screen == .derivation)
+      TourOverlay.render(
+        state, evaluation: ev, step: step, into: &buf, body: body, context: ctx, atTop: state.screen == .derivation)
     }
     renderStatus(state, problem, overflow, &buf, width: width, y: height - 1, context: ctx)
     if state.showHelp { renderHelp(&buf, body: body, context: ctx) }

@@ -140,18 +140,23 @@ public func runLoop(
 
 extension Explorer {
   /// Runs the explorer on `terminal` (see ``runLoop(on:tickMilliseconds:handle:render:)``) and returns the exit
-  /// status. `export` carries out an export request (`w`) and returns the line to show: the only I/O, left to the
-  /// caller.
+  /// status. `export` carries out an export request (`w`) and `save` a session save (`W`), each returning the line to
+  /// show: the only I/O, left to the caller (without `save`, `W` says that saving is not available).
   public mutating func run(
-    on terminal: some TerminalBackend, theme: Theme = .dark, export: (Evaluation) -> StatusMessage
+    on terminal: some TerminalBackend, theme: Theme = .dark, export: (Evaluation) -> StatusMessage,
+    save: (Session) -> StatusMessage = Explorer.savingUnavailable
   ) -> Int32 {
+    // The first size is not news: a message the state starts with (a resumed session's) stays on screen.
+    let greeting = state.message
     handle(.resize(width: terminal.width, height: terminal.height))
+    show(greeting)
     return runLoop(
       on: terminal,
       tickMilliseconds: { tickMilliseconds },
       handle: { event in
         let keepGoing = handle(event)
         if state.exportRequested { finishExport(export(evaluation)) }
+        if state.saveRequested { finishSave(save(state.session)) }
         return keepGoing
       },
       render: { buffer, width, height, colorMode, unicode in

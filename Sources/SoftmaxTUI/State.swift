@@ -265,10 +265,20 @@ public struct AppState: Equatable, Sendable {
   public var descent: DescentState
   /// Guided tour step, when a tour is running.
   public var tourStep: Int?
+  /// The lesson being run (the built-in tour or a lesson file), whose step ``tourStep`` shows.
+  public var lesson: Lesson?
+  /// Whether the key the lesson step asks for has been pressed.
+  public var lessonKeyPressed = false
+  /// The question of the lesson step shown (`> ask:`), if it has one.
+  public var question: QuizQuestion?
+  /// Per lesson step with a question: whether it was answered right at the first try (absent: not answered yet).
+  public var quizResults: [Int: Bool] = [:]
   /// Set when the app should exit.
   public var quitRequested = false
   /// A file export requested by a key; the shell performs it and reports back.
   public var exportRequested = false
+  /// A session save requested by a key (`W`); the shell writes the file and reports back.
+  public var saveRequested = false
 
   /// Maximum undo depth; also bounded by memory for huge vectors (see `undoLimit`).
   public static let maxUndo = 200

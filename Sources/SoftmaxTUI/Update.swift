@@ -102,8 +102,21 @@ extension AppState {
       descent.rate = Swift.min(64, Swift.max(0.5, descent.rate * f))
       message = StatusMessage("descent rate \(DecimalFormat.compact(descent.rate)) steps/s")
     case .export: exportRequested = true
-    case .tourNext: return Tour.go(to: (tourStep ?? -1) + 1, in: &self)
+    case .save: saveRequested = true
+    case .tourNext:
+      if Tour.waiting(self), let k = tourStep, let name = lesson?.steps[k].pressName {
+        message = StatusMessage("this step waits for you to press \(name)")
+        return .none
+      }
+      return Tour.go(to: (tourStep ?? -1) + 1, in: &self)
     case .tourBack: return Tour.go(to: Swift.max(0, (tourStep ?? 0) - 1), in: &self)
+    case .answerInsert, .answerBackspace, .answerConfirm:
+      answer(action, current: current)
+      if case .answerConfirm = action, let k = tourStep, let q = question, quizResults[k] == nil,
+        q.answered || q.attempts > 0
+      {
+        quizResults[k] = q.answered && q.attempts == 0
+      }
     }
     return .none
   }

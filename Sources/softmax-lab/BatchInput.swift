@@ -48,11 +48,13 @@ struct BatchOptions: ParsableArguments {
       if input.logits != nil || input.random != nil {
         throw InputError("a batch reads its logits from --logits-file; --logits and --random are for one vector")
       }
-      if input.softTarget != nil || input.temperature != nil || input.target != 0 {
-        throw InputError("--target, --soft-target and --temperature are for one vector; a batch has --targets-file")
+      if input.softTarget != nil || input.temperature != nil || input.target != nil || input.load != nil {
+        throw InputError(
+          "--target, --soft-target, --temperature and --load are for one vector; a batch has --targets-file")
       }
-      guard let precision = Precision(name: input.precision) else {
-        throw InputError("unknown precision '\(input.precision)' (expected float16, bfloat16, float32 or float64)")
+      let name = input.precision ?? "float64"
+      guard let precision = Precision(name: name) else {
+        throw InputError("unknown precision '\(name)' (expected float16, bfloat16, float32 or float64)")
       }
       let x = try BatchOptions.readArray(logitsPath, integers: false, what: "logit", rows: true)
       let targets = try BatchOptions.readArray(targetsPath, integers: true, what: "target", rows: false)

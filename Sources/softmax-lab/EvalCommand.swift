@@ -35,6 +35,7 @@ struct EvalCommand: ParsableCommand {
         softmax-lab eval --logits-file examples/logits.npy --format latex > ex.tex
         python3 make_logits.py | softmax-lab eval --logits-file -
         softmax-lab eval --logits-file examples/b.txt --targets-file examples/t.txt
+        softmax-lab eval --load examples/session.json --format json
       """
   )
 

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import SoftmaxCore
+import SoftmaxLesson
 import SoftmaxTUI
+import SoftmaxText
 
 /// Options of the terminal UI shared by `explore` and `tour`.
 struct DisplayOptions: ParsableArguments {
@@ -51,22 +53,52 @@ struct ExploreCommand: ParsableCommand {
   @OptionGroup var input: InputOptions
   @OptionGroup var display: DisplayOptions
 
-  /// The validated problem, made in `validate()` so an error is reported with this subcommand's usage.
-  private var problem: Problem?
+  @Flag(
+    help: ArgumentHelp(
+      "Start from the session the last quit saved ($XDG_STATE_HOME/softmax-lab/last.json, by default "
+        + "~/.local/state/softmax-lab/last.json); an unreadable one is kept aside and the explorer starts fresh."))
+  var resume = false
+
+  /// The validated starting state, made in `validate()` so an error is reported with this subcommand's usage.
+  private var start: AppState?
 
   private enum CodingKeys: String, CodingKey {
-    case input, display
+    case input, display, resume
   }
 
   mutating func validate() throws {
-    problem = try input.makeProblem(fallback: [1, 2, 3])
+    if resume && input.load != nil { throw ValidationError("give either --resume or --load, not both") }
+    if resume, let name = input.firstGivenOption {
+      throw ValidationError("--resume takes the whole problem from the last session; do not give \(name) with it")
+    }
+    if input.load != nil {
+      start = try input.loadedState()
+    } else if !resume {
+      start = AppState(problem: try input.makeProblem(fallback: [1, 2, 3]))
+    }
     _ = try display.resolvedTheme()
   }
 
   func run() throws {
-    let problem = try self.problem ?? input.makeProblem(fallback: [1, 2, 3])
+    var state: AppState
+    var note: String?
+    if resume {
+      let (resumed, message) = SessionStore.resume()
+      let fresh = try Problem(logits: [1, 2, 3]).validated()
+      state = resumed ?? AppState(problem: fresh)
+      note = message
+    } else {
+      state = try start ?? AppState(problem: input.makeProblem(fallback: [1, 2, 3]))
+    }
+    if let note {
+      // A problem also goes to standard error (it stays there after the explorer's screen is gone).
+      if !note.hasPrefix("resumed") { FileHandle.standardError.write(Data("softmax-lab: \(note)\n".utf8)) }
+      // On screen the state directory is left out (the line on standard error has it).
+      let short = note.replacingOccurrences(of: SessionStore.stateDirectory() + "/", with: "")
+      state.message = StatusMessage(TextLine(short), isError: !note.hasPrefix("resumed"))
+    }
     let status = runExplorer(
-      problem: problem, noColor: display.noColor, ascii: display.ascii, theme: try display.resolvedTheme(), tour: false)
+      state: state, noColor: display.noColor, ascii: display.ascii, theme: try display.resolvedTheme(), tour: false)
     if status != 0 { throw ExitCode(status) }
   }
 }
@@ -78,7 +110,8 @@ struct TourCommand: ParsableCommand {
     abstract: "A guided lesson in the explorer: N next, B back, q leaves.",
     discussion: """
       Eleven short lessons, from what softmax does to the log-sum-exp fix; each sets up a state and says what to \
-      look at and which key to press.
+      look at and which key to press. The tour is a lesson file like any other (see `softmax-lab lesson`), shipped \
+      with the program.
 
       Examples:
         softmax-lab tour
@@ -88,9 +121,9 @@ struct TourCommand: ParsableCommand {
   @OptionGroup var display: DisplayOptions
 
   func run() throws {
-    let start = try Problem(logits: [1, 2, 3]).validated()
-    let status = runExplorer(
-      problem: start, noColor: display.noColor, ascii: display.ascii, theme: try display.resolvedTheme(), tour: true)
+    _ = try display.resolvedTheme()
+    let status = runLesson(BuiltInLessons.tour.lesson, display: display)
     if status != 0 { throw ExitCode(status) }
   }
+
 }

@@ -6,9 +6,12 @@ import SoftmaxTUI
 
 /// Runs the interactive explorer on a terminal and returns the process exit status.
 ///
-/// Prints one line and returns 1 when there is no terminal. Export requests (`w`) are carried out here, the only
-/// place with file I/O: the Markdown worked example is written to a temporary file and renamed into place.
-func runExplorer(problem: Problem, noColor: Bool, ascii: Bool, theme: Theme, tour: Bool) -> Int32 {
+/// Prints one line and returns 1 when there is no terminal. Export (`w`) and save (`W`) requests are carried out here,
+/// the only place with file I/O: the Markdown worked example or the session is written to a temporary file and renamed
+/// into place. Outside the tour, the session at the end (a quit or a signal) is saved for `--resume`.
+func runExplorer(
+  state: AppState, noColor: Bool, ascii: Bool, theme: Theme, tour: Bool, atExit: (AppState) -> Void = { _ in }
+) -> Int32 {
   sml_tune_malloc()
   let terminal: NcursesTerminal
   do {
@@ -17,9 +20,15 @@ func runExplorer(problem: Problem, noColor: Bool, ascii: Bool, theme: Theme, tou
     FileHandle.standardError.write(Data("softmax-lab: \(error)\n".utf8))
     return 1
   }
-  var explorer = Explorer(problem: problem)
+  var explorer = Explorer(state: state)
   if tour { explorer.perform(.tourNext) }
-  return explorer.run(on: terminal, theme: theme, export: { Exporter.export($0) })
+  let status = explorer.run(
+    on: terminal, theme: theme, export: { Exporter.export($0) }, save: { SessionStore.save($0) })
+  atExit(explorer.state)
+  if !tour, let failure = SessionStore.saveLast(explorer.state.session) {
+    FileHandle.standardError.write(Data("softmax-lab: \(failure)\n".utf8))
+  }
+  return status
 }
 
 /// Writes worked examples to Markdown files, atomically.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import SoftmaxCore
+import SoftmaxTUI
 import SoftmaxText
 
 #if canImport(Glibc)
@@ -38,14 +39,22 @@ struct InputOptions: ParsableArguments {
     parsing: .unconditional, help: ArgumentHelp("Standard deviation of --random (default 1).", valueName: "σ"))
   var scale: String?
 
-  @Option(parsing: .unconditional, help: ArgumentHelp("The target class T, 0-based.", valueName: "T"))
-  var target: Int = 0
+  @Option(
+    help: ArgumentHelp(
+      "Start from a session file saved with W (or left by a quit): the logits as entered, target, knobs, precision; "
+        + "no other input option may be given with it.",
+      valueName: "FILE.json"))
+  var load: String?
+
+  @Option(parsing: .unconditional, help: ArgumentHelp("The target class T, 0-based (default: 0).", valueName: "T"))
+  var target: Int?
 
   @Option(
     help: ArgumentHelp(
-      "The precision everything is computed in: float16, bfloat16, float32 or float64.", valueName: "name"),
+      "The precision everything is computed in: float16, bfloat16, float32 or float64 (default: float64).",
+      valueName: "name"),
     completion: .list(Precision.allCases.map(\.rawValue)))
-  var precision: String = "float64"
+  var precision: String?
 
   @Option(parsing: .unconditional, help: ArgumentHelp("Temperature τ > 0: softmax of x/τ.", valueName: "τ"))
   var temperature: String?
@@ -65,8 +74,9 @@ struct InputOptions: ParsableArguments {
   @Option(parsing: .unconditional, help: ArgumentHelp("Upstream gradient g = ∂l/∂c (default 1).", valueName: "g"))
   var upstream: String?
 
-  @Option(parsing: .unconditional, help: ArgumentHelp("Learning rate η of the gradient step.", valueName: "η"))
-  var lr: String = "0.1"
+  @Option(
+    parsing: .unconditional, help: ArgumentHelp("Learning rate η of the gradient step (default: 0.1).", valueName: "η"))
+  var lr: String?
 
   /// The largest file `--logits-file` reads.
   static let maximumFileSize = 128 << 20
@@ -78,20 +88,48 @@ struct InputOptions: ParsableArguments {
   /// - Throws: `ValidationError` with a one-line message naming the offending value. Call it from the command's
   ///   `validate()`, so ArgumentParser prints the subcommand's usage with it.
   func makeProblem(fallback: [Double]? = nil) throws(ValidationError) -> Problem {
+    if load != nil { return try loadedState().problem }
     do throws(InputError) {
+      let precision = self.precision ?? "float64"
       guard let p = Precision(name: precision) else {
         throw InputError("unknown precision '\(precision)' (expected float16, bfloat16, float32 or float64)")
       }
-      var problem = Problem(logits: try readLogits(fallback: fallback), target: target, precision: p)
+      var problem = Problem(logits: try readLogits(fallback: fallback), target: target ?? 0, precision: p)
       if let t = temperature { problem.temperature = try value(t, "temperature") }
       if let e = labelSmoothing { problem.labelSmoothing = try value(e, "label smoothing") }
       if let q = softTarget { problem.softTarget = try NumberListParser.parseList(q, what: "soft target value") }
       if let g = upstream { problem.upstream = try value(g, "upstream gradient") }
-      problem.learningRate = try value(lr, "learning rate")
+      problem.learningRate = try value(lr ?? "0.1", "learning rate")
       return try problem.validated()
     } catch {
       throw ValidationError(error.message)
     }
+  }
+
+  /// The state of the session file `--load` names (nil without it), every value validated; a bad file, or another
+  /// input option given with it, is a `ValidationError` of one line naming the file and the problem.
+  func loadedState() throws(ValidationError) -> AppState {
+    guard let path = load else { throw ValidationError("no session file given (--load FILE.json)") }
+    if let name = firstGivenOption {
+      throw ValidationError("--load takes the whole problem from \(path); do not give \(name) with it")
+    }
+    do throws(InputError) {
+      return try SessionStore.load(path)
+    } catch {
+      throw ValidationError(error.message)
+    }
+  }
+
+  /// The first option given that describes the problem (besides `--load`), if any.
+  var firstGivenOption: String? {
+    let others: [(String, Bool)] = [
+      ("--logits", logits != nil), ("--logits-file", logitsFile != nil), ("--random", random != nil),
+      ("--seed", seed != nil), ("--scale", scale != nil), ("--target", target != nil),
+      ("--precision", precision != nil), ("--temperature", temperature != nil),
+      ("--label-smoothing", labelSmoothing != nil), ("--soft-target", softTarget != nil),
+      ("--upstream", upstream != nil), ("--lr", lr != nil),
+    ]
+    return others.first(where: \.1)?.0
   }
 
   /// One number from an option, through the core's parser.

@@ -15,11 +15,12 @@ struct SoftmaxLab: ParsableCommand {
         softmax-lab
         softmax-lab --logits 1000,1001,1002 --target 2 --theme light
         softmax-lab tour
+        softmax-lab lesson --check examples/lessons/stability.md
         softmax-lab eval --logits 1,2,3 --target 2 --format json
         source <(softmax-lab --generate-completion-script bash)
       """,
     version: "0.1.0",
-    subcommands: [ExploreCommand.self, EvalCommand.self, GradcheckCommand.self, TourCommand.self, BenchCommand.self],
+    subcommands: [ExploreCommand.self, EvalCommand.self, GradcheckCommand.self, TourCommand.self, LessonCommand.self, QuizCommand.self, BenchCommand.self],
     defaultSubcommand: ExploreCommand.self
   )
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SoftmaxTUI
 import Testing
 
 /// Every `swift run softmax-lab …` command shown in a README code block runs as written from the package root: the
@@ -79,10 +80,12 @@ struct ReadmeCommandTests {
     return out
   }
 
-  /// Whether the command starts the explorer (no subcommand, or `explore` or `tour`).
+  /// Whether the command starts the explorer (no subcommand, `explore`, `tour`, `quiz`, or `lesson` without
+  /// `--check`).
   static func isInteractive(_ c: Command) -> Bool {
     guard let first = c.arguments.first else { return true }
-    return first.hasPrefix("-") || first == "explore" || first == "tour"
+    if first == "lesson" { return !c.arguments.contains("--check") }
+    return first.hasPrefix("-") || first == "explore" || first == "tour" || first == "quiz"
   }
 
   @Test func theCommandParserReadsTheREADMEsShapes() {
@@ -112,6 +115,13 @@ struct ReadmeCommandTests {
     #expect(runnable.count >= 7, "found only \(runnable.count) commands")
     #expect(runnable.contains { $0.arguments.contains("examples/logits.npy") })
     #expect(runnable.contains { $0.arguments.first == "gradcheck" })
+    // The shipped lessons are checked as the README shows: the tour and both examples.
+    let checked = runnable.filter { $0.arguments.starts(with: ["lesson", "--check"]) }.map { $0.arguments[2] }
+    #expect(
+      Set(checked).isSuperset(of: [
+        "Sources/SoftmaxLesson/Resources/tour.md", "examples/lessons/index-notation.md",
+        "examples/lessons/stability.md",
+      ]))
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("softmax-lab-readme-\(getpid())")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
@@ -139,5 +149,28 @@ struct ReadmeCommandTests {
       try? FileManager.default.removeItem(at: outFile)
     }
     print("README: \(runnable.count) of \(all.count) `swift run softmax-lab` commands run (the others are interactive)")
+  }
+}
+
+/// The README's key table lists every key of the help overlay (`KeyMap.help`).
+@Suite struct ReadmeKeyTableTests {
+  @Test func everyHelpEntryIsInTheREADMEsKeyTable() throws {
+    let text = try String(
+      contentsOf: ReadmeCommandTests.root.appendingPathComponent("README.md"), encoding: .utf8)
+    let table = text.split(separator: "\n").filter { $0.hasPrefix("| `") }.joined(separator: "\n")
+    // Each key word of the help overlay (the words before any parenthesis) appears in the table in backquotes.
+    let words: [String: String] = [
+      "↑": "`↑`", "↓": "`↓`", "Ctrl-C": "Ctrl-C", "Enter": "`Enter`", "1-4": "`1`…`4`", "Shift-arrows": "Shift-arrows",
+      "Ctrl-R": "Ctrl-R", "mouse": "Mouse:", "space": "`space`", "←": "`←`", "→": "`→`",
+    ]
+    #expect(KeyMap.help.count >= 20)
+    for entry in KeyMap.help {
+      let keys = entry.keys.split(separator: "(").first.map(String.init) ?? entry.keys
+      for word in keys.split(separator: " ").map(String.init) {
+        let expected = words[word] ?? "`\(word)`"
+        let place = word == "mouse" ? text : table
+        #expect(place.contains(expected), "the README's key table lacks \(expected) (\(entry.action))")
+      }
+    }
   }
 }

@@ -65,6 +65,11 @@ struct TeachingTmuxTests {
     try t.type("N")
     screen = try t.waitFor("Tour 2/")
     #expect(screen.contains("The loss"))
+    // Lesson 2 waits for its key: N only reminds, t (the lesson's key) lets it go on.
+    try t.type("N")
+    try t.waitFor("this step waits for you to press t")
+    try t.type("t")
+    try t.waitFor("✓ pressed t")
     try t.type("NN")
     try t.waitFor("Tour 4/")
     try t.type("B")

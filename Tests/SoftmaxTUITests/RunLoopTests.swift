@@ -97,4 +97,31 @@ import Testing
     #expect(!explorer.state.exportRequested)
     #expect(t.text.contains("wrote example.md"))
   }
+
+  @Test func aSaveHandsTheWholeSessionToTheCallerAndItsLineIsShown() throws {
+    var explorer = try Self.explorer([1000, 1001, 1002], target: 2)
+    var saved: [Session] = []
+    // float32, then bfloat16 (which rounds 1001 and 1002 to 1000), the Stability lab, row 1, then W.
+    let t = HeadlessTerminal(
+      script: HeadlessTerminal.typing("pp3") + [.event(.key(.up)), .event(.key(.character("W")))])
+    _ = explorer.run(on: t, export: Self.noExport) { session in
+      saved.append(session)
+      return StatusMessage("saved s.json")
+    }
+    #expect(saved.count == 1)
+    #expect(saved.first?.logits == [1000, 1001, 1002])
+    #expect(saved.first?.precision == .bfloat16)
+    #expect(saved.first?.screen == .stability)
+    #expect(saved.first?.selection == 1)
+    #expect(explorer.state.problem.logits == [1000, 1000, 1000])
+    #expect(!explorer.state.saveRequested)
+    #expect(t.text.contains("saved s.json"), "\(t.text)")
+  }
+
+  @Test func withoutASaveCallbackTheKeySaysSo() throws {
+    var explorer = try Self.explorer()
+    let t = HeadlessTerminal(script: [.event(.key(.character("W")))])
+    _ = explorer.run(on: t, export: Self.noExport)
+    #expect(t.text.contains("cannot save here"))
+  }
 }

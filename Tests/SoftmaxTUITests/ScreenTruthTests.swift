@@ -1,5 +1,6 @@
 import Foundation
 import SoftmaxCore
+import SoftmaxLesson
 import SoftmaxText
 import Testing
 
@@ -40,13 +41,12 @@ import Testing
     for (k, preset) in Preset.all.enumerated() {
       add("preset \(k) \(preset.name)", preset.problem, everySize: preset.problem.classes < 1000)
     }
-    for (k, step) in Tour.steps.enumerated() {
-      add("tour \(k)", step.problem, everySize: true) { s in
-        s.screen = step.screen
-        s.tourStep = k
-        if let sel = step.selection { s.selection = sel }
-        if let c = step.cursor { (s.cursorI, s.cursorN) = c }
-      }
+    let tour = BuiltInLessons.tour.lesson
+    for (k, step) in tour.steps.enumerated() {
+      guard var s = try? step.setup.state() else { continue }
+      s.lesson = tour
+      s.tourStep = k
+      cases.append(Case(name: "tour \(k)", state: s, everySize: true))
     }
     let edges: [(String, Problem)] = [
       ("tiny loss", Problem(logits: [40, 0], target: 0)),
