@@ -63,7 +63,8 @@ extension EditLine {
   /// The column of the cursor: the number of characters before it.
   public var cursorColumn: Int { text.scalarCount(before: cursor) }
 
-  /// Types `scalar` at the cursor; a selected pre-fill is replaced by it. Allocates nothing.
+  /// Types `scalar` at the cursor; a selected pre-fill is replaced by it. The line holds ASCII only, so that it looks
+  /// the same in every terminal: `−` is typed as `-` and `∞` as `inf`. Allocates nothing.
   @discardableResult
   public mutating func insert(_ scalar: Unicode.Scalar) -> EditInsertion {
     guard field.accepts(scalar) else { return .refused }
@@ -72,8 +73,13 @@ extension EditLine {
       cursor = 0
       selected = false
     }
+    if scalar == "∞" {
+      guard text.scalarCount + 3 <= field.characterLimit else { return .full }
+      for s in "inf".unicodeScalars { cursor += text.insert(s, atByte: cursor) }
+      return .inserted
+    }
     guard text.scalarCount < field.characterLimit else { return .full }
-    let length = text.insert(scalar, atByte: cursor)
+    let length = text.insert(scalar == "−" ? "-" : scalar, atByte: cursor)
     guard length > 0 else { return .full }
     cursor += length
     return .inserted
