@@ -406,7 +406,7 @@ extension AppState {
     }
     let seed = nextRandomSeed
     let values = SeededRandom.logits(count: count, seed: seed, scale: 1)
-    if replaceLogits(values, "random vector of \(count) classes, seed \(Int(seed)) (as --random \(count) --seed \(Int(seed)))") {
+    if replaceLogits(values, "\(count) random logits: --random \(count) --seed \(Int(seed))") {
       nextRandomSeed &+= 1
     }
   }

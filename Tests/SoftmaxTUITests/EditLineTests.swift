@@ -396,7 +396,7 @@ struct VectorEntryTests {
     e.handle(.key(.enter))
     #expect(e.state.problem.logits == SeededRandom.logits(count: 10, seed: 1, scale: 1))
     #expect(e.state.problem.target == 2)
-    #expect(e.state.message?.text == "random vector of 10 classes, seed 1 (as --random 10 --seed 1)")
+    #expect(e.state.message?.text == "10 random logits: --random 10 --seed 1")
     #expect(e.state.undoStack.count == 1)
     type("#", into: &e)
     type("5", into: &e)

@@ -53,6 +53,15 @@ final class NcursesTerminal {
   private var pairs: [PairKey: Int32] = [:]
   /// Key codes ncurses assigned to shifted arrows found in terminfo's extended capabilities (kUP, kDN, …).
   private var extendedKeys: [Int32: Key] = [:]
+  /// Whether the terminal's cursor is shown (it is, where the edit line's cursor is).
+  private var cursorShown = false
+
+  /// Codes of our own for the sequences ncurses does not know (beyond every `KEY_` code, which ends at 0777).
+  private static let pasteBeginCode: Int32 = 0x1F00
+  private static let pasteEndCode: Int32 = 0x1F01
+  private static let altBackspaceCode: Int32 = 0x1F02
+  /// The most a paste holds (a vector line holds 1,024 characters; the rest is read and dropped).
+  private static let pasteLimit = 1 << 16
 
   private struct PairKey: Hashable {
     var fg: Int16
@@ -104,7 +113,16 @@ final class NcursesTerminal {
       _ = mouseinterval(0)
     }
     defineKeys()
+    Self.bracketedPaste(true)
     previous = nil
+  }
+
+  /// Turns the terminal's bracketed-paste mode on or off (`ESC[?2004h`/`l`): pasted text then arrives between
+  /// `ESC[200~` and `ESC[201~`, so that it is one paste, not keys.
+  private static func bracketedPaste(_ on: Bool) {
+    fflush(nil)
+    let sequence: StaticString = on ? "\u{1B}[?2004h" : "\u{1B}[?2004l"
+    _ = sequence.withUTF8Buffer { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
   }
 
   deinit { stop() }
@@ -124,6 +142,7 @@ final class NcursesTerminal {
     guard active else { return }
     active = false
     if options.mouse { _ = mousemask(0, nil) }
+    Self.bracketedPaste(false)
     _ = curs_set(1)
     endwin()
     if haveSavedTTY { _ = tcsetattr(STDIN_FILENO, TCSADRAIN, &savedTTY) }
@@ -203,6 +222,13 @@ final class NcursesTerminal {
     } else {
       previous?.copy(from: buffer)
     }
+    // The terminal's cursor where the edit line's is (screen readers and the terminal's own cursor follow it).
+    let showCursor = buffer.cursorX >= 0 && buffer.cursorX < w && buffer.cursorY >= 0 && buffer.cursorY < h
+    if showCursor != cursorShown {
+      _ = curs_set(showCursor ? 1 : 0)
+      cursorShown = showCursor
+    }
+    if showCursor { wmove(sml_stdscr(), Int32(buffer.cursorY), Int32(buffer.cursorX)) }
     wrefresh(sml_stdscr())
   }
 
@@ -281,8 +307,37 @@ final class NcursesTerminal {
     case sml_key_end(): return .key(.end)
     case sml_key_ppage(): return .key(.pageUp)
     case sml_key_npage(): return .key(.pageDown)
+    case Self.altBackspaceCode: return .key(.altBackspace)
+    case Self.pasteBeginCode: return readPaste()
+    case Self.pasteEndCode: return nil
     default: return extendedKeys[code].map { .key($0) }
     }
+  }
+
+  /// After `ESC[200~`: the pasted text up to `ESC[201~` (or until nothing arrives for a second), as one event.
+  /// Newlines come as `\n`; other control characters and keys inside the paste are dropped.
+  private func readPaste() -> Event? {
+    var text = ""
+    var count = 0
+    wtimeout(sml_stdscr(), 1000)
+    while true {
+      var ch: wint_t = 0
+      let r = wget_wch(sml_stdscr(), &ch)
+      if r == sml_err() { break }
+      if r == sml_key_code_yes() {
+        if Int32(bitPattern: ch) == Self.pasteEndCode { break }
+        continue
+      }
+      count += 1
+      guard count <= Self.pasteLimit else { continue }
+      switch ch {
+      case 10, 13: text.append("\n")
+      case 9: text.append("\t")
+      case 0..<32, 127: continue
+      default: if let s = Unicode.Scalar(UInt32(ch)) { text.unicodeScalars.append(s) }
+      }
+    }
+    return text.isEmpty ? nil : .paste(text)
   }
 
   private func mouseEvent() -> Event? {
@@ -317,6 +372,11 @@ final class NcursesTerminal {
       ("\u{1B}[Z", sml_key_btab()),
     ]
     for (seq, code) in fallbacks { sml_define_key_if_unbound(seq, code) }
+    let ours: [(String, Int32)] = [
+      ("\u{1B}[200~", Self.pasteBeginCode), ("\u{1B}[201~", Self.pasteEndCode),
+      ("\u{1B}\u{7F}", Self.altBackspaceCode), ("\u{1B}\u{08}", Self.altBackspaceCode),
+    ]
+    for (seq, code) in ours { sml_define_key_if_unbound(seq, code) }
     let names: [(String, Key)] = [
       ("kUP", .shiftUp), ("kDN", .shiftDown), ("kUP2", .shiftUp), ("kDN2", .shiftDown),
       ("kLFT2", .shiftLeft), ("kRIT2", .shiftRight),
@@ -347,6 +407,7 @@ final class NcursesTerminal {
   private func suspend() {
     guard active else { return }
     if options.mouse { _ = mousemask(0, nil) }
+    Self.bracketedPaste(false)
     endwin()
     if haveSavedTTY { _ = tcsetattr(STDIN_FILENO, TCSADRAIN, &savedTTY) }
     fflush(nil)
@@ -365,6 +426,8 @@ final class NcursesTerminal {
       _ = mousemask(mask, nil)
     }
     _ = curs_set(0)
+    cursorShown = false
+    Self.bracketedPaste(true)
     clearok(sml_curscr(), true)
     wrefresh(sml_stdscr())
     previous = nil
