@@ -102,7 +102,8 @@ public enum Frame {
       let x = buf.write(ctx.text(" edit \(e.field.label) = "), x: 0, y: y, style: ctx.statusBar)
       // The message of the last key (an error names what is wrong) in place of the hint.
       var tail: TextLine =
-        e.selected ? "   typing replaces it · ← → edit it · Enter confirms · Esc cancels" : "   Enter confirms · Esc cancels"
+        e.selected
+        ? "   typing replaces it · ← → edit it · Enter confirms · Esc cancels" : "   Enter confirms · Esc cancels"
       if let m = state.message { tail = "   \(m.text)" }
       let need = e.text.scalarCount + 1
       let room = Swift.max(0, width - x)

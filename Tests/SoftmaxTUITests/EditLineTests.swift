@@ -438,7 +438,9 @@ struct KeyTableTests {
     let text = (0..<h).map { buf.line($0).replacing("−", with: "-") }
     let title = text.first { $0.contains("Keys") } ?? ""
     let keys = KeyMap.help.map(\.keys).filter { k in
-      text.contains { $0.contains(" " + k + "  ") && $0.contains(KeyMap.help.first { $0.keys == k }!.action.replacing("−", with: "-")) }
+      text.contains {
+        $0.contains(" " + k + "  ") && $0.contains(KeyMap.help.first { $0.keys == k }!.action.replacing("−", with: "-"))
+      }
     }
     return (title, keys)
   }
@@ -479,11 +481,14 @@ struct KeyTableTests {
     let begin = "<!-- key table: generated from KeyMap.help (EditLineTests) -->\n"
     let end = "\n<!-- end of key table -->"
     guard let a = text.range(of: begin), let b = text.range(of: end, range: a.upperBound..<text.endIndex) else {
-      Issue.record("README.md has no key table between the markers; put this there:\n\(begin)\(KeyMap.markdownTable)\(end)")
+      Issue.record(
+        "README.md has no key table between the markers; put this there:\n\(begin)\(KeyMap.markdownTable)\(end)")
       return
     }
     let table = String(text[a.upperBound..<b.lowerBound])
-    #expect(table == KeyMap.markdownTable, "README.md's key table differs from KeyMap.help; it should be:\n\(KeyMap.markdownTable)")
+    #expect(
+      table == KeyMap.markdownTable,
+      "README.md's key table differs from KeyMap.help; it should be:\n\(KeyMap.markdownTable)")
   }
 
   @Test func everyEntryFitsThe80ColumnOverlay() {
