@@ -412,8 +412,16 @@ public struct Evaluation: Sendable {
     let scale = Swift.max(1, abs(Double(xn)))
     let h = T(Double.root(Double(T.ulpOfOne), 3) * scale)
     // Each loss is the lab's reference loss at the moved logit, rounded once into the precision: the difference
-    // then sees the precision's step and rounding, not the accumulated error of one particular loss kernel.
-    func loss(_ moved: T) -> T { T(rounding: Evaluation.referenceLoss(problem, moving: n, to: Double(moved))) }
+    // then sees the precision's step and rounding, not the accumulated error of one particular loss kernel. Above
+    // `wideLimit` classes the reference is taken in Double with its compensated sums, as the trusted path is (about an
+    // ulp for float64, which the tolerance below allows; a Float80 exponential costs about 8 Double ones).
+    let wide = problem.classes <= Evaluation.wideLimit
+    func loss(_ moved: T) -> T {
+      T(
+        rounding: wide
+          ? Evaluation.referenceLoss(problem, moving: n, to: Double(moved))
+          : Evaluation.referenceLoss(problem, Double.self, moving: n, to: Double(moved)))
+    }
     let up = xn + h
     let down = xn - h
     let plus = loss(up)
@@ -429,8 +437,10 @@ public struct Evaluation: Sendable {
     // In logs, so that an s_n that underflowed here still bounds what the step can reach.
     let growth = Swift.min(0.25, Double.exp(Swift.min(0, logCurvature(n) + 2 * step / tauD)))
     let truncation = step * step / 6 * growth / (tauD * tauD * tauD)
-    // Each loss is within half an ulp (ε/2 relative) of its value, so their difference within ε·max|c|, divided by
-    // 2h (twice that, for headroom); z_n = (x_n ± h)/τ is rounded, which moves the loss by about ε|z_n|·|s_n − y_n|.
+    // Each loss is within half an ulp (ε/2 relative) of its value (about an ulp for float64 above `wideLimit`), so
+    // their difference within ε·max|c| (2ε·max|c|), divided by 2h: `lossRounding` is twice the first (the second, and
+    // the factor 2 below doubles it again); z_n = (x_n ± h)/τ is rounded, which moves the loss by about
+    // ε|z_n|·|s_n − y_n|.
     let lossRounding = eps * Swift.max(abs(Double(plus)), abs(Double(minus))) / step
     let slope = gAbs == 0 ? 0 : abs(gradient[n]) / gAbs * tauD
     let zRounding = 2 * eps * abs(Double(xn)) / tauD * slope / step

@@ -38,6 +38,33 @@ extension Evaluation {
     recompute(deferStepLoss: false)
   }
 
+  /// Gives this evaluation the target and knobs of `settings` (validated, with this evaluation's logits, class count
+  /// and precision) and recomputes in place, as ``update(to:)`` does: with the same temperature every exponential is
+  /// kept and only the losses, gradient and step change; a new temperature changes every `z`. Returns false and leaves
+  /// `self` alone for a different size or precision.
+  public mutating func update(settingsOf settings: Problem) -> Bool {
+    guard settings.classes == problem.classes, settings.precision == problem.precision else { return false }
+    if settings.temperature.bitPattern == problem.temperature.bitPattern {
+      memory.willChangeNothing()
+    } else {
+      memory.willChangeEverything()
+    }
+    let own = take(&problem.logits)
+    problem = settings
+    problem.logits = own  // this evaluation's own copy, unchanged
+    recompute(deferStepLoss: false)
+    return true
+  }
+
+  /// Sets every logit to those of `logits` (validated for this problem's precision, the same count), nothing else
+  /// changing, and recomputes in place: a gradient step, which moves every logit, so every term is computed again.
+  public mutating func update(logits: [Double]) {
+    precondition(logits.count == problem.classes, "a step keeps the class count")
+    memory.willChangeEverything()
+    for i in 0..<logits.count { problem.logits[i] = logits[i] }
+    recompute(deferStepLoss: false)
+  }
+
   /// Runs the engine for `problem` (whose logits have been written, and the change noted in `memory`) in place.
   mutating func recompute(deferStepLoss: Bool) {
     /// Takes the evaluation over for the run, so that its arrays are held once.

@@ -27,9 +27,6 @@ public struct Explorer: Sendable {
   /// The evaluation of the current problem (computed now if the Stability lab did without it).
   public var evaluation: Evaluation { current ?? Evaluation(state.problem) }
 
-  /// The problem the cached evaluation or comparison is of (nil when neither is cached).
-  private var cachedProblem: Problem? { current?.problem ?? comparison?.problem }
-
   /// Handles one event; returns false when the explorer should quit.
   @discardableResult
   public mutating func handle(_ event: Event) -> Bool {
@@ -38,58 +35,88 @@ public struct Explorer: Sendable {
     return !state.quitRequested
   }
 
-  /// Applies one action and refreshes the cached evaluation if the problem changed.
+  /// Applies one action and brings the cached evaluations up to date with the change it reports.
   public mutating func perform(_ action: Action) {
     if state.message != nil, action != .tick { state.message = nil }
     // Actions that need the evaluation (a gradient step) compute it themselves when it is not cached.
-    state.apply(action, current: current)
-    // Whether the problem changed is read off the cache, which is of the problem before the action: keeping a copy of
-    // that problem here instead would make an edit of a logit copy the whole vector.
-    if state.problem != cachedProblem { reevaluate() }
-    if state.screen != .stability, current == nil { current = Evaluation(state.problem) }
+    let change = state.apply(action, current: current)
+    follow(change)
+  }
+
+  /// Brings the evaluation and the Stability lab's columns up to date with `change` (see ``ProblemChange``): one
+  /// logit or the settings are updated in the evaluations' own storage, anything else rebuilds what the screen shows.
+  /// Either way every number is bit for bit a fresh evaluation's. Invariant: `current` and `comparison`, when not nil,
+  /// are of ``state``'s problem.
+  mutating func follow(_ change: ProblemChange) {
+    if change != .none { reevaluate(change) }
+    if state.screen != .stability, current == nil {
+      // Above `wideLimit` the lab's lean columns go first, so that they and a full evaluation are never held together
+      // (at 1,048,576 classes each is over 100 MB); the lab builds them again when it is shown.
+      if state.problem.classes > Evaluation.wideLimit { comparison = nil }
+      current = Evaluation(state.problem)
+    }
     refreshComparison()
   }
 
   /// Recomputes for a changed problem: the evaluation, and on the Stability screen the other precisions' columns; above
   /// ``Evaluation/wideLimit`` classes the lab gets four lean columns (computed side by side from
   /// ``Evaluation/parallelThreshold`` classes) and no full evaluation.
-  mutating func reevaluate() {
+  mutating func reevaluate(_ change: ProblemChange) {
+    let problem = state.problem
     // Off the Stability lab the evaluation is recomputed in its own arrays (an edit allocates nothing).
     if state.screen != .stability, var evaluation = current.take() {
-      if evaluation.update(to: state.problem) {
-        current = evaluation
-        comparison = nil  // the lab's columns are of the old problem: rebuilt when the lab is shown again
+      comparison = nil  // the lab's columns are of the old problem: rebuilt when the lab is shown again
+      switch change {
+      case .none: break
+      case .logit(let i): evaluation.update(logit: i, to: problem.logits[i])
+      case .logits: evaluation.update(logits: problem.logits)
+      case .settings: _ = evaluation.update(settingsOf: problem)
+      case .problem:
+        guard evaluation.update(to: problem) else {
+          _ = consume evaluation  // let the old arrays go before the new ones are built
+          current = Evaluation(problem)
+          return
+        }
+      }
+      current = evaluation
+      return
+    }
+    // On the lab the columns follow the change in their own storage when they can: full evaluations up to
+    // `wideLimit` classes (the explorer's own among them), lean columns above.
+    if state.screen == .stability, var columns = comparison.take() {
+      let small = PrecisionComparison.SmallChange(change)
+      if let small, problem.classes <= Evaluation.wideLimit,
+        columns.updateInPlace(small, to: problem, own: &current)
+      {
+        comparison = columns
         return
       }
-      _ = consume evaluation  // let the old arrays go before the new ones are built
-    }
-    // On the lab up to `wideLimit` classes, the columns are full evaluations, updated the same way with the explorer's.
-    if state.screen == .stability, state.problem.classes <= Evaluation.wideLimit, var columns = comparison.take() {
-      if columns.updateInPlace(to: state.problem, own: &current) {
+      if problem.classes > Evaluation.wideLimit {
+        // Let the old evaluation go before anything is built: at 131,072 classes it is ~14 MB.
+        current = nil
+        if let small, columns.updateLeanInPlace(small, to: problem) {
+          comparison = columns
+          return
+        }
+        // Anything else: rebuilt around the kept terms (one logit's column that no longer validates, the logits).
+        columns.update(to: problem, change: change)
         comparison = columns
         return
       }
     }
-    // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB. Lean columns
-    // are updated instead: they recompute only what the changed logits affect, in the old columns' storage.
+    // Let the old arrays go before the new ones are built: at 131,072 classes an evaluation is ~14 MB.
     current = nil
-    if state.screen == .stability, state.problem.classes > Evaluation.wideLimit, var columns = comparison.take() {
-      // One logit edited: every lean column in its own storage; anything else: rebuilt around the kept terms.
-      if !columns.updateLeanInPlace(to: state.problem) { columns.update(to: state.problem) }
-      comparison = columns
-      return
-    }
     comparison = nil
     if state.screen == .stability {
-      if state.problem.classes > Evaluation.wideLimit {
-        comparison = PrecisionComparison(state.problem)
+      if problem.classes > Evaluation.wideLimit {
+        comparison = PrecisionComparison(problem)
       } else {
-        let (evaluation, columns) = PrecisionComparison.evaluate(state.problem)
+        let (evaluation, columns) = PrecisionComparison.evaluate(problem)
         current = evaluation
         comparison = columns
       }
     } else {
-      current = Evaluation(state.problem)
+      current = Evaluation(problem)
     }
   }
 
@@ -98,8 +125,15 @@ public struct Explorer: Sendable {
   /// ``Evaluation/wideLimit`` classes, where it can follow any section), so that a frame never computes them.
   mutating func refreshComparison() {
     guard state.screen == .stability else { return }
-    if comparison?.problem != state.problem {
-      comparison = PrecisionComparison(state.problem, own: current)
+    if comparison == nil {
+      if state.problem.classes > Evaluation.wideLimit {
+        // Above `wideLimit` all four columns are lean, the own precision's too: the full evaluation goes first (as
+        // `follow` drops the columns before building it), so that the two are never held together.
+        current = nil
+        comparison = PrecisionComparison(state.problem)
+      } else {
+        comparison = PrecisionComparison(state.problem, own: current)
+      }
     }
     // Above that size the per-class sections fill the table, so the loss section shows only when it is first or
     // follows the limits (which have no per-class rows).
@@ -113,10 +147,9 @@ public struct Explorer: Sendable {
 
   /// Replaces the state wholesale (the tour sets up each lesson this way).
   public mutating func setState(_ newState: AppState) {
+    let change: ProblemChange = newState.problem == state.problem ? .none : .problem
     state = newState
-    if state.problem != cachedProblem { reevaluate() }
-    if state.screen != .stability, current == nil { current = Evaluation(state.problem) }
-    refreshComparison()
+    follow(change)
   }
 
   /// Renders the current state at `width × height`.

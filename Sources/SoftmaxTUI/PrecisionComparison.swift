@@ -37,8 +37,10 @@ public struct PrecisionComparison: Sendable {
 
   /// Makes these the columns of `problem`, each column updated from the one it replaces (see
   /// ``PrecisionColumn/update(to:)``: when only some logits changed, only their exponentials are recomputed, in the
-  /// old column's storage). The columns are updated side by side from ``Evaluation/parallelThreshold`` classes.
-  public mutating func update(to problem: Problem) {
+  /// old column's storage). `change` is what differs from ``problem``: after an edit of one logit only that logit is
+  /// validated again in each precision. The columns are updated side by side from ``Evaluation/parallelThreshold``
+  /// classes.
+  public mutating func update(to problem: Problem, change: ProblemChange = .problem) {
     // Move the old columns out, so that each is held once and its storage can be reused.
     var old: [(precision: Precision, result: Result<PrecisionColumn, InputError>)] = []
     swap(&old, &columns)
@@ -49,7 +51,7 @@ public struct PrecisionComparison: Sendable {
         return old[k].result.take()
       })
     old = []
-    let edits = PrecisionComparison.logitEdits(from: self.problem, to: problem)
+    let edits: [Int]? = if case .logit(let i) = change { [i] } else { nil }
     // The rounding counts carry over to the columns that had a result, adjusted at the edited logits.
     let previous = edits.map { edits in
       (given: self.problem.logits, counts: rounding, held: (0..<slots.count).map(slots.holds), edits: edits)
@@ -76,12 +78,11 @@ public struct PrecisionComparison: Sendable {
   /// its own arrays (``Evaluation/update(to:)``), and `own`, the explorer's evaluation, which is this comparison's
   /// column of the problem's own precision, with them; the reference losses, when computed, are recomputed. Nothing
   /// is allocated. Returns false, having changed nothing, otherwise.
-  mutating func updateInPlace(to new: Problem, own: inout Evaluation?) -> Bool {
+  mutating func updateInPlace(_ change: SmallChange, to new: Problem, own: inout Evaluation?) -> Bool {
     let c = problem.classes
     guard c <= Evaluation.wideLimit, new.classes == c, new.precision == problem.precision,
       new.softTarget == problem.softTarget, own?.problem == problem
     else { return false }
-    guard let change = PrecisionComparison.smallChange(from: problem, to: new) else { return false }
     let edited = change.edited
     let settings = UndoEntry.Settings(new)
     // The column's problem with the new settings, validated in its precision, or nil when it cannot hold them.
@@ -124,7 +125,7 @@ public struct PrecisionComparison: Sendable {
           rounding[k], given: new.logits, rounded: evaluation.problem.logits, before: problem.logits,
           at: CollectionOfOne(i), precision: evaluation.problem.precision)
       } else if let p = withSettings(evaluation.problem) {
-        _ = evaluation.update(to: p)
+        _ = evaluation.update(settingsOf: p)
       }
       columns[k].result = .success(PrecisionColumn(evaluation))
       if columns[k].precision == problem.precision { own = evaluation }
@@ -144,12 +145,11 @@ public struct PrecisionComparison: Sendable {
   /// logit only and every column stays valid: each lean column is updated in its own storage
   /// (``PrecisionColumn/update(logit:to:)``), two on each of two threads, and so are the rounding counts and, when
   /// computed, the reference losses. Nothing is allocated. Returns false, having changed nothing, otherwise.
-  mutating func updateLeanInPlace(to new: Problem) -> Bool {
+  mutating func updateLeanInPlace(_ change: SmallChange, to new: Problem) -> Bool {
     let c = problem.classes
     guard c > Evaluation.wideLimit, new.classes == c, new.precision == problem.precision,
       new.softTarget == problem.softTarget, columns.count == 4
     else { return false }
-    guard let change = PrecisionComparison.smallChange(from: problem, to: new) else { return false }
     let edited = change.edited
     let settings = UndoEntry.Settings(new)
     // Every column must be lean and stay valid.
@@ -222,23 +222,20 @@ public struct PrecisionComparison: Sendable {
     /// The target and knobs alone.
     case settings
 
+    /// The small change `change` is, or nil when it is more.
+    init?(_ change: ProblemChange) {
+      switch change {
+      case .logit(let i): self = .logit(i)
+      case .settings: self = .settings
+      case .none, .logits, .problem: return nil
+      }
+    }
+
     /// The edited logit, if any.
     var edited: Int? {
       if case .logit(let i) = self { return i }
       return nil
     }
-  }
-
-  /// What changed from `old` to `new` (the same size, precision and soft target), or nil when it is more than one
-  /// logit, or a logit and the settings.
-  static func smallChange(from old: Problem, to new: Problem) -> SmallChange? {
-    var edited: Int? = nil
-    for i in 0..<old.classes where old.logits[i].bitPattern != new.logits[i].bitPattern {
-      if edited != nil { return nil }
-      edited = i
-    }
-    guard let i = edited else { return .settings }
-    return UndoEntry.Settings(old) == UndoEntry.Settings(new) ? .logit(i) : nil
   }
 
   /// A column's rounding count after the given logits changed at `edits` only. A validated logit is
@@ -265,28 +262,6 @@ public struct PrecisionComparison: Sendable {
       }
     }
     return (changed, first)
-  }
-
-  /// The indices of the logits that differ between `old` and `new` when nothing else does (the same class count,
-  /// target, precision, knobs), or `nil` (also for more than 64 changed logits: then validating afresh is as cheap).
-  static func logitEdits(from old: Problem, to new: Problem) -> [Int]? {
-    guard old.classes == new.classes else { return nil }
-    var a = old
-    var b = new
-    a.logits = []
-    b.logits = []
-    guard a == b else { return nil }
-    var edits: [Int] = []
-    let found = old.logits.withUnsafeBufferPointer { x in
-      new.logits.withUnsafeBufferPointer { y in
-        for i in 0..<x.count where x[i].bitPattern != y[i].bitPattern {
-          if edits.count == 64 { return false }
-          edits.append(i)
-        }
-        return true
-      }
-    }
-    return found ? edits : nil
   }
 
   /// `new` validated in `validated`'s precision, when `validated` is the validated form of a problem that differs

@@ -74,6 +74,34 @@ public struct StatusMessage: Hashable, Sendable {
   }
 }
 
+/// What an action did to the problem: the message the explorer hands to its evaluations (which then recompute exactly
+/// what it affects) and from which the undo entry is made. An action says what it changed; nothing compares problems
+/// to find out again.
+public enum ProblemChange: Hashable, Sendable {
+  /// The problem is as it was.
+  case none
+  /// Logit `index` alone changed (in place: the class count, precision, target and knobs are as they were).
+  case logit(Int)
+  /// The target and knobs alone changed (the logits, precision and soft target are as they were).
+  case settings
+  /// The logits changed, any number of them, and nothing else did (a gradient step).
+  case logits
+  /// Anything else: the class count, the precision, the soft target, or several kinds of change at once.
+  case problem
+
+  /// The change made by this one followed by `next`.
+  public func then(_ next: ProblemChange) -> ProblemChange {
+    switch (self, next) {
+    case (.none, _): next
+    case (_, .none): self
+    case (.logit(let i), .logit(let j)) where i == j: self
+    case (.settings, .settings): self
+    case (.logit, .logit), (.logit, .logits), (.logits, .logit), (.logits, .logits): .logits
+    default: .problem
+    }
+  }
+}
+
 /// One step of the undo or redo history: what to put back into the problem, and the row to select again.
 ///
 /// An edit of one logit, or of the target and knobs only, records just that (so an edit allocates nothing and a long
@@ -118,28 +146,22 @@ public struct UndoEntry: Equatable, Sendable {
     self.selection = selection
   }
 
-  /// The entry that takes `after` back to `before`: the smallest of the three kinds that does.
-  init(from after: Problem, to before: Problem, selection: Int) {
+  /// The entry that undoes `change`, made from the problem before it (`before`, in entered values).
+  init(undoing change: ProblemChange, before: Problem, selection: Int) {
     self.selection = selection
-    let sameShape =
-      after.classes == before.classes && after.precision == before.precision && after.softTarget == before.softTarget
-    if sameShape, Settings(after) == Settings(before) {
-      // Exactly one logit differs (compared by bits: 0 and -0 are different logits to restore).
-      var changed: Int? = nil
-      var several = false
-      for i in 0..<after.classes where after.logits[i].bitPattern != before.logits[i].bitPattern {
-        if changed != nil { several = true }
-        changed = i
-      }
-      if let i = changed, !several {
-        change = .logit(index: i, value: before.logits[i])
-        return
-      }
+    switch change {
+    case .logit(let i): self.change = .logit(index: i, value: before.logits[i])
+    case .settings: self.change = .settings(Settings(before))
+    case .none, .logits, .problem: self.change = .problem(before)
     }
-    if sameShape, after.logits.elementsEqual(before.logits, by: { $0.bitPattern == $1.bitPattern }) {
-      change = .settings(Settings(before))
-    } else {
-      change = .problem(before)
+  }
+
+  /// What applying this entry changes in the problem.
+  var problemChange: ProblemChange {
+    switch change {
+    case .logit(let i, _): .logit(i)
+    case .settings: .settings
+    case .problem: .problem
     }
   }
 

@@ -79,16 +79,17 @@ public enum Tour {
       screen: .stability, problem: Problem(logits: [0, 200], target: 0, precision: .float32), section: .loss),
   ]
 
-  /// Sets up step `index` in `state` (clamped); past the end the tour finishes.
-  public static func go(to index: Int, in state: inout AppState) {
+  /// Sets up step `index` in `state` (clamped; past the end the tour finishes) and returns what that changed.
+  @discardableResult
+  public static func go(to index: Int, in state: inout AppState) -> ProblemChange {
     guard index < steps.count else {
       state.tourStep = nil
       state.message = StatusMessage("tour finished — keep exploring, or q to quit")
-      return
+      return .none
     }
     let k = Swift.max(0, index)
     let step = steps[k]
-    guard let problem = try? step.problem.validated() else { return }
+    guard let problem = try? step.problem.validated() else { return .none }
     let keep = (state.width, state.height)
     state = AppState(problem: problem)
     (state.width, state.height) = keep
@@ -100,6 +101,7 @@ public enum Tour {
       state.cursorI = c.i
       state.cursorN = c.n
     }
+    return .problem
   }
 }
 

@@ -12,11 +12,12 @@ public func update(_ state: AppState, _ action: Action) -> AppState {
 }
 
 extension AppState {
-  /// Applies an action in place (the body of `update`).
+  /// Applies an action in place (the body of `update`) and returns what it changed in the problem.
   ///
   /// `current`, when given, must be the evaluation of `problem`; actions that need it (a gradient step) use it
   /// instead of computing it again.
-  public mutating func apply(_ action: Action, current: Evaluation? = nil) {
+  @discardableResult
+  public mutating func apply(_ action: Action, current: Evaluation? = nil) -> ProblemChange {
     switch action {
     case .quit: quitRequested = true
     case .toggleHelp:
@@ -31,7 +32,7 @@ extension AppState {
     case .selectRow(let r): select(r)
     case .beginEdit(let field): beginEdit(field)
     case .editInsert(let c):
-      guard edit != nil, c.unicodeScalars.count == 1, let scalar = c.unicodeScalars.first else { return }
+      guard edit != nil, c.unicodeScalars.count == 1, let scalar = c.unicodeScalars.first else { return .none }
       switch edit!.insert(scalar) {
       case .inserted: break
       case .refused: break  // a character no number has: ignored, as a text field ignores it
@@ -40,7 +41,7 @@ extension AppState {
       }
     case .editKey(let key): edit?.perform(key)
     case .editPaste(let text):
-      guard edit != nil else { return }
+      guard edit != nil else { return .none }
       let (_, cut) = edit!.paste(text)
       if cut > 0 {
         var m: TextLine = "pasted text cut: the line holds at most \(edit!.field.characterLimit) characters"
@@ -50,11 +51,11 @@ extension AppState {
     case .editCancel:
       edit = nil
       message = StatusMessage("edit cancelled")
-    case .editConfirm: confirmEdit()
-    case .nudge(let sign): nudge(row: selection, by: sign * nudgeStep)
+    case .editConfirm: return confirmEdit()
+    case .nudge(let sign): return nudge(row: selection, by: sign * nudgeStep)
     case .nudgeRow(let row, let sign):
       select(row)
-      nudge(row: row, by: sign * nudgeStep)
+      return nudge(row: row, by: sign * nudgeStep)
     case .scaleNudgeStep(let f):
       let candidate = nudgeStep * f
       if candidate >= 0x1p-20 && candidate <= 0x1p20 {
@@ -72,11 +73,11 @@ extension AppState {
         p.target = selection
         var e = entered
         e.target = selection
-        commit(p, "target is now class \(selection)", entered: e)
+        return commit(p, "target is now class \(selection)", entered: e, change: .settings)
       }
-    case .addClass: addClass()
-    case .removeClass: removeClass()
-    case .step: takeStep(current)
+    case .addClass: return addClass()
+    case .removeClass: return removeClass()
+    case .step: return takeStep(current)
     case .cyclePrecision:
       // A lens: the entered values are rounded into the next precision for computing and display, and kept. Not an
       // edit, so the history is untouched (its entries hold entered values, which every precision reads). A precision
@@ -101,7 +102,7 @@ extension AppState {
             text += ": \(changed) logit\(changed == 1 ? "" : "s") shown rounded; the values you entered are kept"
           }
           message = StatusMessage(text)
-          return
+          return .problem
         } catch {
           if skipped == nil { skipped = (candidate, error) }
           candidate = candidate.next
@@ -113,19 +114,27 @@ extension AppState {
     case .undo:
       guard var entry = undoStack.popLast() else {
         message = StatusMessage("nothing to undo")
-        return
+        return .none
       }
-      guard restore(&entry) else { return AppState.push(entry, onto: &undoStack) }
+      guard restore(&entry) else {
+        AppState.push(entry, onto: &undoStack)
+        return .none
+      }
       AppState.push(entry, onto: &redoStack)
       message = StatusMessage("undone")
+      return entry.problemChange
     case .redo:
       guard var entry = redoStack.popLast() else {
         message = StatusMessage("nothing to redo")
-        return
+        return .none
       }
-      guard restore(&entry) else { return AppState.push(entry, onto: &redoStack) }
+      guard restore(&entry) else {
+        AppState.push(entry, onto: &redoStack)
+        return .none
+      }
       AppState.push(entry, onto: &undoStack)
       message = StatusMessage("redone")
+      return entry.problemChange
     case .showScreen(let v): screen = v
     case .nextScreen: screen = screen.next
     case .moveCursor(let di, let dn): setCursor(i: cursorI + di, n: cursorN + dn)
@@ -139,8 +148,8 @@ extension AppState {
     case .tick:
       if screen == .descent && descent.running { descentStep() }
     case .scroll(let d): derivationScroll = Swift.max(0, derivationScroll + d)
-    case .nextPreset: applyPreset(offset: 1)
-    case .previousPreset: applyPreset(offset: -1)
+    case .nextPreset: return applyPreset(offset: 1)
+    case .previousPreset: return applyPreset(offset: -1)
     case .cycleStabilitySection:
       stabilitySection = stabilitySection.next
       message = StatusMessage("Stability lab: \(stabilitySection.title) first (v cycles)")
@@ -158,9 +167,10 @@ extension AppState {
       descent.rate = Swift.min(64, Swift.max(0.5, descent.rate * f))
       message = StatusMessage("descent rate \(DecimalFormat.compact(descent.rate)) steps/s")
     case .export: exportRequested = true
-    case .tourNext: Tour.go(to: (tourStep ?? -1) + 1, in: &self)
-    case .tourBack: Tour.go(to: Swift.max(0, (tourStep ?? 0) - 1), in: &self)
+    case .tourNext: return Tour.go(to: (tourStep ?? -1) + 1, in: &self)
+    case .tourBack: return Tour.go(to: Swift.max(0, (tourStep ?? 0) - 1), in: &self)
     }
+    return .none
   }
 
   // MARK: - Helpers
@@ -175,25 +185,30 @@ extension AppState {
     cursorN = Swift.min(Swift.max(0, n), last)
   }
 
-  /// Replaces the problem with a validated one, recording the old entered values for undo. `newEntered` is the
-  /// edit in entered values (nil: the new problem's own values are what is now entered, as after a step).
-  mutating func commit(_ newProblem: Problem, _ text: TextLine, entered newEntered: Problem? = nil) {
+  /// Replaces the problem with a validated one, recording the old entered values for undo, and returns `change`.
+  /// `newEntered` is the edit in entered values (nil: the new problem's own values are what is now entered, as after a
+  /// step); `change` says what differs (``ProblemChange/settings`` records only the old target and knobs; anything
+  /// else, the old problem).
+  mutating func commit(
+    _ newProblem: Problem, _ text: TextLine, entered newEntered: Problem? = nil, change: ProblemChange = .problem
+  ) -> ProblemChange {
     let before = entered
     let after = newEntered ?? newProblem
-    guard newProblem != problem || after != before else { return }
-    record(UndoEntry(from: after, to: before, selection: selection))
+    guard newProblem != problem || after != before else { return .none }
+    record(UndoEntry(undoing: change, before: before, selection: selection))
     problem = newProblem
     lens = after == newProblem ? nil : after
     clampIndices()
     message = StatusMessage(text)
+    return change
   }
 
   /// Sets logit `row` to `value` (validated by ``Problem/validatedLogit(_:at:)``) in place, `raw` being the value as
   /// entered, and records only that logit for undo: an edit of one logit allocates nothing.
-  mutating func commitLogit(_ row: Int, _ value: Double, _ text: TextLine, raw: Double? = nil) {
+  mutating func commitLogit(_ row: Int, _ value: Double, _ text: TextLine, raw: Double? = nil) -> ProblemChange {
     let enteredValue = raw ?? value
     let old = lens?.logits[row] ?? problem.logits[row]
-    guard problem.logits[row] != value || old.bitPattern != enteredValue.bitPattern else { return }
+    guard problem.logits[row] != value || old.bitPattern != enteredValue.bitPattern else { return .none }
     record(UndoEntry(change: .logit(index: row, value: old), selection: selection))
     problem.logits[row] = value
     if lens != nil {
@@ -206,6 +221,7 @@ extension AppState {
     }
     clampIndices()
     message = StatusMessage(text)
+    return .logit(row)
   }
 
   /// Records an entry for undo (dropping the oldest past ``undoLimit``) and forgets what could be redone.
@@ -306,8 +322,8 @@ extension AppState {
     edit = EditLine(field: field, text: TextLine(compact: current), selected: true)
   }
 
-  mutating func confirmEdit() {
-    guard let e = edit else { return }
+  mutating func confirmEdit() -> ProblemChange {
+    guard let e = edit else { return .none }
     if e.field == .vector { return confirmVector(e) }
     if e.field == .classCount { return confirmRandom(e) }
     let what: String
@@ -317,7 +333,7 @@ extension AppState {
     case .temperature: what = "temperature"
     case .labelSmoothing: what = "label smoothing"
     case .upstream: what = "upstream gradient"
-    case .vector, .classCount: return
+    case .vector, .classCount: return .none
     }
     let parsed = e.text.withBytes { bytes in
       Result { () throws(InputError) in try NumberListParser.parseValue(utf8: bytes, what: what, index: nil) }
@@ -327,7 +343,7 @@ extension AppState {
     case .success(let v): value = v
     case .failure(let error):
       message = StatusMessage("\(error.message)", isError: true)
-      return  // keep the edit line open so the text can be fixed
+      return .none  // keep the edit line open so the text can be fixed
     }
     let style = NumberStyle(precision: problem.precision, full: true)
     // Only the edited value is checked: a logit on its own, a knob with the others (a temperature checks every x/τ).
@@ -337,10 +353,9 @@ extension AppState {
         edit = nil
         if v == problem.logits[i] && value.bitPattern == (lens?.logits[i] ?? v).bitPattern {
           message = StatusMessage("unchanged")
-        } else {
-          commitLogit(i, v, "\(e.field.label) = \(style(v))", raw: value)
+          return .none
         }
-        return
+        return commitLogit(i, v, "\(e.field.label) = \(style(v))", raw: value)
       }
       // The knob as entered, the others as entered; the problem is that rounded into the precision.
       var typed = entered
@@ -358,11 +373,12 @@ extension AppState {
       edit = nil
       if p == problem && typed == entered {
         message = StatusMessage("unchanged")
-      } else {
-        commit(p, "\(e.field.label) = \(style(valueOf(e.field, in: p)))", entered: typed)
+        return .none
       }
+      return commit(p, "\(e.field.label) = \(style(valueOf(e.field, in: p)))", entered: typed, change: .settings)
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
+      return .none
     }
   }
 
@@ -380,20 +396,20 @@ extension AppState {
   /// Confirms the `=` line: the vector is parsed by the parser of `--logits` and validated as the command line
   /// validates it, then replaces the logits as one undo step. A bad vector leaves the line open and the state as it
   /// was, with one line naming what is wrong.
-  mutating func confirmVector(_ e: EditLine) {
+  mutating func confirmVector(_ e: EditLine) -> ProblemChange {
     let values: [Double]
     do {
       values = try NumberListParser.parseList(e.text.description, what: "logit")
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
-      return
+      return .none
     }
-    replaceLogits(values, "logits = \(values.count == 1 ? "1 class" : "\(values.count) classes")")
+    return replaceLogits(values, "logits = \(values.count == 1 ? "1 class" : "\(values.count) classes")") ?? .none
   }
 
   /// Confirms the `#` line: a vector of that many seeded random logits (`SeededRandom.logits`, scale 1, as
   /// `--random C --seed S` makes), as one undo step; the message names the seed that reproduces it.
-  mutating func confirmRandom(_ e: EditLine) {
+  mutating func confirmRandom(_ e: EditLine) -> ProblemChange {
     let limit = NumberListParser.maximumCount
     let digits = e.text.description
     guard let count = Int(digits), (1...limit).contains(count) else {
@@ -402,28 +418,31 @@ extension AppState {
           ? "type a number of classes (1…\(limit))"
           : "\(digits) classes: the number of classes must be in 1…\(limit) (2^20)",
         isError: true)
-      return
+      return .none
     }
     let seed = nextRandomSeed
     let values = SeededRandom.logits(count: count, seed: seed, scale: 1)
-    if replaceLogits(values, "\(count) random logits: --random \(count) --seed \(Int(seed))") {
-      nextRandomSeed &+= 1
+    guard let change = replaceLogits(values, "\(count) random logits: --random \(count) --seed \(Int(seed))") else {
+      return .none
     }
+    nextRandomSeed &+= 1
+    return change
   }
 
   /// Replaces the logits with `values` (as entered; the problem holds them rounded into the precision) as one undo
   /// step. The target stays when it is a class of the new vector, else it becomes the last class; a soft target
-  /// fixes the number of classes. False (with the reason in `message`, the edit line left open) when refused.
-  @discardableResult
-  mutating func replaceLogits(_ values: [Double], _ text: TextLine) -> Bool {
-    guard edit != nil else { return false }
+  /// fixes the number of classes. Returns what changed, or nil when refused (the reason in `message`, the edit line
+  /// left open).
+  mutating func replaceLogits(_ values: [Double], _ text: TextLine) -> ProblemChange? {
+    guard edit != nil else { return nil }
     var typed = entered
     var note = text
     if let soft = typed.softTarget, soft.count != values.count {
       message = StatusMessage(
         "\(values.count) logits given, but the soft target fixes the number of classes at \(soft.count)", isError: true)
-      return false
+      return nil
     }
+    let sameShape = values.count == typed.classes
     typed.logits = values
     if typed.target >= values.count {
       typed.target = values.count - 1
@@ -434,22 +453,22 @@ extension AppState {
       edit = nil
       if v == problem && typed == entered {
         message = StatusMessage("unchanged")
-        return true
+        return ProblemChange.none
       }
-      commit(v, note, entered: typed)
-      return true
+      // The same number of classes: only the logits change (the target stays); else the whole problem.
+      return commit(v, note, entered: typed, change: sameShape ? .logits : .problem)
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
-      return false
+      return nil
     }
   }
 
-  mutating func nudge(row: Int, by delta: Double) {
-    guard problem.logits.indices.contains(row) else { return }
+  mutating func nudge(row: Int, by delta: Double) -> ProblemChange {
+    guard problem.logits.indices.contains(row) else { return .none }
     let old = problem.logits[row]
     if old == -.infinity {
       message = StatusMessage("x_\(row) is masked (-inf); edit it to unmask", isError: true)
-      return
+      return .none
     }
     do {
       let v = try problem.validatedLogit(old + delta, at: row)
@@ -459,22 +478,23 @@ extension AppState {
           "x_\(row) + \(TextLine(compact: delta)) rounds back to \(style(old)) in "
             + "\(problem.precision.rawValue); enlarge the step with ]",
           isError: true)
-        return
+        return .none
       }
-      commitLogit(row, v, "x_\(row) = \(style(v))")
+      return commitLogit(row, v, "x_\(row) = \(style(v))")
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
+      return .none
     }
   }
 
-  mutating func addClass() {
+  mutating func addClass() -> ProblemChange {
     if problem.softTarget != nil {
       message = StatusMessage("a soft target fixes the number of classes; cannot add", isError: true)
-      return
+      return .none
     }
     if problem.classes >= NumberListParser.maximumCount {
       message = StatusMessage("at most \(NumberListParser.maximumCount) classes", isError: true)
-      return
+      return .none
     }
     var p = problem
     p.logits.insert(0, at: selection + 1)
@@ -484,21 +504,23 @@ extension AppState {
     e.target = p.target
     do {
       let v = try p.validated()
-      commit(v, "added class \(selection + 1) with x = 0", entered: e)
+      let change = commit(v, "added class \(selection + 1) with x = 0", entered: e)
       select(selection + 1)
+      return change
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
+      return .none
     }
   }
 
-  mutating func removeClass() {
+  mutating func removeClass() -> ProblemChange {
     if problem.classes == 1 {
       message = StatusMessage("cannot remove the last class: softmax needs at least one", isError: true)
-      return
+      return .none
     }
     if problem.softTarget != nil {
       message = StatusMessage("a soft target fixes the number of classes; cannot remove", isError: true)
-      return
+      return .none
     }
     var p = problem
     let r = selection
@@ -515,31 +537,32 @@ extension AppState {
     e.target = p.target
     do {
       let v = try p.validated()
-      commit(v, note, entered: e)
+      return commit(v, note, entered: e)
     } catch {
       message = StatusMessage("\(error.message)", isError: true)
+      return .none
     }
   }
 
-  mutating func takeStep(_ current: Evaluation?) {
+  mutating func takeStep(_ current: Evaluation?) -> ProblemChange {
     let ev = current.flatMap { $0.problem == problem ? $0 : nil } ?? Evaluation(problem)
     guard let next = ev.stepped else {
       message = StatusMessage("step refused: \(ev.stepRefusal ?? "not finite")", isError: true)
-      return
+      return .none
     }
     if next.logits == problem.logits {
       message = StatusMessage("the step changes nothing at this precision (∇ rounds to 0 or η·∇ below half an ulp)")
-      return
+      return .none
     }
     // The step's logits are what is now entered; the knobs stay as entered (a step in bfloat16 keeps η = 0.1).
     var e = entered
     e.logits = next.logits
-    commit(
+    return commit(
       next, "stepped: loss \(DecimalFormat.significant(ev.loss)) → \(DecimalFormat.significant(ev.updatedLoss))",
-      entered: e)
+      entered: e, change: .logits)
   }
 
-  mutating func applyPreset(offset: Int) {
+  mutating func applyPreset(offset: Int) -> ProblemChange {
     let presets = Preset.all
     let index: Int
     if let i = presetIndex {
@@ -551,14 +574,16 @@ extension AppState {
     do {
       let v = try preset.problem.validated()
       presetIndex = index
-      commit(v, "preset \(index + 1)/\(presets.count): \(preset.name)", entered: preset.problem)
+      let change = commit(v, "preset \(index + 1)/\(presets.count): \(preset.name)", entered: preset.problem)
       selection = v.target
       cursorI = v.target
       cursorN = v.target
       if screen == .explore { screen = .stability }
       stabilitySection = preset.section
+      return change
     } catch {
       message = StatusMessage("preset \(preset.name) failed: \(error.message)", isError: true)
+      return .none
     }
   }
 

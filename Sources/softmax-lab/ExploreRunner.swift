@@ -19,22 +19,7 @@ func runExplorer(problem: Problem, noColor: Bool, ascii: Bool, theme: Theme, tou
   }
   var explorer = Explorer(problem: problem)
   if tour { explorer.perform(.tourNext) }
-  explorer.handle(.resize(width: terminal.width, height: terminal.height))
-  return runTerminalLoop(
-    terminal: terminal,
-    tickMilliseconds: { explorer.tickMilliseconds },
-    handle: { event in
-      let keepGoing = explorer.handle(event)
-      if explorer.state.exportRequested {
-        explorer.finishExport(Exporter.export(explorer.evaluation))
-      }
-      return keepGoing
-    },
-    render: { buffer, width, height, colorMode, unicode in
-      explorer.render(
-        into: &buffer, width: width, height: height,
-        context: RenderContext(colorMode: colorMode, unicode: unicode, theme: theme))
-    })
+  return explorer.run(on: terminal, theme: theme, export: { Exporter.export($0) })
 }
 
 /// Writes worked examples to Markdown files, atomically.

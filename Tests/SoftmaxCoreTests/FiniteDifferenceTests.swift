@@ -1,3 +1,4 @@
+import RealModule
 import Testing
 
 @testable import SoftmaxCore
@@ -24,6 +25,36 @@ struct FiniteDifferenceTests {
       #expect(
         streamed.double.bitPattern == reference.double.bitPattern || (streamed.isNaN && reference.isNaN),
         "\(p.precision) C=\(p.classes) n=\(n): \(streamed.double) vs \(reference.double)")
+    }
+  }
+
+  /// Above `wideLimit` classes the finite difference's two losses are taken in Double (not Float80): each must still
+  /// be within an ulp of the Float80 reference in every precision, and the check must still agree with the gradient.
+  @Test(arguments: Precision.allCases)
+  func aboveTheWideLimitTheLossesStayWithinAnUlp(precision: Precision) throws {
+    let c = 2 * Evaluation.wideLimit
+    var logits = SeededRandom.logits(count: c, seed: 5, scale: 3)
+    logits[17] = 9  // a dominant class, so that one loss is small and one index is the argmax
+    for (target, tau) in [(17, 1.0), (c / 2, 1.0), (17, 0.5)] {
+      let p = try Problem(logits: logits, target: target, precision: precision, temperature: tau).validated()
+      let ev = Evaluation(p)
+      for n in [17, target, 0, c - 1] {
+        guard let fd = ev.finiteDifference(n) else { continue }
+        // The moved logits as `finiteDifference` makes them: h = ε^{1/3}·max(1, |x_n|) in the precision, x_n ± h.
+        let x = p.logits[n]
+        let eps = p.precision.facts.ulpOfOne
+        let h = p.precision.round(Double.root(eps, 3) * max(1, abs(x)))
+        for (loss, moved) in [(fd.lossPlus, x + h), (fd.lossMinus, x - h)] {
+          let exact = Evaluation.referenceLoss(p, moving: n, to: p.precision.round(moved))
+          let ulp = p.precision.ulp(of: exact)
+          #expect(abs(loss - exact) <= ulp, "\(precision) T=\(target) τ=\(tau) n=\(n): \(loss) vs \(exact)")
+        }
+        // Never a false ✗; and where the gradient is large (the target's s_T − 1 ≈ −0.99), a resolved ✓.
+        #expect(fd.verdict != .differs, "\(precision) T=\(target) τ=\(tau) n=\(n)")
+        if n == target, precision == .float64 || precision == .float32 {
+          #expect(fd.verdict == .agrees, "\(precision) T=\(target) τ=\(tau) n=\(n): \(fd)")
+        }
+      }
     }
   }
 

@@ -193,6 +193,23 @@ struct ExplorerFuzzer {
     }
     #expect(explorer.evaluation.problem == p, "the cached evaluation is stale")
     if after.screen == .stability { #expect(explorer.comparison?.problem == p, "stale precision comparison") }
+    // The explorer's evaluations follow each action's message (`ProblemChange`) in place; their numbers must be bit
+    // for bit a fresh evaluation's (a message that said less than the action did would leave some stale).
+    if c <= 64 {
+      let ev = explorer.evaluation
+      let fresh = Evaluation(p)
+      var diffs = Diff.compare(PrecisionColumn(ev), fresh, indices: Array(0..<c))
+      for (l, x, y) in [("updated loss", ev.updatedLoss, fresh.updatedLoss)] where !Diff.same(x, y) {
+        diffs.append("\(l): \(x) vs \(y)")
+      }
+      if !ev.gradient.elementsEqual(fresh.gradient, by: Diff.same) { diffs.append("gradient") }
+      if after.screen == .stability, let comparison = explorer.comparison {
+        var r = DiffRNG(UInt64(events))
+        diffs += PrecisionComparisonUpdateDifferentialTests.compare(
+          comparison, PrecisionComparison(p), edited: [], rng: &r)
+      }
+      #expect(diffs.isEmpty, "after \(String(describing: action)): \(diffs.prefix(4))")
+    }
     #expect(after.undoStack.count + after.redoStack.count <= AppState.maxUndo)
 
     // Undo and redo return the exact prior entered values; everything else that changes them records it first. The

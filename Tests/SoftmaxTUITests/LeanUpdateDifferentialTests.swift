@@ -430,11 +430,13 @@ struct Editor {
           }
           guard let validated = try? next.validated(), validated != problem else { continue }
           problem = validated
-          if comparison.updateLeanInPlace(to: problem) {
+          // The message the explorer would send: what the step changed.
+          let change: ProblemChange = edited.first.map { .logit($0) } ?? .settings
+          if let small = PrecisionComparison.SmallChange(change), comparison.updateLeanInPlace(small, to: problem) {
             inPlace += 1
           } else {
             refused += 1
-            comparison.update(to: problem)
+            comparison.update(to: problem, change: change)
             if seed % 2 == 0 { comparison.computeExactLosses() }
           }
           var fresh = PrecisionComparison(problem)
@@ -470,6 +472,7 @@ struct Editor {
         for step in 0..<(c > 1000 ? 4 : 10) {
           var next = problem
           var edited: [Int] = []
+          var several = false
           switch rng.int(0...9) {
           case 0: next.temperature = [1, 0.7, 2.5][rng.int(0...2)]
           case 1: next.learningRate = [0.1, 3, 1e30][rng.int(0...2)]
@@ -478,6 +481,7 @@ struct Editor {
           case 4:
             // Two logits: rebuilt, not updated.
             for _ in 0..<2 { next.logits[rng.int(0...(c - 1))] = rng.normal() * 5 }
+            several = true
           default:
             let i = rng.int(0...(c - 1))
             next.logits[i] = [-Double.infinity, 0, rng.normal() * 3 + 1e-5 * rng.normal(), 1e5, 70000][rng.int(0...4)]
@@ -485,7 +489,10 @@ struct Editor {
           }
           guard let validated = try? next.validated(), validated != problem else { continue }
           problem = validated
-          if comparison.updateInPlace(to: problem, own: &current) {
+          let change: ProblemChange = several ? .logits : edited.first.map { .logit($0) } ?? .settings
+          if let small = PrecisionComparison.SmallChange(change),
+            comparison.updateInPlace(small, to: problem, own: &current)
+          {
             inPlace += 1
           } else {
             rebuilt += 1

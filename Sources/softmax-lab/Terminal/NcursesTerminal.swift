@@ -36,9 +36,9 @@ struct TerminalError: Error, CustomStringConvertible {
 
 /// Owns the terminal between `init` and `stop()`; all calls on the main thread.
 ///
-/// Draws a `Buffer` by sending only the cells that changed since the previous frame, and turns ncurses input into
-/// `Event`s. Signals are recorded by dispatch sources (see `TerminalSignals`) and acted on here, never in a handler.
-final class NcursesTerminal {
+/// The ncurses ``TerminalBackend``: shows the cells the run loop sends (only those that changed, see ``FrameSender``),
+/// and turns ncurses input into `Event`s. Signals are recorded by dispatch sources (see `TerminalSignals`) and acted on here, never in a handler.
+final class NcursesTerminal: TerminalBackend {
   let options: TerminalOptions
   private(set) var colorMode: ColorMode = .none
   /// True when the locale's codeset is UTF-8 and ASCII was not forced.
@@ -48,8 +48,8 @@ final class NcursesTerminal {
   private var signalSources: [any DispatchSourceSignal] = []
   private var savedTTY = termios()
   private var haveSavedTTY = false
-  /// The frame on screen; `nil` forces the next draw to repaint everything.
-  private var previous: Buffer?
+  /// Set when the screen was handed back and taken again: the next frame is sent whole.
+  private var lost = false
   private var pairs: [PairKey: Int32] = [:]
   /// Key codes ncurses assigned to shifted arrows found in terminfo's extended capabilities (kUP, kDN, …).
   private var extendedKeys: [Int32: Key] = [:]
@@ -114,7 +114,6 @@ final class NcursesTerminal {
     }
     defineKeys()
     Self.bracketedPaste(true)
-    previous = nil
   }
 
   /// Turns the terminal's bracketed-paste mode on or off (`ESC[?2004h`/`l`): pasted text then arrives between
@@ -194,45 +193,36 @@ final class NcursesTerminal {
 
   // MARK: - Drawing
 
-  /// Draws the buffer, sending only the cells that differ from the previous frame, then refreshes. After a resize,
-  /// a resume or a change of buffer size, everything is repainted.
-  func draw(_ buffer: Buffer) {
+  func clear() {
     guard active else { return }
-    let cols = Int(sml_cols())
-    let rows = Int(sml_lines())
-    let w = min(buffer.width, cols)
-    let h = min(buffer.height, rows)
-    let repaint = previous.map { $0.width != buffer.width || $0.height != buffer.height } ?? true
-    if repaint { werase(sml_stdscr()) }
-    buffer.cells.withUnsafeBufferPointer { cells in
-      for y in 0..<h {
-        for x in 0..<w {
-          let i = y * buffer.width + x
-          let cell = cells[i]
-          if !repaint, previous?.cells[i] == cell { continue }
-          put(cell, x: x, y: y)
-        }
-      }
-    }
-    // A copy of its own, updated in place: sharing the caller's storage would make the caller's next frame copy it.
-    if repaint {
-      var copy = Buffer(width: buffer.width, height: buffer.height)
-      copy.copy(from: buffer)
-      previous = copy
-    } else {
-      previous?.copy(from: buffer)
-    }
+    werase(sml_stdscr())
+  }
+
+  func showCursor(x: Int, y: Int) {
+    guard active else { return }
     // The terminal's cursor where the edit line's is (screen readers and the terminal's own cursor follow it).
-    let showCursor = buffer.cursorX >= 0 && buffer.cursorX < w && buffer.cursorY >= 0 && buffer.cursorY < h
-    if showCursor != cursorShown {
-      _ = curs_set(showCursor ? 1 : 0)
-      cursorShown = showCursor
+    let show = x >= 0 && y >= 0 && x < width && y < height
+    if show != cursorShown {
+      _ = curs_set(show ? 1 : 0)
+      cursorShown = show
     }
-    if showCursor { wmove(sml_stdscr(), Int32(buffer.cursorY), Int32(buffer.cursorX)) }
+    if show { wmove(sml_stdscr(), Int32(y), Int32(x)) }
+  }
+
+  func refresh() {
+    guard active else { return }
     wrefresh(sml_stdscr())
   }
 
-  private func put(_ cell: Cell, x: Int, y: Int) {
+  func screenWasLost() -> Bool {
+    defer { lost = false }
+    return lost
+  }
+
+  var milliseconds: Int { monotonicMilliseconds() }
+
+  func put(_ cell: Cell, x: Int, y: Int) {
+    guard active else { return }
     var v = cell.scalar.value
     if v < 0x20 || v == 0x7F || (v > 0x7F && !unicode) { v = v < 0x20 || v == 0x7F ? 0x20 : 0x3F }
     // At the bottom-right cell mvadd_wch writes and then returns ERR (the cursor cannot advance): ignored.
@@ -288,7 +278,7 @@ final class NcursesTerminal {
   private func functionKey(_ code: Int32) -> Event? {
     switch code {
     case sml_key_resize():
-      previous = nil
+      lost = true
       return .resize(width: width, height: height)
     case sml_key_mouse(): return mouseEvent()
     case sml_key_up(): return .key(.up)
@@ -430,7 +420,7 @@ final class NcursesTerminal {
     Self.bracketedPaste(true)
     clearok(sml_curscr(), true)
     wrefresh(sml_stdscr())
-    previous = nil
+    lost = true
   }
 
   private static func nowMilliseconds() -> Int { monotonicMilliseconds() }
