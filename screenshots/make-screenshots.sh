@@ -254,7 +254,7 @@ scene_light() {
 }
 
 # The Stability lab's overflow preset in the light theme: the naive column's inf/NaN and the status bar's marker on
-# white (not in all_scenes yet: run `screenshots/make-screenshots.sh stability_light`).
+# white.
 scene_stability_light() {
   start --logits 1,2,3 --target 0 --theme light
   wait_for "Cell i=0, n=0"
@@ -265,7 +265,20 @@ scene_stability_light() {
   shoot stability-light --light
 }
 
-all_scenes=(explore derivation stability descent tour lesson quiz light)
+# The whole-vector prompt (`=`): a vector typed over the pre-filled one, the cursor moved back into it.
+scene_vector() {
+  start --logits 1,2,3 --target 0
+  wait_for "Cell i=0, n=0"
+  keys =
+  wait_for "edit logits = 1, 2, 3"
+  tm send-keys -t shot -l "1000, 1001, 1002, -inf"
+  wait_for "edit logits = 1000, 1001, 1002, -inf"
+  keys C-w Left Left
+  wait_for "edit logits = 1000, 1001, 1002, "
+  shoot vector-prompt
+}
+
+all_scenes=(explore derivation stability descent tour lesson quiz light stability_light vector)
 scenes=("$@")
 [ "${#scenes[@]}" -gt 0 ] || scenes=("${all_scenes[@]}")
 for s in "${scenes[@]}"; do

@@ -5,11 +5,16 @@ public enum Action: Hashable, Sendable {
   case quit
   case toggleHelp
   case closeHelp
+  /// Shows the next (+1) or previous (−1) page of the help overlay.
+  case helpPage(Int)
   case moveSelection(Int)
   case selectRow(Int)
   case beginEdit(EditField)
   case editInsert(Character)
-  case editBackspace
+  /// A key of the line editor (cursor moves and deletions).
+  case editKey(EditKey)
+  /// Pasted text for the edit line.
+  case editPaste(String)
   case editConfirm
   case editCancel
   case nudge(Double)
@@ -56,32 +61,52 @@ public enum KeyMap {
     public var action: String
   }
 
-  /// Every key, as the help overlay lists it.
+  /// Every key, as the help overlay and the README's key table list them (the README's table is
+  /// ``markdownTable``, and a test keeps the two equal). Alternative keys are separated by two spaces.
   public static let help: [Entry] = [
     Entry(keys: "q  Ctrl-C", action: "quit"),
-    Entry(keys: "?", action: "this help (any key closes it)"),
+    Entry(keys: "?", action: "this help (PgDn/PgUp page; any other key closes)"),
     Entry(keys: "↑ ↓  k j", action: "select a logit row (PgUp/PgDn, Home/End jump)"),
-    Entry(keys: "Enter  e", action: "edit the selected logit (Enter confirms, Esc cancels)"),
+    Entry(keys: "Enter  e", action: "edit the selected logit"),
+    Entry(keys: "=", action: "type the whole vector (1, 2, 3; -inf masks)"),
+    Entry(keys: "#", action: "a seeded random vector of a number of classes"),
     Entry(keys: "+ -", action: "nudge the selected logit by the step size"),
     Entry(keys: "[ ]", action: "halve / double the step size"),
     Entry(keys: "t", action: "make the selected row the target"),
-    Entry(keys: "a  x", action: "add a class after the selection / remove the selected class"),
+    Entry(keys: "a  x", action: "add a class after the selection / remove it"),
     Entry(keys: "s", action: "take one gradient step x ← x − η∇"),
-    Entry(keys: "p", action: "cycle precision float64 → float32 → bfloat16 → float16"),
+    Entry(keys: "p", action: "precision float64 → float32 → bfloat16 → float16"),
     Entry(keys: "l  T  E  g", action: "edit η / τ / ε / upstream gradient g"),
     Entry(keys: "u  Ctrl-R", action: "undo / redo"),
-    Entry(keys: "Tab  1-4", action: "switch screen: Explore, Derivation, Stability, Descent"),
+    Entry(keys: "Tab  1-4", action: "screen: Explore, Derivation, Stability, Descent"),
     Entry(keys: "H J K L  Shift-arrows", action: "move the Jacobian cell cursor (n: ←/→, i: ↑/↓)"),
     Entry(keys: "f", action: "toggle 4 significant / full round-trip digits"),
     Entry(keys: "P  O", action: "Stability: next / previous preset"),
-    Entry(keys: "v", action: "Stability: next section (naive, stable, online, loss, limits)"),
-    Entry(keys: "← →  (Derivation)", action: "change n; ↑ ↓ change i"),
-    Entry(keys: "space  r  n  < >", action: "Descent: run/pause, reset, one step, slower/faster"),
+    Entry(keys: "v", action: "Stability: cycle the sections (naive … limits)"),
+    Entry(keys: "← →  ↑ ↓", action: "Derivation: change the class n / the output i"),
+    Entry(keys: "space  r  n  < >", action: "Descent: run/pause, reset, step, slower/faster"),
     Entry(keys: "w", action: "export this worked example to Markdown"),
-    Entry(keys: "W", action: "save the session (logits as entered, knobs, screen) to JSON"),
-    Entry(keys: "N  B", action: "lesson or tour: next / back (a question: type, Enter)"),
-    Entry(keys: "mouse", action: "click a row or Jacobian cell; wheel over a logit nudges it"),
+    Entry(keys: "W", action: "save the session to JSON (--load reads it)"),
+    Entry(keys: "N  B", action: "lesson or tour: next / back step"),
+    Entry(keys: "Enter  Esc", action: "edit line: confirm / cancel"),
+    Entry(keys: "typing", action: "edit line: replaces a selected value, or inserts"),
+    Entry(keys: "← →  Ctrl-B Ctrl-F", action: "edit line: cursor left / right"),
+    Entry(keys: "Home End  Ctrl-A Ctrl-E", action: "edit line: cursor to the start / end"),
+    Entry(keys: "Backspace  Del  Ctrl-D", action: "edit line: delete before / under the cursor"),
+    Entry(keys: "Ctrl-U  Ctrl-K", action: "edit line: delete to the start / to the end"),
+    Entry(keys: "Ctrl-W  Alt-Backspace", action: "edit line: delete the word before the cursor"),
+    Entry(keys: "mouse", action: "click a row or cell; the wheel nudges a logit"),
   ]
+
+  /// The key table as the README shows it: a Markdown table of ``help``, each alternative key in backticks.
+  public static var markdownTable: String {
+    var lines = ["| key | action |", "|---|---|"]
+    for e in help {
+      let keys = e.keys.split(separator: "  ").map { "`\($0)`" }.joined(separator: ", ")
+      lines.append("| \(keys) | \(e.action.replacing("|", with: "\\|")) |")
+    }
+    return lines.joined(separator: "\n")
+  }
 
   /// Translates an event into an action for the current state, or nil when it means nothing here.
   public static func action(for event: Event, in state: AppState) -> Action? {
@@ -90,17 +115,32 @@ public enum KeyMap {
     case .tick: return .tick
     case .mouse(let m): return Mouse.action(for: m, in: state)
     case .key(let key): return action(for: key, in: state)
+    case .paste(let text): return state.edit != nil && !state.showHelp ? .editPaste(text) : nil
     }
   }
 
   static func action(for key: Key, in state: AppState) -> Action? {
     if key == .control("c") { return .quit }
-    if state.showHelp { return .closeHelp }
+    if state.showHelp {
+      switch key {
+      case .pageDown, .down, .right, .character(" "): return .helpPage(1)
+      case .pageUp, .up, .left: return .helpPage(-1)
+      default: return .closeHelp
+      }
+    }
     if state.edit != nil {
       switch key {
       case .enter: return .editConfirm
       case .escape: return .editCancel
-      case .backspace, .delete: return .editBackspace
+      case .left, .control("b"): return .editKey(.left)
+      case .right, .control("f"): return .editKey(.right)
+      case .home, .control("a"): return .editKey(.home)
+      case .end, .control("e"): return .editKey(.end)
+      case .backspace: return .editKey(.backspace)
+      case .delete, .control("d"): return .editKey(.deleteForward)
+      case .control("u"): return .editKey(.killToStart)
+      case .control("k"): return .editKey(.killToEnd)
+      case .control("w"), .altBackspace: return .editKey(.deleteWordBackward)
       case .character(let c): return .editInsert(c)
       default: return nil
       }
@@ -135,7 +175,9 @@ public enum KeyMap {
     case .home: return .selectRow(0)
     case .end: return .selectRow(state.problem.classes - 1)
     case .enter, .character("e"): return .beginEdit(.logit(state.selection))
-    case .character("+"), .character("="): return .nudge(1)
+    case .character("="): return .beginEdit(.vector)
+    case .character("#"): return .beginEdit(.classCount)
+    case .character("+"): return .nudge(1)
     case .character("-"), .character("_"): return .nudge(-1)
     case .character("["): return .scaleNudgeStep(0.5)
     case .character("]"): return .scaleNudgeStep(2)

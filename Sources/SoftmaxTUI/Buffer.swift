@@ -93,6 +93,9 @@ public struct Buffer: Sendable, Equatable {
   /// Whether a hyphen that is a number's sign (`-0.3348`, not `e-18` or `x-axis`) is drawn as the minus sign `−`, so
   /// that one minus sign is used throughout (Unicode mode).
   public var unicodeMinus = false
+  /// Where the terminal's cursor goes (the edit line's cursor); -1: hidden. `clear` hides it.
+  public var cursorX = -1
+  public var cursorY = -1
 
   public init(width: Int, height: Int) {
     self.width = Swift.max(0, width)
@@ -110,6 +113,8 @@ public struct Buffer: Sendable, Equatable {
     }
     width = other.width
     height = other.height
+    cursorX = other.cursorX
+    cursorY = other.cursorY
     other.cells.withUnsafeBufferPointer { source in
       cells.withUnsafeMutableBufferPointer { target in
         for i in source.indices { target[i] = source[i] }
@@ -128,6 +133,8 @@ public struct Buffer: Sendable, Equatable {
     }
     width = w
     height = h
+    cursorX = -1
+    cursorY = -1
   }
 
   /// The cell at (x, y); out of range reads as blank.

@@ -7,6 +7,8 @@ public enum Key: Hashable, Sendable {
   case shiftUp, shiftDown, shiftLeft, shiftRight
   case enter, escape, backspace, delete, tab, backTab
   case home, end, pageUp, pageDown
+  /// Alt-Backspace (Esc then Backspace): the line editor deletes the word before the cursor.
+  case altBackspace
 }
 
 /// A mouse report in screen cells.
@@ -28,6 +30,9 @@ public enum Event: Hashable, Sendable {
   case mouse(MouseEvent)
   case resize(width: Int, height: Int)
   case tick
+  /// Text pasted in bracketed-paste mode (`ESC[200~ … ESC[201~`), as one event: an edit line inserts it, filtered to
+  /// what its field takes.
+  case paste(String)
 }
 
 /// How many colours the terminal can show; views pick ramps accordingly.

@@ -133,10 +133,10 @@ enum ExploreView {
       buf.write(mark, x: x, y: y, style: isTarget ? ctx.target : ctx.label, clip: inner)
       right("\(i)", columnsX.i, iw, y, isTarget ? ctx.target : .plain)
       if let e = state.edit, e.field == .logit(i) {
-        let t = ctx.text("\(e.text)\(ctx.unicode ? "▏" : "_")")
-        let w = Swift.max(nw, t.scalarCount)
-        buf.fill(Rect(x: columnsX.x + nw - w, y: y, width: w, height: 1), with: Cell(" ", style: ctx.editing))
-        right(t, columnsX.x + nw - w, w, y, ctx.editing)
+        // Right-aligned as the numbers are, growing to the left up to the row's start when the text is longer.
+        let w = Swift.min(e.text.scalarCount + 1, Swift.max(nw, columnsX.x + nw - inner.x - 2))
+        buf.fill(Rect(x: columnsX.x, y: y, width: nw, height: 1), with: Cell(" ", style: ctx.editing))
+        e.draw(into: &buf, x: columnsX.x + nw - w, y: y, width: w, context: ctx)
       } else {
         right(fmt(p.logits[i]), columnsX.x, nw, y, .plain)
       }

@@ -61,7 +61,7 @@ public enum Frame {
         state, evaluation: ev, step: step, into: &buf, body: body, context: ctx, atTop: state.screen == .derivation)
     }
     renderStatus(state, problem, overflow, &buf, width: width, y: height - 1, context: ctx)
-    if state.showHelp { renderHelp(&buf, body: body, context: ctx) }
+    if state.showHelp { renderHelp(state, &buf, body: body, context: ctx) }
   }
 
   static func renderTooSmall(_ buf: inout Buffer, width: Int, height: Int, context ctx: RenderContext) {
@@ -103,12 +103,19 @@ public enum Frame {
   ) {
     buf.fill(Rect(x: 0, y: y, width: width, height: 1), with: Cell(" ", style: ctx.statusBar))
     if let e = state.edit {
-      let prompt = ctx.text(" edit \(e.field.label) = ")
-      var x = buf.write(prompt, x: 0, y: y, style: ctx.statusBar)
-      x = buf.write(ctx.text("\(e.text)\(ctx.unicode ? "▏" : "_")"), x: x, y: y, style: ctx.editing)
-      var hint: TextLine = "   Enter confirms · Esc cancels"
-      if let m = state.message, m.isError { hint = "   \(m.text)" }
-      buf.write(ctx.text(hint), x: x, y: y, style: state.message?.isError == true ? ctx.error : ctx.statusBar)
+      let x = buf.write(ctx.text(" edit \(e.field.label) = "), x: 0, y: y, style: ctx.statusBar)
+      // The message of the last key (an error names what is wrong) in place of the hint.
+      var tail: TextLine =
+        e.selected
+        ? "   typing replaces it · ← → edit it · Enter confirms · Esc cancels" : "   Enter confirms · Esc cancels"
+      if let m = state.message { tail = "   \(m.text)" }
+      let need = e.text.scalarCount + 1
+      let room = Swift.max(0, width - x)
+      let field = Swift.min(room, need, Swift.max(Swift.min(need, 16), room - tail.scalarCount))
+      e.draw(into: &buf, x: x, y: y, width: field, context: ctx)
+      buf.write(
+        ctx.text(tail), x: x + field, y: y, style: state.message?.isError == true ? ctx.error : ctx.statusBar,
+        clip: Rect(x: 0, y: y, width: width, height: 1))
       return
     }
     // Knobs in their short exact form when it is short (`η=0.1`), else in the digit mode (`η=0.1001` for bfloat16's
@@ -139,7 +146,20 @@ public enum Frame {
     buf.write(help, x: Swift.max(x, limit), y: y, style: Style(attributes: [.reverse, .bold]))
   }
 
-  static func renderHelp(_ buf: inout Buffer, body: Rect, context ctx: RenderContext) {
+  /// The help entries one page shows in a terminal `height` rows high (all of them when they fit).
+  static func helpRowsPerPage(height: Int) -> Int {
+    let bodyHeight = body(width: 0, height: height).height
+    // The box's frame and the mouse line take 3 rows.
+    return Swift.max(1, Swift.min(KeyMap.help.count, bodyHeight - 3))
+  }
+
+  /// How many pages the help overlay has in a terminal `height` rows high.
+  public static func helpPageCount(height: Int) -> Int {
+    let rows = helpRowsPerPage(height: height)
+    return (KeyMap.help.count + rows - 1) / rows
+  }
+
+  static func renderHelp(_ state: AppState, _ buf: inout Buffer, body: Rect, context ctx: RenderContext) {
     let entries = KeyMap.help
     var keysWidth = 8
     var actionWidth = 28
@@ -147,16 +167,24 @@ public enum Frame {
       keysWidth = Swift.max(keysWidth, ctx.text(TextLine(e.keys)).scalarCount)
       actionWidth = Swift.max(actionWidth, ctx.text(TextLine(e.action)).scalarCount)
     }
+    let rows = helpRowsPerPage(height: buf.height)
+    let pages = helpPageCount(height: buf.height)
+    let page = Swift.min(Swift.max(0, state.helpPage), pages - 1)
+    let shown = entries[(page * rows)..<Swift.min(entries.count, (page + 1) * rows)]
     let keyWidth = keysWidth + 2
     let wantWidth = Swift.min(body.width - 2, keyWidth + actionWidth + 4)
-    let wantHeight = Swift.min(body.height, entries.count + 4)
+    let wantHeight = Swift.min(body.height, rows + 4)
     let r = Rect(
       x: body.x + (body.width - wantWidth) / 2, y: body.y + (body.height - wantHeight) / 2, width: wantWidth,
       height: wantHeight)
     buf.fill(r, with: .blank)
-    buf.box(r, title: "Keys — any key closes", context: ctx)
+    let title: TextLine =
+      pages > 1
+      ? "Keys \(page + 1)/\(pages) — \(page + 1 < pages ? "PgDn more, " : "")\(page > 0 ? "PgUp back, " : "")any other key closes"
+      : "Keys — any key closes"
+    buf.box(r, title: title, context: ctx)
     let inner = Rect(x: r.x + 2, y: r.y + 1, width: r.width - 3, height: r.height - 2)
-    for (k, e) in entries.enumerated() where k < inner.height - 1 {
+    for (k, e) in shown.enumerated() where k < inner.height - 1 {
       buf.write(ctx.text(TextLine(e.keys)), x: inner.x, y: inner.y + k, style: ctx.label, clip: inner)
       buf.write(ctx.text(TextLine(e.action)), x: inner.x + keyWidth, y: inner.y + k, style: .plain, clip: inner)
     }

@@ -25,6 +25,8 @@ public protocol TerminalBackend: AnyObject {
   func clear()
   /// Shows `cell` at column `x`, row `y` (inside the current size).
   func put(_ cell: Cell, x: Int, y: Int)
+  /// Shows the terminal's cursor at column `x`, row `y` (the edit line's cursor), or hides it when either is negative.
+  func showCursor(x: Int, y: Int)
   /// Makes what was put visible.
   func refresh()
   /// Gives the terminal back as it was found. Idempotent.
@@ -60,6 +62,7 @@ public struct FrameSender {
     // A copy of its own: sharing the caller's storage would make the caller's next frame copy it.
     if previous == nil { previous = Buffer(width: buffer.width, height: buffer.height) }
     previous?.copy(from: buffer)
+    terminal.showCursor(x: buffer.cursorX, y: buffer.cursorY)
     terminal.refresh()
     return sent
   }
@@ -274,6 +277,11 @@ public final class HeadlessTerminal: TerminalBackend {
     cells[y * width + x] = cell
     cellsSent += 1
   }
+
+  /// Where the terminal's cursor is shown (nil: hidden).
+  public private(set) var cursor: (x: Int, y: Int)?
+
+  public func showCursor(x: Int, y: Int) { cursor = x >= 0 && y >= 0 ? (x, y) : nil }
 
   public func refresh() { frames += 1 }
 

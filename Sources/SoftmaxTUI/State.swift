@@ -25,6 +25,10 @@ public enum EditField: Hashable, Sendable {
   case temperature
   case labelSmoothing
   case upstream
+  /// The whole logit vector (`=`).
+  case vector
+  /// The number of classes of a new random vector (`#`).
+  case classCount
 
   /// How the field is named in prompts and messages.
   public var label: String {
@@ -34,17 +38,28 @@ public enum EditField: Hashable, Sendable {
     case .temperature: "τ (temperature)"
     case .labelSmoothing: "ε (label smoothing)"
     case .upstream: "g (upstream ∂l/∂c)"
+    case .vector: "logits"
+    case .classCount: "classes of a random vector"
     }
   }
 }
 
-/// The text being typed into a field (held inline: typing allocates nothing).
+/// The text being typed into a field, with its cursor (held inline: typing allocates nothing). The editing keys are
+/// in LineEditor.swift.
 public struct EditLine: Hashable, Sendable {
   public var field: EditField
   public var text: TextLine
-  public init(field: EditField, text: TextLine) {
+  /// The cursor, as a byte offset into `text` (always on a character boundary).
+  public var cursor: Int
+  /// Whether the whole text is selected, as a pre-filled value is: the first character typed replaces it.
+  public var selected: Bool
+
+  /// A line holding `text`, with the cursor at its end; `selected` marks it as a pre-fill that typing replaces.
+  public init(field: EditField, text: TextLine, selected: Bool = false) {
     self.field = field
     self.text = text
+    cursor = text.utf8Count
+    self.selected = selected && !text.isEmpty
   }
 }
 
@@ -247,6 +262,10 @@ public struct AppState: Equatable, Sendable {
   public var edit: EditLine?
   /// The help overlay is open.
   public var showHelp = false
+  /// The page of the help overlay shown (when it needs more than one).
+  public var helpPage = 0
+  /// The seed of the next random vector `#` makes (each one takes the next, so they differ and can be reproduced).
+  public var nextRandomSeed: UInt64 = 1
   /// The last message.
   public var message: StatusMessage?
   /// Undo and redo stacks.

@@ -213,6 +213,10 @@ public struct RenderContext: Sendable {
     }
   }
   var editing: Style { Style(attributes: [.reverse, .bold]) }
+  /// The character under the edit line's cursor: cut out of the reversed line, as a block cursor is.
+  var editCursor: Style { Style(attributes: [.bold]) }
+  /// A selected pre-filled value (typing replaces it): out of the reversed line and underlined.
+  var editSelection: Style { Style(attributes: [.bold, .underline]) }
   var statusBar: Style { Style(attributes: .reverse) }
 
   /// A diverging heat colour for a Jacobian entry: negative red, positive blue, intensity by `|v| / scale`.

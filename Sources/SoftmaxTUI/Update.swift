@@ -20,23 +20,34 @@ extension AppState {
   public mutating func apply(_ action: Action, current: Evaluation? = nil) -> ProblemChange {
     switch action {
     case .quit: quitRequested = true
-    case .toggleHelp: showHelp.toggle()
-    case .closeHelp: showHelp = false
+    case .toggleHelp:
+      showHelp.toggle()
+      helpPage = 0
+    case .closeHelp:
+      showHelp = false
+      helpPage = 0
+    case .helpPage(let d):
+      helpPage = Swift.max(0, Swift.min(helpPage + d, Frame.helpPageCount(height: height) - 1))
     case .moveSelection(let d): select(selection + d)
     case .selectRow(let r): select(r)
     case .beginEdit(let field): beginEdit(field)
     case .editInsert(let c):
-      // Only characters that can appear in a number (and the words inf/nan) are accepted, up to 40 of them.
-      if var e = edit, e.text.scalarCount < 40, c.isASCII, c.isLetter || c.isNumber || "+-.eE_".contains(c),
-        let ascii = c.asciiValue
-      {
-        e.text.append(ascii: ascii)
-        edit = e
-      } else if edit != nil, c == "−" || c == "∞", let scalar = c.unicodeScalars.first {
-        edit?.text.append(scalar)
+      guard edit != nil, c.unicodeScalars.count == 1, let scalar = c.unicodeScalars.first else { return .none }
+      switch edit!.insert(scalar) {
+      case .inserted: break
+      case .refused: break  // a character no number has: ignored, as a text field ignores it
+      case .full:
+        message = StatusMessage("the line holds at most \(edit!.field.characterLimit) characters", isError: true)
       }
-    case .editBackspace:
-      if edit?.text.isEmpty == false { edit?.text.removeLast() }
+    case .editKey(let key): edit?.perform(key)
+    case .editPaste(let text):
+      guard edit != nil else { return .none }
+      let (_, cut) = edit!.paste(text)
+      if cut > 0 {
+        var m: TextLine = "pasted text cut: the line holds at most \(edit!.field.characterLimit) characters"
+        if edit!.field == .vector { m += " (for more classes: --logits-file, or # for a random vector)" }
+        message = StatusMessage(m, isError: true)
+      }
     case .editCancel:
       edit = nil
       message = StatusMessage("edit cancelled")
@@ -304,12 +315,29 @@ extension AppState {
     case .temperature: current = problem.temperature
     case .labelSmoothing: current = problem.labelSmoothing
     case .upstream: current = problem.upstream
+    case .vector:
+      if let text = vectorText() {
+        edit = EditLine(field: field, text: text, selected: true)
+      } else {
+        edit = EditLine(field: field, text: TextLine())
+        message = StatusMessage(
+          "the \(problem.classes) logits do not fit the line (\(TextLine.capacity) characters): type a new vector")
+      }
+      return
+    case .classCount:
+      var text = TextLine()
+      text.append(problem.classes)
+      edit = EditLine(field: field, text: text, selected: true)
+      return
     }
-    edit = EditLine(field: field, text: TextLine(compact: current))
+    // The pre-filled value is selected: the first character typed replaces it, an arrow key starts editing it.
+    edit = EditLine(field: field, text: TextLine(compact: current), selected: true)
   }
 
   mutating func confirmEdit() -> ProblemChange {
     guard let e = edit else { return .none }
+    if e.field == .vector { return confirmVector(e) }
+    if e.field == .classCount { return confirmRandom(e) }
     let what: String
     switch e.field {
     case .logit: what = "logit"
@@ -317,6 +345,7 @@ extension AppState {
     case .temperature: what = "temperature"
     case .labelSmoothing: what = "label smoothing"
     case .upstream: what = "upstream gradient"
+    case .vector, .classCount: return .none
     }
     let parsed = e.text.withBytes { bytes in
       Result { () throws(InputError) in try NumberListParser.parseValue(utf8: bytes, what: what, index: nil) }
@@ -348,6 +377,7 @@ extension AppState {
       case .temperature: typed.temperature = value
       case .labelSmoothing: typed.labelSmoothing = value
       case .upstream: typed.upstream = value
+      case .vector, .classCount: break
       }
       var p = problem
       UndoEntry.Settings(typed).apply(to: &p)
@@ -371,6 +401,77 @@ extension AppState {
     case .temperature: p.temperature
     case .labelSmoothing: p.labelSmoothing
     case .upstream: p.upstream
+    case .vector, .classCount: 0
+    }
+  }
+
+  /// Confirms the `=` line: the vector is parsed by the parser of `--logits` and validated as the command line
+  /// validates it, then replaces the logits as one undo step. A bad vector leaves the line open and the state as it
+  /// was, with one line naming what is wrong.
+  mutating func confirmVector(_ e: EditLine) -> ProblemChange {
+    let values: [Double]
+    do {
+      values = try NumberListParser.parseList(e.text.description, what: "logit")
+    } catch {
+      message = StatusMessage("\(error.message)", isError: true)
+      return .none
+    }
+    return replaceLogits(values, "logits = \(values.count == 1 ? "1 class" : "\(values.count) classes")") ?? .none
+  }
+
+  /// Confirms the `#` line: a vector of that many seeded random logits (`SeededRandom.logits`, scale 1, as
+  /// `--random C --seed S` makes), as one undo step; the message names the seed that reproduces it.
+  mutating func confirmRandom(_ e: EditLine) -> ProblemChange {
+    let limit = NumberListParser.maximumCount
+    let digits = e.text.description
+    guard let count = Int(digits), (1...limit).contains(count) else {
+      message = StatusMessage(
+        digits.isEmpty
+          ? "type a number of classes (1…\(limit))"
+          : "\(digits) classes: the number of classes must be in 1…\(limit) (2^20)",
+        isError: true)
+      return .none
+    }
+    let seed = nextRandomSeed
+    let values = SeededRandom.logits(count: count, seed: seed, scale: 1)
+    guard let change = replaceLogits(values, "\(count) random logits: --random \(count) --seed \(Int(seed))") else {
+      return .none
+    }
+    nextRandomSeed &+= 1
+    return change
+  }
+
+  /// Replaces the logits with `values` (as entered; the problem holds them rounded into the precision) as one undo
+  /// step. The target stays when it is a class of the new vector, else it becomes the last class; a soft target
+  /// fixes the number of classes. Returns what changed, or nil when refused (the reason in `message`, the edit line
+  /// left open).
+  mutating func replaceLogits(_ values: [Double], _ text: TextLine) -> ProblemChange? {
+    guard edit != nil else { return nil }
+    var typed = entered
+    var note = text
+    if let soft = typed.softTarget, soft.count != values.count {
+      message = StatusMessage(
+        "\(values.count) logits given, but the soft target fixes the number of classes at \(soft.count)", isError: true)
+      return nil
+    }
+    let sameShape = values.count == typed.classes
+    typed.logits = values
+    if typed.target >= values.count {
+      typed.target = values.count - 1
+      note += "; the target moves to class \(typed.target)"
+    }
+    do {
+      let v = try typed.validated()
+      edit = nil
+      if v == problem && typed == entered {
+        message = StatusMessage("unchanged")
+        return ProblemChange.none
+      }
+      // The same number of classes: only the logits change (the target stays); else the whole problem.
+      return commit(v, note, entered: typed, change: sameShape ? .logits : .problem)
+    } catch {
+      message = StatusMessage("\(error.message)", isError: true)
+      return nil
     }
   }
 

@@ -228,6 +228,85 @@ public struct TextLine: Sendable, Equatable, Hashable, ExpressibleByStringInterp
     }
   }
 
+  // MARK: Editing in place
+
+  /// The byte at `offset` (0 past the end).
+  public func byte(at offset: Int) -> UInt8 {
+    guard offset >= 0, offset < utf8Count else { return 0 }
+    return withUnsafeBytes(of: storage) { $0[offset] }
+  }
+
+  /// The byte offset where the scalar before byte `offset` starts (0 at the start).
+  public func scalarStart(before offset: Int) -> Int {
+    withBytes { bytes in
+      var n = Swift.min(Swift.max(0, offset), bytes.count)
+      guard n > 0 else { return 0 }
+      n -= 1
+      while n > 0, bytes[n] & 0xC0 == 0x80 { n -= 1 }
+      return n
+    }
+  }
+
+  /// The byte offset just past the scalar that starts at byte `offset` (`utf8Count` at the end).
+  public func scalarEnd(after offset: Int) -> Int {
+    withBytes { bytes in
+      var n = Swift.max(0, offset)
+      guard n < bytes.count else { return bytes.count }
+      n += 1
+      while n < bytes.count, bytes[n] & 0xC0 == 0x80 { n += 1 }
+      return n
+    }
+  }
+
+  /// The number of scalars in the first `offset` bytes (the cell column of byte `offset`).
+  public func scalarCount(before offset: Int) -> Int {
+    withBytes { bytes in
+      var n = 0
+      for b in bytes[..<Swift.min(Swift.max(0, offset), bytes.count)] where b & 0xC0 != 0x80 { n += 1 }
+      return n
+    }
+  }
+
+  /// Inserts `scalar` at byte `offset` (a scalar boundary), moving the rest right; returns its length in bytes, or 0
+  /// when it does not fit (the line is then unchanged).
+  @discardableResult
+  public mutating func insert(_ scalar: Unicode.Scalar, atByte offset: Int) -> Int {
+    let at = Swift.min(Swift.max(0, offset), utf8Count)
+    let v = scalar.value
+    let length = v < 0x80 ? 1 : v < 0x800 ? 2 : v < 0x1_0000 ? 3 : 4
+    guard utf8Count + length <= Self.capacity else { return 0 }
+    let end = utf8Count
+    withUnsafeMutableBytes(of: &storage) { raw in
+      var k = end
+      while k > at {
+        k -= 1
+        raw[k + length] = raw[k]
+      }
+    }
+    // The tail has moved right by `length`: `append` from `at` writes the scalar into the gap.
+    utf8Count = at
+    let tail = end - at
+    append(scalar)
+    utf8Count += tail
+    return length
+  }
+
+  /// Removes the bytes `range` (which starts and ends on scalar boundaries), moving the rest left.
+  public mutating func removeBytes(_ range: Range<Int>) {
+    let lower = Swift.min(Swift.max(0, range.lowerBound), utf8Count)
+    let upper = Swift.min(Swift.max(lower, range.upperBound), utf8Count)
+    guard upper > lower else { return }
+    let end = utf8Count
+    withUnsafeMutableBytes(of: &storage) { raw in
+      var k = upper
+      while k < end {
+        raw[lower + k - upper] = raw[k]
+        k += 1
+      }
+    }
+    utf8Count -= upper - lower
+  }
+
   /// Drops trailing spaces.
   public mutating func trimTrailingSpaces() {
     utf8Count = withBytes { bytes in

@@ -9,8 +9,8 @@
 
 import CAllocationCounter
 import SoftmaxCore
-import SoftmaxText
 import SoftmaxTUI
+import SoftmaxText
 
 #if canImport(Glibc)
   import Glibc
@@ -129,7 +129,30 @@ let otherEdits: [(String, [Event])] = {
       + [.key(.enter)]
   }
   let undoRedo: [Event] = [.key(.character("u")), .key(.control("r")), .key(.character("u"))]
+  // The line editor's keys: cursor moves, an insert in the middle, Ctrl-W, Alt-Backspace, Ctrl-U, Ctrl-K, a paste-free
+  // retype, then Enter (one logit) or Esc (the whole-vector line).
+  let editorKeys: [Event] =
+    [
+      .key(.character("e")), .key(.left), .key(.character("5")), .key(.left), .key(.control("b")),
+      .key(.character("1")),
+    ]
+    + [.key(.home), .key(.control("f")), .key(.end), .key(.control("a")), .key(.control("e")), .key(.right)]
+    + [.key(.control("w")), .key(.character("2")), .key(.altBackspace), .key(.control("u")), .key(.character("3"))]
+    + [.key(.character(".")), .key(.character("5")), .key(.left), .key(.control("k")), .key(.backspace)]
+    + [
+      .key(.home), .key(.delete), .key(.control("d")), .key(.character("1")), .key(.character(".")),
+      .key(.character("5")),
+    ]
+    + [.key(.enter)]
+  let vectorKeys: [Event] =
+    [.key(.character("=")), .key(.left), .key(.left), .key(.character("7")), .key(.control("w"))]
+    + [.key(.home), .key(.right), .key(.character("1")), .key(.control("k")), .key(.control("u")), .key(.escape)]
   return [
+    (
+      "editor keys (e ← 5 ← ^B 1 Home ^F End ^A ^E → ^W 2 M-⌫ ^U 3.5 ← ^K ⌫ Home Del ^D 1.5 ⏎), u ^R u",
+      editorKeys + undoRedo
+    ),
+    ("whole-vector line (= ← ← 7 ^W Home → 1 ^K ^U Esc)", vectorKeys),
     ("logit typed (e ⌫… 1.5 ⏎), u ^R u", typed("e", "1.5") + undoRedo),
     ("temperature typed (T ⌫… 2 ⏎), u ^R u", typed("T", "2") + undoRedo),
     ("target (j t), u ^R u, k", [.key(.down), .key(.character("t"))] + undoRedo + [.key(.up)]),

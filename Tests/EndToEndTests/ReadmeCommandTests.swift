@@ -151,26 +151,3 @@ struct ReadmeCommandTests {
     print("README: \(runnable.count) of \(all.count) `swift run softmax-lab` commands run (the others are interactive)")
   }
 }
-
-/// The README's key table lists every key of the help overlay (`KeyMap.help`).
-@Suite struct ReadmeKeyTableTests {
-  @Test func everyHelpEntryIsInTheREADMEsKeyTable() throws {
-    let text = try String(
-      contentsOf: ReadmeCommandTests.root.appendingPathComponent("README.md"), encoding: .utf8)
-    let table = text.split(separator: "\n").filter { $0.hasPrefix("| `") }.joined(separator: "\n")
-    // Each key word of the help overlay (the words before any parenthesis) appears in the table in backquotes.
-    let words: [String: String] = [
-      "↑": "`↑`", "↓": "`↓`", "Ctrl-C": "Ctrl-C", "Enter": "`Enter`", "1-4": "`1`…`4`", "Shift-arrows": "Shift-arrows",
-      "Ctrl-R": "Ctrl-R", "mouse": "Mouse:", "space": "`space`", "←": "`←`", "→": "`→`",
-    ]
-    #expect(KeyMap.help.count >= 20)
-    for entry in KeyMap.help {
-      let keys = entry.keys.split(separator: "(").first.map(String.init) ?? entry.keys
-      for word in keys.split(separator: " ").map(String.init) {
-        let expected = words[word] ?? "`\(word)`"
-        let place = word == "mouse" ? text : table
-        #expect(place.contains(expected), "the README's key table lacks \(expected) (\(entry.action))")
-      }
-    }
-  }
-}

@@ -35,6 +35,23 @@ import Testing
     #expect(t.cells == Self.rendered(explorer, on: t) ? true : false, "the screen is not the last frame")
   }
 
+  @Test func theTerminalCursorFollowsTheEditLineAndAPasteGoesIn() throws {
+    // Open x_1's line (pre-filled 2): the cursor is after it on the status line.
+    var a = try Self.explorer()
+    let open = HeadlessTerminal(script: [.event(.key(.down)), .event(.key(.enter)), .event(.key(.left))])
+    _ = a.run(on: open, export: Self.noExport)
+    #expect(open.row(23).hasPrefix(" edit x_1 = 2 "))
+    #expect(open.cursor?.x == " edit x_1 = ".count && open.cursor?.y == 23, "\(String(describing: open.cursor))")
+    // A paste through the loop replaces the selected pre-fill; Enter confirms; the cursor is hidden again.
+    var b = try Self.explorer()
+    let paste = HeadlessTerminal(
+      script: [.event(.key(.down)), .event(.key(.enter)), .event(.paste("4.25\n")), .event(.key(.enter))])
+    _ = b.run(on: paste, export: Self.noExport)
+    #expect(b.state.problem.logits == [1, 4.25, 3])
+    #expect(paste.cursor == nil)
+    #expect(paste.text.contains("x_1 = 4.25"))
+  }
+
   @Test func quitEndsWithStatusZeroAndASignalWith128PlusIt() throws {
     var a = try Self.explorer()
     let quit = HeadlessTerminal(script: [.event(.key(.down)), .event(.key(.character("q")))])

@@ -403,9 +403,9 @@ struct DescentTests {
     var e = try explorer(Problem(logits: [1, 2, 3], target: 0), screen: .descent)
     for _ in 0..<5 { e.perform(.descentStep) }
     e.perform(.beginEdit(.learningRate))
-    e.perform(.editBackspace)
-    e.perform(.editBackspace)
-    e.perform(.editBackspace)
+    e.perform(.editKey(.backspace))
+    e.perform(.editKey(.backspace))
+    e.perform(.editKey(.backspace))
     for ch in "0.5" { e.perform(.editInsert(ch)) }
     e.perform(.editConfirm)
     #expect(e.state.problem.learningRate == 0.5)

@@ -53,6 +53,15 @@ final class NcursesTerminal: TerminalBackend {
   private var pairs: [PairKey: Int32] = [:]
   /// Key codes ncurses assigned to shifted arrows found in terminfo's extended capabilities (kUP, kDN, …).
   private var extendedKeys: [Int32: Key] = [:]
+  /// Whether the terminal's cursor is shown (it is, where the edit line's cursor is).
+  private var cursorShown = false
+
+  /// Codes of our own for the sequences ncurses does not know (beyond every `KEY_` code, which ends at 0777).
+  private static let pasteBeginCode: Int32 = 0x1F00
+  private static let pasteEndCode: Int32 = 0x1F01
+  private static let altBackspaceCode: Int32 = 0x1F02
+  /// The most a paste holds (a vector line holds 1,024 characters; the rest is read and dropped).
+  private static let pasteLimit = 1 << 16
 
   private struct PairKey: Hashable {
     var fg: Int16
@@ -104,6 +113,15 @@ final class NcursesTerminal: TerminalBackend {
       _ = mouseinterval(0)
     }
     defineKeys()
+    Self.bracketedPaste(true)
+  }
+
+  /// Turns the terminal's bracketed-paste mode on or off (`ESC[?2004h`/`l`): pasted text then arrives between
+  /// `ESC[200~` and `ESC[201~`, so that it is one paste, not keys.
+  private static func bracketedPaste(_ on: Bool) {
+    fflush(nil)
+    let sequence: StaticString = on ? "\u{1B}[?2004h" : "\u{1B}[?2004l"
+    _ = sequence.withUTF8Buffer { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
   }
 
   deinit { stop() }
@@ -123,6 +141,7 @@ final class NcursesTerminal: TerminalBackend {
     guard active else { return }
     active = false
     if options.mouse { _ = mousemask(0, nil) }
+    Self.bracketedPaste(false)
     _ = curs_set(1)
     endwin()
     if haveSavedTTY { _ = tcsetattr(STDIN_FILENO, TCSADRAIN, &savedTTY) }
@@ -177,6 +196,17 @@ final class NcursesTerminal: TerminalBackend {
   func clear() {
     guard active else { return }
     werase(sml_stdscr())
+  }
+
+  func showCursor(x: Int, y: Int) {
+    guard active else { return }
+    // The terminal's cursor where the edit line's is (screen readers and the terminal's own cursor follow it).
+    let show = x >= 0 && y >= 0 && x < width && y < height
+    if show != cursorShown {
+      _ = curs_set(show ? 1 : 0)
+      cursorShown = show
+    }
+    if show { wmove(sml_stdscr(), Int32(y), Int32(x)) }
   }
 
   func refresh() {
@@ -267,8 +297,37 @@ final class NcursesTerminal: TerminalBackend {
     case sml_key_end(): return .key(.end)
     case sml_key_ppage(): return .key(.pageUp)
     case sml_key_npage(): return .key(.pageDown)
+    case Self.altBackspaceCode: return .key(.altBackspace)
+    case Self.pasteBeginCode: return readPaste()
+    case Self.pasteEndCode: return nil
     default: return extendedKeys[code].map { .key($0) }
     }
+  }
+
+  /// After `ESC[200~`: the pasted text up to `ESC[201~` (or until nothing arrives for a second), as one event.
+  /// Newlines come as `\n`; other control characters and keys inside the paste are dropped.
+  private func readPaste() -> Event? {
+    var text = ""
+    var count = 0
+    wtimeout(sml_stdscr(), 1000)
+    while true {
+      var ch: wint_t = 0
+      let r = wget_wch(sml_stdscr(), &ch)
+      if r == sml_err() { break }
+      if r == sml_key_code_yes() {
+        if Int32(bitPattern: ch) == Self.pasteEndCode { break }
+        continue
+      }
+      count += 1
+      guard count <= Self.pasteLimit else { continue }
+      switch ch {
+      case 10, 13: text.append("\n")
+      case 9: text.append("\t")
+      case 0..<32, 127: continue
+      default: if let s = Unicode.Scalar(UInt32(ch)) { text.unicodeScalars.append(s) }
+      }
+    }
+    return text.isEmpty ? nil : .paste(text)
   }
 
   private func mouseEvent() -> Event? {
@@ -303,6 +362,11 @@ final class NcursesTerminal: TerminalBackend {
       ("\u{1B}[Z", sml_key_btab()),
     ]
     for (seq, code) in fallbacks { sml_define_key_if_unbound(seq, code) }
+    let ours: [(String, Int32)] = [
+      ("\u{1B}[200~", Self.pasteBeginCode), ("\u{1B}[201~", Self.pasteEndCode),
+      ("\u{1B}\u{7F}", Self.altBackspaceCode), ("\u{1B}\u{08}", Self.altBackspaceCode),
+    ]
+    for (seq, code) in ours { sml_define_key_if_unbound(seq, code) }
     let names: [(String, Key)] = [
       ("kUP", .shiftUp), ("kDN", .shiftDown), ("kUP2", .shiftUp), ("kDN2", .shiftDown),
       ("kLFT2", .shiftLeft), ("kRIT2", .shiftRight),
@@ -333,6 +397,7 @@ final class NcursesTerminal: TerminalBackend {
   private func suspend() {
     guard active else { return }
     if options.mouse { _ = mousemask(0, nil) }
+    Self.bracketedPaste(false)
     endwin()
     if haveSavedTTY { _ = tcsetattr(STDIN_FILENO, TCSADRAIN, &savedTTY) }
     fflush(nil)
@@ -351,6 +416,8 @@ final class NcursesTerminal: TerminalBackend {
       _ = mousemask(mask, nil)
     }
     _ = curs_set(0)
+    cursorShown = false
+    Self.bracketedPaste(true)
     clearok(sml_curscr(), true)
     wrefresh(sml_stdscr())
     lost = true
