@@ -41,6 +41,8 @@ struct ExplorerFuzzer {
   var buffer = Buffer(width: 0, height: 0)
   /// Whether presets may be applied (the GPT-2 preset has 50,257 classes: kept to the runs that want it).
   var allowPresets = false
+  /// Keys sent while a `=` or `#` line is open.
+  var lineKeys = 0
   var handleTime = Duration.zero
   var renderTime = Duration.zero
 
@@ -74,6 +76,18 @@ struct ExplorerFuzzer {
     // keep its line to two digits.
     if let e = explorer.state.edit, e.field == .classCount, !e.selected, e.text.utf8Count >= 2 {
       send(.key(.backspace))
+    }
+    // The `=` and `#` lines take almost every key as text: after a few keys, confirm or cancel them (no draw from the
+    // generator, so the rest of a run is as before), so that a run still reaches everything else.
+    if let e = explorer.state.edit, e.field == .vector || e.field == .classCount {
+      lineKeys += 1
+      if lineKeys > 6 {
+        lineKeys = 0
+        send(.key(events % 2 == 0 ? .enter : .escape))
+        if explorer.state.edit != nil { send(.key(.escape)) }
+      }
+    } else {
+      lineKeys = 0
     }
     let r = rng.unit()
     let state = explorer.state
