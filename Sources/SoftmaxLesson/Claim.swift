@@ -87,16 +87,3 @@ public struct Claim: Equatable, Sendable, CustomStringConvertible {
     }
   }
 }
-
-extension String {
-  func trimmed(_ set: String) -> String { Substring(self).trimmed(set) }
-}
-
-extension Substring {
-  func trimmed(_ set: String) -> String {
-    var s = self
-    while let f = s.first, set.contains(f) { s.removeFirst() }
-    while let l = s.last, set.contains(l) { s.removeLast() }
-    return String(s)
-  }
-}

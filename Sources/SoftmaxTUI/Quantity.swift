@@ -125,11 +125,13 @@ public enum Quantity: Equatable, Sendable, CustomStringConvertible {
 }
 
 extension String {
-  func trimmed(_ set: String) -> String { Substring(self).trimmed(set) }
+  /// The string without the characters of `set` at either end (the lesson files' parser uses it too).
+  package func trimmed(_ set: String) -> String { Substring(self).trimmed(set) }
 }
 
 extension Substring {
-  func trimmed(_ set: String) -> String {
+  /// The substring without the characters of `set` at either end.
+  package func trimmed(_ set: String) -> String {
     var s = self
     while let f = s.first, set.contains(f) { s.removeFirst() }
     while let l = s.last, set.contains(l) { s.removeLast() }

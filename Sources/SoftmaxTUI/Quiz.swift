@@ -128,7 +128,7 @@ public enum WorkedAnswer {
 /// A quiz: random small vectors and a question of each kind in turn, reproducible from its seed.
 public enum QuizGenerator {
   /// The kinds asked, in turn.
-  static func question(_ k: Int, classes c: Int, target t: Int, rng: inout SplitMix) -> Quantity {
+  static func question(_ k: Int, classes c: Int, target t: Int, rng: inout SeededRandom) -> Quantity {
     let i = Int(rng.next() % UInt64(c))
     let n = Int(rng.next() % UInt64(c))
     switch k % 5 {
@@ -142,7 +142,7 @@ public enum QuizGenerator {
 
   /// `count` questions (1…100) from `seed`: the same seed gives the same quiz.
   public static func lesson(seed: UInt64, count: Int) -> Lesson {
-    var rng = SplitMix(seed: seed)
+    var rng = SeededRandom(seed: seed)
     var steps: [Lesson.Step] = []
     for k in 0..<Swift.max(1, Swift.min(100, count)) {
       let c = 2 + Int(rng.next() % 3)
@@ -158,21 +158,6 @@ public enum QuizGenerator {
           setup: Lesson.Setup(problem: Problem(logits: logits, target: t)), ask: q))
     }
     return Lesson(label: "Quiz", title: "Quiz (seed \(seed))", steps: steps)
-  }
-}
-
-/// A small seeded generator (SplitMix64), the same on every machine.
-public struct SplitMix: Sendable {
-  var state: UInt64
-  /// A generator that starts from `seed`.
-  public init(seed: UInt64) { state = seed }
-  /// The next 64 random bits.
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }
 
