@@ -163,7 +163,19 @@ public struct Evaluation: Sendable {
 
   /// Online `s_i = e^{z_i − m_C}/d_C` in the precision, `Softmax.online`'s operation for operation: computed when
   /// asked (an edit does not pay for C exponentials that no screen shows).
-  public func onlineProbability(_ i: Int) -> Double { onlineProbabilities(i..<(i + 1))[0] }
+  public func onlineProbability(_ i: Int) -> Double {
+    struct Probability: PrecisionBody {
+      let z: Double
+      let m: Double
+      let d: Double
+      func callAsFunction<T: PrecisionScalar>(_: T.Type) -> Double {
+        typealias A = T.Lean
+        return A.double(A.round(A.exp(A.round(A.round(z) - A.round(m))) / A.round(d)))
+      }
+    }
+    // One value, no array: a frame asks for the rows it shows, and a frame allocates nothing.
+    return problem.precision.open(Probability(z: scaled[i], m: onlineRecurrence.max, d: onlineRecurrence.sum))
+  }
 
   /// The online softmax, every class (O(C)).
   public var onlineProbabilities: [Double] { onlineProbabilities(0..<problem.classes) }
