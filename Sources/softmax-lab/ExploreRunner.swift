@@ -35,13 +35,7 @@ func runExplorer(
 enum Exporter {
   /// Writes `softmax-lab-example-N.md` (the first N not taken) in the current directory.
   static func export(_ ev: Evaluation, directory: String = FileManager.default.currentDirectoryPath) -> StatusMessage {
-    let fm = FileManager.default
-    var n = 1
-    var path = directory + "/softmax-lab-example-1.md"
-    while fm.fileExists(atPath: path) && n < 10_000 {
-      n += 1
-      path = directory + "/softmax-lab-example-\(n).md"
-    }
+    let path = AtomicFile.firstFree(in: directory, "softmax-lab-example", "md")
     do {
       try AtomicFile.write(Report.markdown(ev), to: path)
       return StatusMessage("wrote \(path)")
@@ -55,6 +49,17 @@ enum Exporter {
 enum AtomicFile {
   struct WriteError: Error, CustomStringConvertible {
     var description: String
+  }
+
+  /// `DIRECTORY/STEM-N.EXTENSION` for the first N from 1 that names no file (at most 10,000 are tried).
+  static func firstFree(in directory: String, _ stem: String, _ ext: String) -> String {
+    var n = 1
+    var path = "\(directory)/\(stem)-1.\(ext)"
+    while FileManager.default.fileExists(atPath: path) && n < 10_000 {
+      n += 1
+      path = "\(directory)/\(stem)-\(n).\(ext)"
+    }
+    return path
   }
 
   /// Writes `text` to a temporary file beside `path`, flushes it, and renames it over `path`.

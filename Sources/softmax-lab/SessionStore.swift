@@ -72,12 +72,7 @@ enum SessionStore {
 
   /// Writes `softmax-lab-session-N.json` (the first N not taken) in `directory` (for `W`).
   static func save(_ session: Session, directory: String = FileManager.default.currentDirectoryPath) -> StatusMessage {
-    var n = 1
-    var path = directory + "/softmax-lab-session-1.json"
-    while FileManager.default.fileExists(atPath: path) && n < 10_000 {
-      n += 1
-      path = directory + "/softmax-lab-session-\(n).json"
-    }
+    let path = AtomicFile.firstFree(in: directory, "softmax-lab-session", "json")
     do {
       try AtomicFile.write(SessionJSON.encode(session), to: path)
       return StatusMessage("saved \((path as NSString).lastPathComponent) (softmax-lab --load it)")
